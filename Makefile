@@ -1,0 +1,35 @@
+# Two set-up commands (see README): `make build` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: build test conformance benchmark schema clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+## build: validate the store, run the analyses, check the claims, build the report
+build: $(STAMP)
+	$(BIN)/research build
+
+## test: the whole test suite (CI runs this)
+test: $(STAMP)
+	$(BIN)/pytest
+
+## conformance: regenerate metafor reference values (needs R with metafor and metadat)
+conformance:
+	Rscript conformance/metafor_reference.R tests/reference
+
+## benchmark: speed comparisons (prints ratios)
+benchmark: $(STAMP)
+	$(BIN)/python benchmarks/bench_reml.py
+
+schema: $(STAMP)
+	$(BIN)/research schema
+
+clean:
+	rm -rf $(VENV) .pytest_cache .cache

@@ -1,0 +1,66 @@
+"""The ``research`` command line.
+
+Each module in ``research.commands`` registers its own commands through ``register(app)``,
+so the command groups stay next to the layer they drive.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+import sys
+
+import typer
+from rich.console import Console
+
+import research.commands
+from research.errors import InputError
+from research.store.loader import EvidenceError
+
+app = typer.Typer(
+    name="research",
+    help="Sightline: validate the evidence store, run meta-analyses, check claims, build reports.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+err = Console(stderr=True)
+
+
+def _register_commands() -> None:
+    for info in sorted(pkgutil.iter_modules(research.commands.__path__), key=lambda m: m.name):
+        module = importlib.import_module(f"research.commands.{info.name}")
+        module.register(app)
+
+
+_register_commands()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: run the app and turn known input errors into exit code 2."""
+    try:
+        app(args=argv, standalone_mode=False)
+    except EvidenceError as exc:
+        err.print(f"[bold red]Invalid evidence[/]: {len(exc.problems)} problem(s)", highlight=False)
+        for problem in exc.problems:
+            err.print(f"  {problem}", highlight=False, markup=False)
+        return 2
+    except InputError as exc:
+        err.print(f"[bold red]Error[/]: {exc}", highlight=False)
+        return 2
+    except typer.Exit as exc:
+        return exc.exit_code
+    except typer.Abort:
+        return 1
+    except Exception as exc:  # click usage errors carry their own exit code
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            return exc.exit_code
+        raise
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Command groups of the ``research`` CLI; each module defines ``register(app)``."""

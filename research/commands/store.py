@@ -1,0 +1,97 @@
+"""Store commands: validate, query, add, schema."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import typer
+import yaml
+from rich.console import Console
+from rich.table import Table
+
+from research.errors import InputError
+from research.store import RECORD_TYPES, export_schemas, load_store
+from research.store.index import query as run_query
+from research.store.write import add_records, atomic_write_text
+
+out = Console()
+EVIDENCE = typer.Option(Path("evidence"), "--evidence", "-e", help="Evidence store folder.")
+
+
+def validate(path: Path = typer.Argument(Path("evidence"), help="Evidence folder to validate.")) -> None:
+    """Validate every record in the store (schema, values, references, duplicate ids)."""
+    store = load_store(path)
+    counts = ", ".join(f"{len(store[k])} {k}" for k in RECORD_TYPES)
+    out.print(f"[green]OK[/] {path}: {counts}", highlight=False)
+
+
+def query(
+    sql: str = typer.Argument(..., help="SQL over tables: " + ", ".join(RECORD_TYPES)),
+    evidence: Path = EVIDENCE,
+    as_json: bool = typer.Option(False, "--json", help="Print rows as JSON."),
+    as_csv: bool = typer.Option(False, "--csv", help="Print rows as CSV."),
+) -> None:
+    """Run SQL on a DuckDB index built from the store."""
+    import duckdb
+
+    store = load_store(evidence)
+    try:
+        frame = run_query(store, sql)
+    except duckdb.Error as exc:
+        raise InputError(f"query failed: {exc}") from exc
+    if as_json:
+        sys.stdout.write(frame.to_json(orient="records", force_ascii=False) + "\n")
+    elif as_csv:
+        sys.stdout.write(frame.to_csv(index=False))
+    else:
+        table = Table(*[str(c) for c in frame.columns])
+        for row in frame.itertuples(index=False):
+            table.add_row(*["" if v is None else str(v) for v in row])
+        out.print(table)
+
+
+def add(
+    kind: str = typer.Argument(..., help="Record kind: " + ", ".join(RECORD_TYPES)),
+    file: Path = typer.Argument(..., help="YAML file with one record or a list of records ('-' for stdin)."),
+    evidence: Path = EVIDENCE,
+    into: str = typer.Option(None, "--into", help="Target file name inside evidence/<kind>/ (default <kind>.yaml)."),
+) -> None:
+    """Validate new records against the whole store, then append them atomically under a lock."""
+    text = sys.stdin.read() if str(file) == "-" else _read(file)
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise InputError(f"{file}: not valid YAML: {exc}") from exc
+    records = data if isinstance(data, list) else [data]
+    if not all(isinstance(r, dict) for r in records):
+        raise InputError(f"{file}: expected a mapping or a list of mappings")
+    try:
+        add_records(evidence, kind, records, into)
+    except ValueError as exc:
+        raise InputError(str(exc)) from exc
+    out.print(f"[green]added[/] {len(records)} {kind} record(s): {', '.join(str(r.get('id')) for r in records)}")
+
+
+def schema(
+    out_dir: Path = typer.Option(Path("evidence/schema"), "--out", help="Folder for the JSON Schema files."),
+) -> None:
+    """Export a JSON Schema for every record type."""
+    for kind, schema_doc in export_schemas().items():
+        atomic_write_text(out_dir / f"{kind}.schema.json", json.dumps(schema_doc, indent=2) + "\n")
+    out.print(f"wrote {len(RECORD_TYPES)} schemas to {out_dir}")
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise InputError(f"{path}: cannot be read: {exc.strerror}") from exc
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(validate)
+    app.command()(query)
+    app.command()(add)
+    app.command()(schema)

@@ -1,0 +1,213 @@
+"""Record types of the evidence store.
+
+Every record has a unique ``id`` across the whole store. Records that carry a number also
+carry where it came from: ``source`` (a Source id), ``where_read`` (page address, table or
+page number) and ``quote`` (the wording as read). Missing numbers stay ``None``; what is
+missing is recorded as a DataGap instead of being guessed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+RecordId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9._-]*$", max_length=120)]
+NonEmpty = Annotated[str, StringConstraints(min_length=1)]
+Count = Annotated[float, Field(ge=0)]
+
+SourceKind = Literal["article", "study", "review", "dataset", "official_statement", "web_page"]
+ClaimKind = Literal["numeric", "causal", "descriptive", "opinion"]
+Provenance = Literal["primary", "secondary"]
+Design = Literal[
+    "randomised_experiment",
+    "controlled_before_after",
+    "difference_in_differences",
+    "interrupted_time_series",
+    "empirical_bayes_before_after",
+    "before_after_no_control",
+    "cross_section",
+    "propensity_score_matching",
+    "meta_analysis",
+    "meta_regression",
+    "systematic_review",
+    "narrative_review",
+    "official_statement",
+    "unknown",
+]
+# Measures of effect. Ratio measures are stored on their natural scale (not logged).
+Measure = Literal[
+    "RES",  # relative effect size of CCTV reviews: (a*d)/(b*c), >1 = fewer crimes
+    "RR",  # after/before ratio of the intervention group relative to control, <1 = fewer
+    "CMF",  # crash modification factor, <1 = fewer crashes
+    "ratio_after_before",  # one arm's after/before ratio, no control
+    "percent_change",  # as reported, e.g. -16 for a 16% decrease
+    "cohens_d",
+    "narrative",  # a statement with no usable number
+]
+RATIO_MEASURES = {"RES", "RR", "CMF", "ratio_after_before"}
+RobJudgement = Literal["low", "some_concerns", "high", "unclear"]
+GapStatus = Literal["open", "requested", "partly_filled", "filled"]
+
+
+class Record(BaseModel):
+    """Base for all records: strict field names, an id, and a free note."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    id: RecordId
+    note: str | None = None
+
+
+class Sourced(Record):
+    """A record that states something read in a source."""
+
+    source: RecordId
+    where_read: NonEmpty = Field(description="Page address, table or page number where it was read")
+    quote: NonEmpty = Field(description="The wording as read in the source")
+
+
+class Source(Record):
+    kind: SourceKind
+    citation: NonEmpty
+    url: str | None = None
+    accessed: dt.date | None = None
+    published: str | None = Field(None, description="Publication date or year as shown; None if not shown")
+    language: str | None = None
+    doi: str | None = None
+
+
+class Quantity(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: NonEmpty
+    value: float
+    unit: NonEmpty
+    qualifier: Literal["exact", "about", "more_than", "less_than", "up_to"] = "exact"
+
+
+class Claim(Record):
+    text: NonEmpty = Field(description="Verbatim text of the claim")
+    source: RecordId
+    location: NonEmpty = Field(description="Where in the source, e.g. 'paragraph 1, sentence 2'")
+    kind: ClaimKind
+    topic: str | None = None
+    quantities: list[Quantity] = Field(default_factory=list)
+    place: str | None = None
+    period: str | None = Field(None, description="Period the claim refers to; None if the text gives none")
+    speaker: str | None = None
+
+
+class Fact(Sourced):
+    """A dated, sourced statement of a quantity (e.g. a camera count or an MRP value)."""
+
+    quantity: NonEmpty = Field(description="What is counted, e.g. 'cameras_total_city'")
+    value: float | None = None
+    unit: NonEmpty
+    qualifier: Literal["exact", "about", "more_than", "less_than", "up_to"] = "exact"
+    place: str | None = None
+    date: str | None = Field(None, description="Date or period the value refers to, ISO-like; None if not shown")
+    definition: str | None = None
+    derived: bool = Field(False, description="True when computed from quoted figures rather than stated")
+
+
+class Study(Record):
+    title: NonEmpty
+    source: RecordId
+    year: int | None = Field(None, ge=1900, le=2100)
+    design: Design
+    intervention: NonEmpty
+    setting: str | None = None
+    country: str | None = None
+    n_units: str | None = Field(None, description="Studies, sites or areas as reported")
+    monitoring: Literal["active", "passive", "mixed", "unknown"] | None = None
+
+
+class EffectEstimate(Sourced):
+    study: RecordId
+    outcome: NonEmpty
+    measure: Measure
+    provenance: Provenance
+    arm: str | None = None
+    subgroup: str | None = None
+    # 2x2 counts: crimes before (a) and after (b) in experimental areas, before (c) and after (d) in control
+    a: Count | None = None
+    b: Count | None = None
+    c: Count | None = None
+    d: Count | None = None
+    estimate: float | None = None
+    ci_low: float | None = None
+    ci_high: float | None = None
+    ci_level: float = Field(0.95, gt=0, lt=1)
+    se: float | None = Field(None, description="Standard error on the analysis scale (log for ratio measures)")
+    se_scale: Literal["log", "natural"] = "log"
+    overdispersion: float | None = Field(None, ge=1, description="Variance inflation factor for counts")
+    significant: bool | None = None
+    derived_from: list[RecordId] = Field(default_factory=list)
+    derivation: str | None = None
+
+    @model_validator(mode="after")
+    def _check_numbers(self) -> "EffectEstimate":
+        if self.se is not None and not self.se > 0:
+            raise ValueError("se: must be > 0")
+        if (self.ci_low is None) != (self.ci_high is None):
+            raise ValueError("ci_low/ci_high: give both bounds or neither")
+        if self.ci_low is not None and self.ci_high is not None:
+            if self.ci_low > self.ci_high:
+                raise ValueError("ci_low: lower bound exceeds upper bound")
+            if self.estimate is not None and not (self.ci_low <= self.estimate <= self.ci_high):
+                raise ValueError("estimate: not inside its confidence interval")
+        if self.measure in RATIO_MEASURES:
+            for name in ("estimate", "ci_low", "ci_high"):
+                value = getattr(self, name)
+                if value is not None and not value > 0:
+                    raise ValueError(f"{name}: a ratio measure must be > 0")
+        counts = [self.a, self.b, self.c, self.d]
+        if any(v is not None for v in counts) and self.measure == "RES" and any(v is None for v in counts[:2]):
+            raise ValueError("a: counts need at least a and b")
+        for name in ("estimate", "ci_low", "ci_high", "se"):
+            value = getattr(self, name)
+            if value is not None and not math.isfinite(value):
+                raise ValueError(f"{name}: must be a finite number")
+        return self
+
+
+class RiskOfBias(Record):
+    study: RecordId
+    tool: str = "Maryland Scientific Methods Scale + ROBINS-I domains"
+    design_level: int = Field(ge=1, le=5, description="Maryland SMS level, 1 (weakest) to 5 (randomised)")
+    domains: dict[str, RobJudgement] = Field(default_factory=dict)
+    overall: RobJudgement
+    rationale: NonEmpty
+
+
+class DataGap(Record):
+    what: NonEmpty
+    why_it_matters: NonEmpty
+    who_may_hold: NonEmpty
+    status: GapStatus = "open"
+    related: list[RecordId] = Field(default_factory=list)
+    parameter: str | None = Field(None, description="Model quantity this gap would inform, for value of information")
+
+
+RECORD_TYPES: dict[str, type[Record]] = {
+    "sources": Source,
+    "claims": Claim,
+    "facts": Fact,
+    "studies": Study,
+    "estimates": EffectEstimate,
+    "risk_of_bias": RiskOfBias,
+    "gaps": DataGap,
+}
+
+# Fields that must name an existing record (of the given kind, or any kind if None).
+REFERENCES: dict[str, dict[str, str | None]] = {
+    "claims": {"source": "sources"},
+    "facts": {"source": "sources"},
+    "studies": {"source": "sources"},
+    "estimates": {"source": "sources", "study": "studies", "derived_from": "estimates"},
+    "risk_of_bias": {"study": "studies"},
+    "gaps": {"related": None},
+}
