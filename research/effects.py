@@ -45,7 +45,7 @@ def _positions(mask: np.ndarray) -> str:
 
 def _out(*arrays: np.ndarray, scalar: bool):
     if scalar:
-        return tuple(float(a) for a in arrays)
+        return tuple(float(np.asarray(a).reshape(-1)[0]) for a in arrays)
     return tuple(np.atleast_1d(a) for a in arrays)
 
 
