@@ -162,8 +162,10 @@ def parse_records(kind: str, raw_records: list[Any], file: str) -> tuple[list[Re
     return records, problems
 
 
-def check_store(store: Store) -> list[Problem]:
-    """Cross-record check: every reference names a record that exists."""
+def check_store(store: Store, invalid_ids: set[str] = frozenset()) -> list[Problem]:
+    """Cross-record check: every reference names a record that exists.
+
+    References to records that exist but failed validation are not reported again."""
     problems: list[Problem] = []
     for kind, refs in REFERENCES.items():
         for record in store[kind]:
@@ -173,7 +175,7 @@ def check_store(store: Store) -> list[Problem]:
                 targets = value if isinstance(value, list) else [value]
                 valid = store.ids(target_kind)
                 for target in targets:
-                    if target is not None and target not in valid:
+                    if target is not None and target not in valid and target not in invalid_ids:
                         where = target_kind or "the store"
                         problems.append(Problem(file, record.id, name, f"refers to '{target}', which is not in {where}"))
     return problems
@@ -197,8 +199,10 @@ def load_store(root: str | Path = "evidence", extra: dict[str, list[tuple[str, A
     for kind, items in (extra or {}).items():
         for file, raw in items:
             batches.append((kind, file, [raw]))
+    invalid_ids: set[str] = set()
     for kind, file, raw_records in batches:
         records, found = parse_records(kind, raw_records, file)
+        invalid_ids.update(p.record for p in found)
         problems.extend(found)
         for record in records:
             store.records.setdefault(kind, []).append(record)
@@ -206,7 +210,7 @@ def load_store(root: str | Path = "evidence", extra: dict[str, list[tuple[str, A
                 problems.append(Problem(file, record.id, "id", f"duplicate id (also in {store.origin[record.id]})"))
             else:
                 store.origin[record.id] = file
-    problems.extend(check_store(store))
+    problems.extend(check_store(store, invalid_ids))
     if problems:
         raise EvidenceError(problems)
     return store
