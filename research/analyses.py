@@ -1,0 +1,91 @@
+"""Declared analyses: which effect estimates answer which question, with which model.
+
+Each ``analyses/*.yaml`` file holds one declaration. The selection is a SQL ``WHERE`` clause
+over the effect table (see ``research.dataset``), so a researcher can read and change exactly
+what goes into a pooled estimate.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from research.store.loader import EvidenceError, Problem
+
+
+class BayesSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    mu_prior: str = "normal:0,1"
+    tau_prior: str = "halfnormal:0.5"
+
+
+class TransportSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    target: str
+    known: dict[str, str] = Field(default_factory=dict, description="Covariates known for the target")
+    unknown: dict[str, dict[str, float]] = Field(
+        default_factory=dict, description="Covariate -> prior probability of each level for the target"
+    )
+    assumptions: list[str] = Field(default_factory=list)
+
+
+class VoiScenario(BaseModel):
+    """A data gap, and the study that filling it would amount to."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    gap: str
+    description: str
+    new_study_se: float = Field(gt=0, description="Standard error (log scale) of the local estimate it would give")
+
+
+class Analysis(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: str
+    title: str
+    question: str
+    intervention: str
+    outcome: str
+    where: str = Field(description="SQL WHERE clause over the effect table selecting the pooled estimates")
+    reported_where: str | None = Field(None, description="Selects reported pooled results to show beside the model")
+    min_k: int = Field(3, ge=2)
+    method: Literal["REML", "DL", "PM", "ML", "HE", "SJ", "EB"] = "REML"
+    test: Literal["z", "hksj"] = "hksj"
+    bayes: BayesSpec = Field(default_factory=BayesSpec)
+    transport: TransportSpec | None = None
+    value_of_information: list[VoiScenario] = Field(default_factory=list)
+    gaps: list[str] = Field(default_factory=list, description="Gaps that limit this analysis")
+    file: str | None = None
+
+
+def load_analyses(folder: str | Path = "analyses") -> list[Analysis]:
+    """Read every declaration; errors name the file and field (EvidenceError, exit code 2)."""
+    folder = Path(folder)
+    analyses, problems = [], []
+    for path in sorted(folder.glob("*.yaml")) if folder.is_dir() else []:
+        if path.name == "claim-checks.yaml":
+            continue
+        file = f"{folder.name}/{path.name}"
+        try:
+            raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+            analyses.append(Analysis.model_validate({**raw, "file": file}))
+        except yaml.YAMLError as exc:
+            problems.append(Problem(file, "-", "-", f"cannot be read: {exc}".replace("\n", " ")))
+        except (ValidationError, TypeError) as exc:
+            errors = exc.errors() if isinstance(exc, ValidationError) else [{"loc": (), "msg": str(exc)}]
+            record = str(raw.get("id", "-")) if isinstance(raw, dict) else "-"
+            for error in errors:
+                problems.append(Problem(file, record, ".".join(map(str, error["loc"])) or "-", error["msg"]))
+    ids = [a.id for a in analyses]
+    for analysis in analyses:
+        if ids.count(analysis.id) > 1:
+            problems.append(Problem(analysis.file or "-", analysis.id, "id", "duplicate analysis id"))
+    if problems:
+        raise EvidenceError(problems)
+    return analyses
