@@ -1,0 +1,398 @@
+"""GRADE-style certainty of a pooled effect, computed from the data rather than typed by hand.
+
+GRADE (Guyatt et al. 2008, BMJ 336:924; GRADE Handbook 2013) rates the certainty of a body of
+evidence: randomised evidence starts "high", observational evidence starts "low", and five
+domains can each lower it by one or two levels. Here each domain is a rule over the analysis
+result, the risk-of-bias records and the place the evidence is transported to (Almaty). Every
+downgrade carries the reason that triggered it, so a reader can disagree with a rule and see
+exactly what would change.
+
+Input is one entry of ``results["analyses"]`` (see ``research.report``); values are on the log
+ratio scale, negative = fewer events.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Iterable, Mapping
+
+LEVELS = ("very_low", "low", "moderate", "high")
+LEVEL_LABELS = {"high": "High", "moderate": "Moderate", "low": "Low", "very_low": "Very low"}
+LEVEL_MEANING = {
+    "high": "further research is very unlikely to change our confidence in the estimate",
+    "moderate": "further research is likely to have an important impact on our confidence in the estimate",
+    "low": "further research is very likely to change the estimate",
+    "very_low": "any estimate of effect is very uncertain",
+}
+RANDOMISED_DESIGNS = frozenset({"randomised_experiment"})
+
+# Rule thresholds (GRADE Handbook section 5 gives the ideas; the cut-offs are ours and stated in each reason).
+ROB_SERIOUS_SHARE = 0.5  # share of weight from high risk-of-bias studies that makes risk of bias serious
+ROB_UNASSESSED_SHARE = 0.5  # share of weight with no risk-of-bias judgement that counts as serious
+I2_SUBSTANTIAL = 0.5  # I^2 at or above this is substantial heterogeneity (Cochrane Handbook 10.10.2)
+I2_CONSIDERABLE = 0.75
+APPRECIABLE_BENEFIT = math.log(0.75)  # GRADE's default thresholds for an appreciable effect: RR 0.75 / 1.25
+APPRECIABLE_HARM = math.log(1.25)
+LARGE_EFFECT = math.log(0.5)  # RR < 0.5 with the whole interval below it: GRADE's "large effect" upgrade
+PUBLICATION_BIAS_MIN_K = 10  # Egger's test and funnel plots are not meaningful with fewer studies
+EGGER_ALPHA = 0.10
+
+
+@dataclass(frozen=True)
+class TransportTarget:
+    """Where the evidence is to be applied, described well enough to judge indirectness."""
+
+    name: str = "Almaty"
+    country: str = "Kazakhstan"
+    setting_terms: tuple[str, ...] = ("urban", "city", "town")
+    intervention: str = "AI-enabled automated camera enforcement (Sergek), in operation since 2017"
+    # Sergek started issuing fines in Astana on 15 September 2017 (kolesa.kz, see the evidence store);
+    # studies whose data all predate it evaluated an earlier generation of cameras.
+    generation_since: int = 2017
+
+
+ALMATY = TransportTarget()
+
+
+@dataclass(frozen=True)
+class Domain:
+    """One GRADE domain: how many levels it lowers the rating and why."""
+
+    name: str
+    downgrade: int  # 0, 1 ("serious") or 2 ("very serious"); a negative value is an upgrade
+    reason: str
+    assessable: bool = True
+
+    @property
+    def judgement(self) -> str:
+        if not self.assessable:
+            return "not assessable"
+        if self.downgrade < 0:
+            return "upgrade"
+        return {0: "not serious", 1: "serious", 2: "very serious"}[min(self.downgrade, 2)]
+
+
+@dataclass(frozen=True)
+class GradeAssessment:
+    """Certainty of one analysis: the starting level, each domain, and the final level."""
+
+    analysis_id: str
+    outcome: str
+    start: str
+    start_reason: str
+    domains: tuple[Domain, ...]
+    certainty: str
+    k: int
+
+    @property
+    def total_downgrade(self) -> int:
+        return sum(d.downgrade for d in self.domains)
+
+    @property
+    def label(self) -> str:
+        return LEVEL_LABELS[self.certainty]
+
+    @property
+    def meaning(self) -> str:
+        return LEVEL_MEANING[self.certainty]
+
+    def domain(self, name: str) -> Domain:
+        for d in self.domains:
+            if d.name == name:
+                return d
+        raise KeyError(name)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "analysis_id": self.analysis_id,
+            "outcome": self.outcome,
+            "k": self.k,
+            "start": self.start,
+            "start_reason": self.start_reason,
+            "certainty": self.certainty,
+            "domains": [
+                {"name": d.name, "downgrade": d.downgrade, "judgement": d.judgement, "reason": d.reason}
+                for d in self.domains
+            ],
+        }
+
+    def summary(self) -> str:
+        lines = [
+            f"GRADE certainty for {self.analysis_id} ({self.outcome}, k={self.k})",
+            f"  start: {LEVEL_LABELS[self.start]} - {self.start_reason}",
+        ]
+        for d in self.domains:
+            sign = f"{-d.downgrade:+d}" if d.downgrade else " 0"
+            lines.append(f"  {d.name:<20} {sign}  {d.judgement}: {d.reason}")
+        lines.append(f"  certainty: {self.label} - {self.meaning}")
+        return "\n".join(lines)
+
+
+def assess_certainty(
+    analysis: Mapping[str, Any],
+    risk_of_bias: Iterable[Mapping[str, Any]] | None = None,
+    target: TransportTarget = ALMATY,
+) -> GradeAssessment:
+    """Rate one analysis (an entry of ``results["analyses"]``) with the GRADE domains.
+
+    ``risk_of_bias`` are records with ``study`` and ``overall`` (the store's RiskOfBias records as
+    dicts); they take precedence over ``rob_overall`` given on the analysis' studies.
+    """
+    studies = [s for s in (analysis.get("studies") or []) if isinstance(s, Mapping)]
+    freq = analysis.get("frequentist") or None
+    k = _as_int(analysis.get("k"), default=len(studies))
+    weights = _weights(studies, freq)
+    start, start_reason = _start_level(studies, weights)
+    rob_by_study = {str(r.get("study")): r.get("overall") for r in (risk_of_bias or []) if r.get("study")}
+    domains = [
+        _risk_of_bias(studies, weights, rob_by_study),
+        _inconsistency(analysis, freq, k),
+        _indirectness(studies, target),
+        _imprecision(analysis, freq, k),
+        _publication_bias(freq, k),
+    ]
+    upgrade = _large_effect(start, domains, analysis, freq)
+    if upgrade is not None:
+        domains.append(upgrade)
+    if k == 0 or analysis.get("status") == "insufficient_data":
+        domains = [
+            Domain(
+                d.name, 0, "no pooled estimate to rate (insufficient data)", assessable=False
+            )
+            for d in domains
+            if d.name != "large effect"
+        ]
+        certainty = "very_low"
+    else:
+        level = LEVELS.index(start) - sum(d.downgrade for d in domains)
+        certainty = LEVELS[max(0, min(level, len(LEVELS) - 1))]
+    return GradeAssessment(
+        analysis_id=str(analysis.get("id", "")),
+        outcome=str(analysis.get("outcome") or analysis.get("title") or ""),
+        start=start,
+        start_reason=start_reason,
+        domains=tuple(domains),
+        certainty=certainty,
+        k=k,
+    )
+
+
+def grade_all(results: Mapping[str, Any], target: TransportTarget = ALMATY) -> list[GradeAssessment]:
+    """Rate every analysis in a results dict."""
+    rob = results.get("risk_of_bias") or []
+    return [assess_certainty(a, rob, target) for a in (results.get("analyses") or [])]
+
+
+# --- domains -----------------------------------------------------------------------------------
+
+
+def _weights(studies: list[Mapping[str, Any]], freq: Mapping[str, Any] | None) -> list[float]:
+    """Random-effects inverse-variance weights, normalised; equal weights where variances are missing."""
+    tau2 = _as_float((freq or {}).get("tau2")) or 0.0
+    raw = []
+    for s in studies:
+        vi = _as_float(s.get("vi"))
+        raw.append(1.0 / (vi + tau2) if vi is not None and vi + tau2 > 0 else None)
+    if not raw or any(w is None for w in raw):
+        return [1.0 / len(studies)] * len(studies) if studies else []
+    total = sum(raw)
+    return [w / total for w in raw]
+
+
+def _start_level(studies: list[Mapping[str, Any]], weights: list[float]) -> tuple[str, str]:
+    if not studies:
+        return "low", "no study designs available; treated as observational evidence"
+    randomised = sum(w for s, w in zip(studies, weights) if s.get("design") in RANDOMISED_DESIGNS)
+    if randomised >= 0.5:
+        return "high", f"randomised experiments carry {randomised:.0%} of the weight"
+    designs = sorted({str(s.get("design") or "unknown").replace("_", " ") for s in studies})
+    return "low", f"observational designs ({', '.join(designs)}) carry {1 - randomised:.0%} of the weight"
+
+
+def _risk_of_bias(
+    studies: list[Mapping[str, Any]], weights: list[float], rob_by_study: Mapping[str, Any]
+) -> Domain:
+    name = "risk of bias"
+    if not studies:
+        return Domain(name, 0, "no studies", assessable=False)
+    high = unassessed = 0.0
+    for s, w in zip(studies, weights):
+        judgement = rob_by_study.get(str(s.get("id"))) or s.get("rob_overall")
+        if judgement == "high":
+            high += w
+        elif judgement in (None, "", "unclear"):
+            unassessed += w
+    if high >= ROB_SERIOUS_SHARE:
+        return Domain(name, 1, f"{high:.0%} of the weight comes from studies at high risk of bias")
+    if unassessed >= ROB_UNASSESSED_SHARE:
+        return Domain(name, 1, f"risk of bias is unclear or not assessed for {unassessed:.0%} of the weight")
+    return Domain(
+        name,
+        0,
+        f"{high:.0%} of the weight from high risk-of-bias studies (threshold {ROB_SERIOUS_SHARE:.0%})",
+    )
+
+
+def _normalised_i2(value: Any) -> float | None:
+    i2 = _as_float(value)
+    if i2 is None:
+        return None
+    # I^2 arrives as a fraction (statsmodels) or a percentage (metafor); values above 1 are percentages.
+    return i2 / 100.0 if i2 > 1.0 else i2
+
+
+def _inconsistency(analysis: Mapping[str, Any], freq: Mapping[str, Any] | None, k: int) -> Domain:
+    name = "inconsistency"
+    if k < 2:
+        return Domain(name, 0, "a single study: consistency cannot be judged", assessable=False)
+    if not freq:
+        return Domain(name, 0, "no frequentist fit, so no I² or prediction interval", assessable=False)
+    i2 = _normalised_i2(freq.get("i2"))
+    pi_low, pi_high = _as_float(freq.get("pi_low")), _as_float(freq.get("pi_high"))
+    ci_low, ci_high = _as_float(freq.get("ci_low")), _as_float(freq.get("ci_high"))
+    reasons, points = [], 0
+    if i2 is not None:
+        if i2 >= I2_CONSIDERABLE:
+            points = 2
+            reasons.append(f"I² = {i2:.0%} (considerable, ≥ {I2_CONSIDERABLE:.0%})")
+        elif i2 >= I2_SUBSTANTIAL:
+            points = 1
+            reasons.append(f"I² = {i2:.0%} (substantial, ≥ {I2_SUBSTANTIAL:.0%})")
+        else:
+            reasons.append(f"I² = {i2:.0%}")
+    pi_crosses = pi_low is not None and pi_high is not None and pi_low < 0.0 < pi_high
+    ci_crosses = ci_low is not None and ci_high is not None and ci_low < 0.0 < ci_high
+    if pi_crosses and not ci_crosses:
+        points = max(points, 1)
+        reasons.append("the 95% prediction interval includes no effect although the confidence interval does not")
+    elif pi_crosses:
+        reasons.append("the prediction interval includes no effect")
+    if points and i2 is not None and i2 >= I2_CONSIDERABLE and not pi_crosses:
+        # studies disagree about how much, not whether: one level is enough
+        points = 1
+        reasons.append("all plausible study effects point the same way")
+    if i2 is None and pi_low is None:
+        return Domain(name, 0, "I² and prediction interval not available", assessable=False)
+    return Domain(name, points, "; ".join(reasons))
+
+
+def _indirectness(studies: list[Mapping[str, Any]], target: TransportTarget) -> Domain:
+    name = "indirectness"
+    if not studies:
+        return Domain(name, 0, "no studies", assessable=False)
+    countries = sorted({str(s.get("country")) for s in studies if s.get("country")})
+    mismatches = []
+    if not any(target.country.lower() in c.lower() for c in countries):
+        where = ", ".join(countries) if countries else "countries not recorded"
+        mismatches.append(f"no study from {target.country} (studies from: {where})")
+    settings = [str(s.get("setting") or "").lower() for s in studies]
+    if not any(term in setting for setting in settings for term in target.setting_terms):
+        mismatches.append(f"no study in a setting like {target.name}'s ({'/'.join(target.setting_terms)})")
+    years = [y for y in (_as_int(s.get("year"), default=None) for s in studies) if y is not None]
+    if not any(y >= target.generation_since for y in years):
+        latest = f"latest study year {max(years)}" if years else "study years not recorded"
+        mismatches.append(
+            f"no evaluation of the current generation of the intervention ({target.intervention}; {latest})"
+        )
+    if not mismatches:
+        return Domain(name, 0, f"studies match {target.name} in country, setting and intervention generation")
+    points = 2 if len(mismatches) == 3 else 1
+    return Domain(name, points, f"indirect for {target.name}: " + "; ".join(mismatches))
+
+
+def _interval(analysis: Mapping[str, Any], freq: Mapping[str, Any] | None) -> tuple[float | None, float | None, str]:
+    if freq and _as_float(freq.get("ci_low")) is not None and _as_float(freq.get("ci_high")) is not None:
+        return _as_float(freq["ci_low"]), _as_float(freq["ci_high"]), "95% confidence interval"
+    mu = ((analysis.get("bayes") or {}).get("mu")) or {}
+    if _as_float(mu.get("q025")) is not None and _as_float(mu.get("q975")) is not None:
+        return _as_float(mu["q025"]), _as_float(mu["q975"]), "95% credible interval"
+    return None, None, ""
+
+
+def _imprecision(analysis: Mapping[str, Any], freq: Mapping[str, Any] | None, k: int) -> Domain:
+    name = "imprecision"
+    low, high, kind = _interval(analysis, freq)
+    if low is None or high is None:
+        return Domain(name, 1, "no interval for the pooled effect is available", assessable=False)
+    span = f"{kind} {_pct(low)} to {_pct(high)}"
+    if low < APPRECIABLE_BENEFIT and high > APPRECIABLE_HARM:
+        return Domain(name, 2, f"{span} includes both an appreciable benefit (25% fewer) and harm (25% more)")
+    if low < 0.0 < high:
+        return Domain(name, 1, f"{span} includes no effect")
+    if k < 3:
+        return Domain(name, 1, f"{span} excludes no effect but rests on only {k} stud{'y' if k == 1 else 'ies'}")
+    return Domain(name, 0, f"{span} excludes no effect (k = {k})")
+
+
+def _publication_bias(freq: Mapping[str, Any] | None, k: int) -> Domain:
+    name = "publication bias"
+    if k < PUBLICATION_BIAS_MIN_K:
+        return Domain(name, 0, f"not assessable (k = {k} < {PUBLICATION_BIAS_MIN_K})", assessable=False)
+    bias = (freq or {}).get("bias") or {}
+    egger = bias.get("egger") or {}
+    trimfill = bias.get("trimfill") or {}
+    p = _as_float(egger.get("p"))
+    k0 = _as_int(trimfill.get("k0"), default=None)
+    if p is None and k0 is None:
+        return Domain(name, 0, "no funnel-asymmetry test available", assessable=False)
+    reasons = []
+    points = 0
+    if p is not None:
+        if p < EGGER_ALPHA:
+            points = 1
+            reasons.append(f"Egger's test suggests funnel asymmetry (p = {p:.3f} < {EGGER_ALPHA})")
+        else:
+            reasons.append(f"Egger's test p = {p:.3f}")
+    if k0 is not None:
+        adjusted = _as_float(trimfill.get("estimate"))
+        estimate = _as_float((freq or {}).get("estimate"))
+        reasons.append(f"trim-and-fill adds {k0} stud{'y' if k0 == 1 else 'ies'}")
+        if k0 > 0 and adjusted is not None and estimate is not None and estimate != 0:
+            if adjusted * estimate <= 0 or abs(adjusted) < abs(estimate) / 2:
+                points = 1
+                reasons.append(f"and moves the estimate from {_pct(estimate)} to {_pct(adjusted)}")
+    return Domain(name, points, "; ".join(reasons))
+
+
+def _large_effect(
+    start: str, domains: list[Domain], analysis: Mapping[str, Any], freq: Mapping[str, Any] | None
+) -> Domain | None:
+    if start != "low" or any(d.downgrade > 0 for d in domains):
+        return None
+    low, high, kind = _interval(analysis, freq)
+    if high is not None and high < LARGE_EFFECT:
+        return Domain("large effect", -1, f"the whole {kind} lies below a halving of events (RR < 0.5)")
+    return None
+
+
+# --- helpers -----------------------------------------------------------------------------------
+
+
+def _pct(log_ratio: float) -> str:
+    return f"{100.0 * math.expm1(log_ratio):+.0f}%"
+
+
+def _as_float(value: Any) -> float | None:
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _as_int(value: Any, default: int | None = 0) -> int | None:
+    number = _as_float(value)
+    return int(number) if number is not None else default
+
+
+__all__ = [
+    "ALMATY",
+    "Domain",
+    "GradeAssessment",
+    "TransportTarget",
+    "assess_certainty",
+    "grade_all",
+]

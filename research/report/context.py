@@ -1,0 +1,429 @@
+"""Turn the pipeline's results dict into what the templates show: plain-language sentences,
+percent changes, GRADE ratings and checked figures. No statistics are computed here beyond unit
+conversion; every number comes from the results dict.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import xml.etree.ElementTree as ET
+from typing import Any, Mapping
+
+from markupsafe import Markup
+
+from research.grade import ALMATY, GradeAssessment, TransportTarget, assess_certainty
+from research.plots.report import icon_array, prisma_flow, rob_traffic_light
+from research.verbal import (
+    describe_change,
+    describe_interval,
+    likelihood,
+    natural_frequency,
+    percent_change,
+)
+
+VERDICTS = {
+    "supported": ("Supported", "verdict-supported"),
+    "partly_supported": ("Partly supported", "verdict-partly"),
+    "contradicted": ("Contradicted", "verdict-contradicted"),
+    "not_enough_evidence": ("Not enough evidence", "verdict-nee"),
+    "opinion": ("Opinion (not checkable)", "verdict-opinion"),
+}
+NOT_AVAILABLE = "not available"
+
+
+def build_context(results: Mapping[str, Any], target: TransportTarget = ALMATY) -> dict[str, Any]:
+    """Everything the HTML and Markdown templates need, derived from ``results``."""
+    results = results if isinstance(results, Mapping) else {}
+    rob_records = [r for r in _list(results.get("risk_of_bias")) if isinstance(r, Mapping)]
+    analyses = [
+        _analysis_view(a, rob_records, target) for a in _list(results.get("analyses")) if isinstance(a, Mapping)
+    ]
+    claims = [_claim_view(c) for c in _list(results.get("claims")) if isinstance(c, Mapping)]
+    gaps = _ranked_gaps([g for g in _list(results.get("gaps")) if isinstance(g, Mapping)])
+    store = results.get("store") if isinstance(results.get("store"), Mapping) else {}
+    flow = store.get("flow") if isinstance(store.get("flow"), Mapping) else {}
+    counts = store.get("counts") if isinstance(store.get("counts"), Mapping) else {}
+    headline = _headline(analyses)
+    fingerprint = str(results.get("evidence_fingerprint") or "")
+    return {
+        "generated_at": str(results.get("generated_at") or NOT_AVAILABLE),
+        "fingerprint": fingerprint or NOT_AVAILABLE,
+        "fingerprint_short": fingerprint[:12] if fingerprint else NOT_AVAILABLE,
+        "target": target,
+        "analyses": analyses,
+        "headline": headline,
+        "claims": claims,
+        "verdict_counts": _verdict_counts(claims),
+        "gaps": gaps,
+        "top_gaps": gaps[:3],
+        "counts": [(k.replace("_", " "), _count(v)) for k, v in counts.items()],
+        "flow": {k: _count(v) for k, v in flow.items()},
+        "flow_svg": Markup(prisma_flow(flow)),
+        "rob_svg": Markup(rob_traffic_light(rob_records)),
+        "rob_records": rob_records,
+    }
+
+
+# --- analyses ---------------------------------------------------------------------------------
+
+
+def _analysis_view(a: Mapping[str, Any], rob: list[Mapping[str, Any]], target: TransportTarget) -> dict[str, Any]:
+    freq = _mapping(a.get("frequentist"))
+    bayes = _mapping(a.get("bayes"))
+    transport = _mapping(a.get("transport"))
+    outcome = _text(a.get("outcome")) or "events"
+    grade = assess_certainty(a, rob, target)
+    figures = _mapping(a.get("figures"))
+    view = {
+        "id": _text(a.get("id")) or NOT_AVAILABLE,
+        "title": _text(a.get("title")) or _text(a.get("id")) or "Untitled analysis",
+        "question": _text(a.get("question")),
+        "intervention": _text(a.get("intervention")) or "the intervention",
+        "outcome": outcome,
+        "k": _count(a.get("k")),
+        "status": _text(a.get("status")) or NOT_AVAILABLE,
+        "ok": a.get("status") == "ok",
+        "gap_ids": [str(g) for g in _list(a.get("gaps"))],
+        "inputs": [str(i) for i in _list(a.get("inputs"))],
+        "studies": [_study_view(s) for s in _list(a.get("studies")) if isinstance(s, Mapping)],
+        "reported": [_reported_view(r) for r in _list(a.get("reported")) if isinstance(r, Mapping)],
+        "grade": grade,
+        "grade_rows": _grade_rows(grade),
+        "figures": {name: _safe_svg(figures.get(name)) for name in ("forest", "funnel", "posterior")},
+        "freq": _freq_view(freq, outcome) if freq else None,
+        "bayes": _bayes_view(bayes, outcome) if bayes else None,
+        "transport": _transport_view(transport, outcome) if transport else None,
+    }
+    view["benefit"] = _benefit(transport, bayes, outcome)
+    return view
+
+
+def _freq_view(freq: Mapping[str, Any], outcome: str) -> dict[str, Any]:
+    i2 = _float(freq.get("i2"))
+    if i2 is not None and i2 <= 1.0:
+        i2 *= 100.0  # fraction -> percent for display
+    bias = _mapping(freq.get("bias"))
+    egger = _mapping(bias.get("egger"))
+    trimfill = _mapping(bias.get("trimfill"))
+    return {
+        "effect": describe_change(_float(freq.get("estimate")), outcome),
+        "pct": _pct(freq.get("estimate")),
+        "ci": describe_interval(_float(freq.get("ci_low")), _float(freq.get("ci_high"))),
+        "pi": describe_interval(_float(freq.get("pi_low")), _float(freq.get("pi_high"))),
+        "tau2": _num(freq.get("tau2"), 4),
+        "tau2_ci": _pair(freq.get("tau2_ci_low"), freq.get("tau2_ci_high"), 4),
+        "i2": f"{i2:.0f}%" if i2 is not None else NOT_AVAILABLE,
+        "q": _num(freq.get("q"), 2),
+        "q_p": _p(freq.get("q_p")),
+        "method": _text(freq.get("method")) or NOT_AVAILABLE,
+        "test": _text(freq.get("test")) or NOT_AVAILABLE,
+        "egger": f"z = {_num(egger.get('z'), 2)}, p = {_p(egger.get('p'))}" if egger else NOT_AVAILABLE,
+        "trimfill": (
+            f"{_count(trimfill.get('k0'))} added on the {_text(trimfill.get('side')) or '?'} side; "
+            f"adjusted {_pct(trimfill.get('estimate'))}"
+            if trimfill
+            else NOT_AVAILABLE
+        ),
+    }
+
+
+def _bayes_view(bayes: Mapping[str, Any], outcome: str) -> dict[str, Any]:
+    mu = _mapping(bayes.get("mu"))
+    tau = _mapping(bayes.get("tau"))
+    pred = _mapping(bayes.get("predictive"))
+    diag = _mapping(bayes.get("diagnostics"))
+    priors = _mapping(bayes.get("priors"))
+    return {
+        "effect": describe_change(_float(mu.get("mean")), outcome),
+        "pct": _pct(mu.get("mean")),
+        "cri": describe_interval(_float(mu.get("q025")), _float(mu.get("q975"))),
+        "tau": f"{_num(tau.get('mean'), 3)} (95% CrI {_pair(tau.get('q025'), tau.get('q975'), 3)})" if tau else NOT_AVAILABLE,
+        "predictive": describe_interval(_float(pred.get("q025")), _float(pred.get("q975"))),
+        "p_benefit": _prob(bayes.get("p_benefit")),
+        "p_benefit_term": _term(bayes.get("p_benefit")),
+        "p_pred_benefit": _prob(bayes.get("p_pred_benefit")),
+        "p_pred_benefit_term": _term(bayes.get("p_pred_benefit")),
+        "priors": ", ".join(f"{k}: {v}" for k, v in priors.items()) if priors else NOT_AVAILABLE,
+        "method": _text(bayes.get("method")) or NOT_AVAILABLE,
+        "diagnostics": (
+            f"{'OK' if diag.get('ok') else 'PROBLEM'}: R-hat max {_num(diag.get('rhat_max'), 3)}, "
+            f"bulk ESS min {_count(diag.get('ess_bulk_min'))}, divergences {_count(diag.get('divergences'))}"
+            if diag
+            else "not applicable (exact computation)" if bayes.get("method") == "exact" else NOT_AVAILABLE
+        ),
+        "diagnostics_ok": bool(diag.get("ok")) if diag else bayes.get("method") == "exact",
+    }
+
+
+def _transport_view(transport: Mapping[str, Any], outcome: str) -> dict[str, Any]:
+    pred = _mapping(transport.get("predictive"))
+    return {
+        "target": _text(transport.get("target")) or "the target city",
+        "effect": describe_change(_float(pred.get("mean")), outcome),
+        "interval": describe_interval(_float(pred.get("q025")), _float(pred.get("q975"))),
+        "p_benefit": _prob(transport.get("p_benefit")),
+        "p_benefit_term": _term(transport.get("p_benefit")),
+        "assumptions": [str(x) for x in _list(transport.get("assumptions"))],
+    }
+
+
+def _benefit(transport: Mapping[str, Any], bayes: Mapping[str, Any], outcome: str) -> dict[str, Any] | None:
+    """The probability shown to a policymaker, with where it comes from.
+
+    A natural frequency "in 100 similar cities" is about individual cities, so it must come from a
+    predictive distribution (the transported one, else a new similar city), never from the
+    average effect.
+    """
+    candidates = [
+        ("transport", transport.get("p_benefit"), f"transported to {_text(transport.get('target')) or 'the target city'}"),
+        ("predictive", bayes.get("p_pred_benefit"), "for a new city like those studied"),
+    ]
+    for kind, value, where in candidates:
+        p = _float(value)
+        if p is None or not 0.0 <= p <= 1.0:
+            continue
+        entry = likelihood(p)
+        freq = natural_frequency(p, 100)
+        return {
+            "kind": kind,
+            "where": where,
+            "p": p,
+            "probability": f"{100 * p:.0f}%",
+            "term": entry.term,
+            "term_range": entry.range_text,
+            "count": freq.count,
+            "rest": freq.rest,
+            "sentence": (
+                f"In 100 similar cities, about {freq.count} would see fewer {outcome} and {freq.rest} would not."
+            ),
+            "icon_svg": Markup(icon_array(p, 100, label="similar cities", outcome=f"fewer {outcome}")),
+        }
+    return None
+
+
+def _headline(analyses: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The analysis the one-page summary leads with: transported to the target if any, else the
+    largest usable one."""
+    usable = [a for a in analyses if a["ok"]]
+    if not usable:
+        return None
+    with_transport = [a for a in usable if a["transport"] is not None and a["benefit"] is not None]
+    pool = with_transport or [a for a in usable if a["benefit"] is not None] or usable
+    return max(pool, key=lambda a: (_int(a["k"]) or 0))
+
+
+def _grade_rows(grade: GradeAssessment) -> list[dict[str, str]]:
+    return [
+        {"name": d.name, "judgement": d.judgement, "downgrade": _signed(d.downgrade), "reason": d.reason}
+        for d in grade.domains
+    ]
+
+
+def _study_view(s: Mapping[str, Any]) -> dict[str, Any]:
+    yi, vi = _float(s.get("yi")), _float(s.get("vi"))
+    se = math.sqrt(vi) if vi is not None and vi >= 0 else None
+    return {
+        "id": _text(s.get("id")) or NOT_AVAILABLE,
+        "label": _text(s.get("label")) or _text(s.get("id")) or NOT_AVAILABLE,
+        "pct": _pct(yi),
+        "ci": describe_interval(yi - 1.96 * se, yi + 1.96 * se) if yi is not None and se is not None else NOT_AVAILABLE,
+        "design": (_text(s.get("design")) or NOT_AVAILABLE).replace("_", " "),
+        "rob": (_text(s.get("rob_overall")) or "not assessed").replace("_", " "),
+        "setting": _text(s.get("setting")) or NOT_AVAILABLE,
+        "country": _text(s.get("country")) or NOT_AVAILABLE,
+    }
+
+
+def _reported_view(r: Mapping[str, Any]) -> dict[str, Any]:
+    value = _float(r.get("percent_change"))
+    significant = r.get("significant")
+    return {
+        "estimate_id": _text(r.get("estimate_id")) or NOT_AVAILABLE,
+        "source": _text(r.get("source")) or NOT_AVAILABLE,
+        "outcome": _text(r.get("outcome")) or NOT_AVAILABLE,
+        "subgroup": _text(r.get("subgroup")) or "",
+        "percent_change": f"{value:+.0f}%" if value is not None else NOT_AVAILABLE,
+        "significant": {True: "yes", False: "no"}.get(significant, "not stated"),
+        "provenance": _text(r.get("provenance")) or NOT_AVAILABLE,
+    }
+
+
+# --- claims and gaps --------------------------------------------------------------------------
+
+
+def _claim_view(c: Mapping[str, Any]) -> dict[str, Any]:
+    label = _text(c.get("label")) or ""
+    verdict, css = VERDICTS.get(label, (label.replace("_", " ").capitalize() or NOT_AVAILABLE, "verdict-nee"))
+    confidence = _float(c.get("confidence"))
+    return {
+        "id": _text(c.get("claim_id")) or NOT_AVAILABLE,
+        "text": _text(c.get("text")) or NOT_AVAILABLE,
+        "label": label,
+        "verdict": verdict,
+        "css": css,
+        "fever_label": _text(c.get("fever_label")) or NOT_AVAILABLE,
+        "confidence": (
+            f"{100 * confidence:.0f}% ({likelihood(confidence).term})"
+            if confidence is not None and 0 <= confidence <= 1
+            else NOT_AVAILABLE
+        ),
+        "rationale": _text(c.get("rationale")) or NOT_AVAILABLE,
+        "arithmetic": [
+            {"step": _text(s.get("step")), "formula": _text(s.get("formula")), "result": _text(s.get("result"))}
+            for s in _list(c.get("arithmetic"))
+            if isinstance(s, Mapping)
+        ],
+        "assumptions": [str(x) for x in _list(c.get("assumptions"))],
+        "evidence": [str(x) for x in _list(c.get("evidence"))],
+        "analyses": [str(x) for x in _list(c.get("analyses"))],
+        "gaps": [str(x) for x in _list(c.get("gaps"))],
+    }
+
+
+def _verdict_counts(claims: list[dict[str, Any]]) -> list[tuple[str, str, int]]:
+    out = []
+    for label, (name, css) in VERDICTS.items():
+        n = sum(1 for c in claims if c["label"] == label)
+        if n:
+            out.append((name, css, n))
+    return out
+
+
+def _ranked_gaps(gaps: list[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    def key(g: Mapping[str, Any]) -> tuple:
+        rank = _float(g.get("rank"))
+        voi = _mapping(g.get("voi"))
+        width = _float(voi.get("pi_width_reduction"))
+        return (rank is None, rank if rank is not None else 0.0, -(width or 0.0), str(g.get("id")))
+
+    out = []
+    for position, g in enumerate(sorted(gaps, key=key), start=1):
+        voi = _mapping(g.get("voi"))
+        width = _float(voi.get("pi_width_reduction"))
+        change = _float(voi.get("p_benefit_change"))
+        out.append(
+            {
+                "position": position,
+                "id": _text(g.get("id")) or NOT_AVAILABLE,
+                "what": _text(g.get("what")) or NOT_AVAILABLE,
+                "why": _text(g.get("why_it_matters")) or NOT_AVAILABLE,
+                "who": _text(g.get("who_may_hold")) or NOT_AVAILABLE,
+                "status": (_text(g.get("status")) or NOT_AVAILABLE).replace("_", " "),
+                "parameter": _text(g.get("parameter")) or "—",
+                "voi_width": f"{100 * width:.0f}%" if width is not None else NOT_AVAILABLE,
+                "voi_change": f"{100 * change:+.0f} points" if change is not None else NOT_AVAILABLE,
+                "voi_note": _text(voi.get("note")) or "",
+                "has_voi": bool(voi),
+            }
+        )
+    return out
+
+
+# --- figures ----------------------------------------------------------------------------------
+
+_SVG_PROLOGUE = re.compile(r"^\s*(<\?xml[^>]*\?>\s*)?(<!DOCTYPE[^>]*>\s*)?(<!--.*?-->\s*)*", re.S)
+_FORBIDDEN_TAGS = {"script", "foreignobject", "iframe", "object", "embed"}
+
+
+def _safe_svg(svg: Any) -> Markup | None:
+    """Inline an SVG figure only if it is well-formed and cannot run code or fetch anything."""
+    if not isinstance(svg, str) or "<svg" not in svg:
+        return None
+    body = _SVG_PROLOGUE.sub("", svg, count=1).strip()
+    try:
+        root = ET.fromstring(body)
+    except ET.ParseError:
+        return None
+    if _local(root.tag) != "svg":
+        return None
+    for element in root.iter():
+        if _local(element.tag).lower() in _FORBIDDEN_TAGS:
+            return None
+        for name, value in element.attrib.items():
+            attr = _local(name).lower()
+            if attr.startswith("on"):
+                return None
+            if attr == "href" and not (value.startswith("#") or value.startswith("data:image/")):
+                return None
+            if "url(" in value and not re.fullmatch(r"\s*url\(\s*#[^)]*\)\s*", value) and attr != "style":
+                return None
+    if re.search(r"url\(\s*['\"]?(?!#)", body) or "@import" in body:
+        return None
+    return Markup(body)
+
+
+def _local(tag: str) -> str:
+    return tag.rsplit("}", 1)[-1] if isinstance(tag, str) else ""
+
+
+# --- formatting helpers -----------------------------------------------------------------------
+
+def _prob(value: Any) -> str:
+    p = _float(value)
+    return f"{100 * p:.0f}%" if p is not None and 0.0 <= p <= 1.0 else NOT_AVAILABLE
+
+
+def _term(value: Any) -> str:
+    p = _float(value)
+    return likelihood(p).term if p is not None and 0.0 <= p <= 1.0 else NOT_AVAILABLE
+
+
+def _pct(value: Any) -> str:
+    change = percent_change(_float(value))
+    return f"{change:+.0f}%" if change is not None else NOT_AVAILABLE
+
+
+def _p(value: Any) -> str:
+    p = _float(value)
+    if p is None:
+        return NOT_AVAILABLE
+    return "< 0.001" if p < 0.001 else f"{p:.3f}"
+
+
+def _num(value: Any, digits: int) -> str:
+    x = _float(value)
+    return f"{x:.{digits}f}" if x is not None else NOT_AVAILABLE
+
+
+def _pair(low: Any, high: Any, digits: int) -> str:
+    a, b = _float(low), _float(high)
+    return f"{a:.{digits}f} to {b:.{digits}f}" if a is not None and b is not None else NOT_AVAILABLE
+
+
+def _signed(downgrade: int) -> str:
+    return "0" if downgrade == 0 else f"{-downgrade:+d}"
+
+
+def _count(value: Any) -> str:
+    x = _float(value)
+    return f"{int(x):,}" if x is not None else NOT_AVAILABLE
+
+
+def _int(value: Any) -> int | None:
+    if isinstance(value, str):
+        value = value.replace(",", "")
+    x = _float(value)
+    return int(x) if x is not None else None
+
+
+def _float(value: Any) -> float | None:
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        return None
+    return x if math.isfinite(x) else None
+
+
+def _text(value: Any) -> str:
+    return "" if value is None else str(value).strip()
+
+
+def _list(value: Any) -> list:
+    return list(value) if isinstance(value, (list, tuple)) else []
+
+
+def _mapping(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}

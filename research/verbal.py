@@ -1,0 +1,150 @@
+"""Plain-language wording of probabilities and effects for readers who are not statisticians.
+
+Verbal terms follow the calibrated likelihood scale of the IPCC (Mastrandrea et al. 2010,
+"Guidance Note for Lead Authors of the IPCC Fifth Assessment Report on Consistent Treatment of
+Uncertainties", Table 1): virtually certain 99-100%, extremely likely 95-100%, very likely
+90-100%, likely 66-100%, about as likely as not 33-66%, unlikely 0-33%, very unlikely 0-10%,
+extremely unlikely 0-5%, exceptionally unlikely 0-1%. The IPCC ranges are nested; we report the
+narrowest range that contains the probability, so each probability gets exactly one term.
+
+Natural frequencies ("in 100 similar cities, about 80 ...") are easier to reason with than
+percentages (Gigerenzer & Hoffrage 1995, Psychological Review 102(4)), so the report pairs each
+probability with one.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from research.errors import InputError
+
+
+@dataclass(frozen=True)
+class LikelihoodTerm:
+    """One term of the IPCC likelihood scale and the probability range it stands for."""
+
+    term: str
+    low: float
+    high: float
+
+    @property
+    def range_text(self) -> str:
+        return f"{_pct(self.low)}-{_pct(self.high)}%"
+
+
+# Narrowest first on each side of one half, so the first range that contains p is the most specific.
+IPCC_SCALE: tuple[LikelihoodTerm, ...] = (
+    LikelihoodTerm("virtually certain", 0.99, 1.00),
+    LikelihoodTerm("extremely likely", 0.95, 1.00),
+    LikelihoodTerm("very likely", 0.90, 1.00),
+    LikelihoodTerm("likely", 0.66, 1.00),
+    LikelihoodTerm("exceptionally unlikely", 0.00, 0.01),
+    LikelihoodTerm("extremely unlikely", 0.00, 0.05),
+    LikelihoodTerm("very unlikely", 0.00, 0.10),
+    LikelihoodTerm("unlikely", 0.00, 0.33),
+    LikelihoodTerm("about as likely as not", 0.33, 0.66),
+)
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:g}"
+
+
+def _check_probability(p: float, name: str = "probability") -> float:
+    try:
+        value = float(p)
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"{name}: expected a number between 0 and 1, got {p!r}") from exc
+    if not math.isfinite(value) or not 0.0 <= value <= 1.0:
+        raise InputError(f"{name}: expected a number between 0 and 1, got {p!r}")
+    return value
+
+
+def likelihood(p: float) -> LikelihoodTerm:
+    """The most specific IPCC likelihood term whose range contains ``p``.
+
+    Boundaries belong to the more specific term (0.99 is "virtually certain", 0.66 is "likely",
+    0.33 is "unlikely"), which keeps the mapping a function.
+    """
+    value = _check_probability(p)
+    for entry in IPCC_SCALE:
+        if entry.low <= value <= entry.high:
+            return entry
+    raise AssertionError("the scale covers [0, 1]")  # pragma: no cover - ranges are exhaustive
+
+
+def likelihood_term(p: float) -> str:
+    """Just the word(s), e.g. ``"very likely"``."""
+    return likelihood(p).term
+
+
+def percent_change(log_ratio: float | None) -> float | None:
+    """Log ratio (negative = fewer events) to percent change: 100 * (exp(x) - 1)."""
+    if log_ratio is None:
+        return None
+    value = float(log_ratio)
+    if not math.isfinite(value):
+        return None
+    return 100.0 * math.expm1(value)
+
+
+def describe_change(log_ratio: float | None, noun: str = "events", digits: int = 0) -> str:
+    """``-0.2`` -> ``"18% fewer events"``; ``None`` -> ``"not available"``."""
+    change = percent_change(log_ratio)
+    if change is None:
+        return "not available"
+    rounded = round(abs(change), digits)
+    if rounded == 0:
+        return f"no change in {noun}"
+    amount = f"{rounded:.{digits}f}%"
+    return f"{amount} {'fewer' if change < 0 else 'more'} {noun}"
+
+
+def describe_interval(low: float | None, high: float | None, digits: int = 0) -> str:
+    """A log-ratio interval as percent changes, e.g. ``"-31% to +4%"``."""
+    a, b = percent_change(low), percent_change(high)
+    if a is None or b is None:
+        return "not available"
+    return f"{a:+.{digits}f}% to {b:+.{digits}f}%"
+
+
+@dataclass(frozen=True)
+class NaturalFrequency:
+    """``count`` out of ``total`` units, the rounded form of a probability."""
+
+    count: int
+    total: int
+    probability: float
+
+    @property
+    def rest(self) -> int:
+        return self.total - self.count
+
+
+def natural_frequency(p: float, total: int = 100) -> NaturalFrequency:
+    """Round a probability to whole units out of ``total`` (e.g. 0.834 -> 83 of 100)."""
+    value = _check_probability(p)
+    if not isinstance(total, int) or total < 1:
+        raise InputError(f"total: expected a positive whole number, got {total!r}")
+    # round half away from zero so 0.5 of 100 units is 50 and 0.125 of 8 is 1, not banker's rounding
+    count = int(math.floor(value * total + 0.5))
+    return NaturalFrequency(count=min(count, total), total=total, probability=value)
+
+
+def natural_frequency_sentence(
+    p: float,
+    total: int = 100,
+    units: str = "similar cities",
+    outcome: str = "would see fewer events",
+    otherwise: str = "would not",
+) -> str:
+    """E.g. "In 100 similar cities, about 83 would see fewer crashes and 17 would not."."""
+    freq = natural_frequency(p, total)
+    return f"In {freq.total} {units}, about {freq.count} {outcome} and {freq.rest} {otherwise}."
+
+
+def probability_sentence(p: float, event: str) -> str:
+    """E.g. "It is likely (66-100%; here 83%) that ..."."""
+    entry = likelihood(p)
+    return f"It is {entry.term} ({entry.range_text} range; estimate {100 * _check_probability(p):.0f}%) that {event}."
