@@ -1,0 +1,243 @@
+"""Checks that compute: the average fine implied by a claim, and capacity ratios."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from research.claims.checks import register
+from research.claims.checks.base import SEVERITY, CheckParams, Strict, Formula, Ref, compute, ref_text, show
+from research.claims.context import CheckContext, year_of
+from research.claims.verdict import Finding, Label, Step, _fmt
+from research.store.schema import Fact
+
+# --- average fine ------------------------------------------------------------------------------
+
+
+class AverageFineParams(CheckParams):
+    total: Ref = Field(description="Total amount of fines, e.g. 'claim:fines_total'")
+    count: Ref = Field(description="Number of violations, e.g. 'claim:violations'")
+    lowest_fine_mrp: list[str] = Field(min_length=1, description="Facts: lowest camera fine, in MRP units")
+    mrp: list[str] = Field(min_length=1, description="Facts: MRP in tenge, dated by year")
+    discount_percent: str | None = Field(None, description="Fact: largest early-payment discount, in percent")
+    first_year: int | str | None = Field(None, description="A year, or a fact whose date gives the first year")
+    last_year: int | str | None = None
+    benchmarks: list[str] = Field(default_factory=list, description="Facts: averages from other datasets")
+
+
+Outcome = Literal["fits", "fits_only_with_discount", "below"]
+OUTCOME_LABEL: dict[str, Label] = {
+    "fits": "supported",
+    "fits_only_with_discount": "partly_supported",
+    "below": "contradicted",
+}
+
+
+def _year_bound(ctx: CheckContext, bound: int | str | None) -> tuple[int | None, str | None]:
+    """A year given directly or by a fact's date; the second value names the fact used."""
+    if bound is None or isinstance(bound, int):
+        return bound, None
+    record = ctx.record(bound)
+    if record is None:
+        return None, None
+    return year_of(getattr(record, "date", None)), bound
+
+
+@register("average_fine", AverageFineParams)
+def average_fine(ctx: CheckContext, p: AverageFineParams) -> Finding:
+    """Average fine per violation from the claim's total and count, against the fine schedule."""
+    check = "average_fine"
+    average = compute(ctx, "average_fine", "divide", [p.total, p.count], None,
+                      "average fine per recorded violation")
+    fines = [op for op in (ctx.operand(ref) for ref in p.lowest_fine_mrp) if op is not None]
+    discount = ctx.operand(p.discount_percent) if p.discount_percent else None
+    first, first_ref = _year_bound(ctx, p.first_year)
+    last, last_ref = _year_bound(ctx, p.last_year)
+    claim_year = year_of(ctx.claim.period)
+    periods = []
+    for ref in p.mrp:
+        mrp = ctx.operand(ref)
+        if mrp is None:
+            continue
+        year = year_of(mrp.date)
+        if claim_year is not None and year != claim_year:
+            continue
+        if year is None or (first is not None and year < first) or (last is not None and year > last):
+            continue
+        periods.append((year, mrp))
+    if average is None or not fines or not periods:
+        if not periods and not any(m.startswith(tuple(p.mrp)) for m in ctx.missing):
+            ctx.missing.append(f"an MRP value for the period ({first or '...'}-{last or '...'})")
+        return ctx.not_enough(check, "The average fine and its comparison with the fine schedule", p.gaps)
+
+    lowest = min(fines, key=lambda op: op.value)
+    outcomes: list[tuple[str, Outcome]] = []
+    sentences = []
+    for year, mrp in sorted(periods, key=lambda item: (item[0], item[1].date or "")):
+        period = mrp.date or str(year)
+        full = compute(ctx, f"lowest_fine_{period}", "multiply", [lowest.ref, mrp.ref], mrp.unit,
+                       f"lowest camera fine in {period}")
+        if discount is not None:
+            share = {"value": 1 - discount.value / 100.0, "unit": "", "name": "share paid after discount",
+                     "why": f"100% minus the {_fmt(discount.value)}% early-payment discount ({discount.ref})"}
+            paid = compute(ctx, f"lowest_fine_after_discount_{period}", "multiply",
+                           [f"step:{full.name}", share], mrp.unit,
+                           f"lowest camera fine in {period} if paid early")
+        else:
+            paid = full
+        in_mrp = average.result / mrp.value
+        if average.result >= full.result:
+            outcome: Outcome = "fits"
+            text = "at or above the lowest fine"
+        elif average.result >= paid.result:
+            outcome = "fits_only_with_discount"
+            text = "below the lowest fine, but not below it after the early-payment discount"
+        else:
+            outcome = "below"
+            text = "below the lowest fine even after the early-payment discount" if discount else "below the lowest fine"
+        outcomes.append((period, outcome))
+        sentences.append(
+            f"In {period} (MRP {show(mrp)}, {mrp.ref}) the average is {in_mrp:.2f} MRP: {text} "
+            f"({_fmt(full.result)} tenge{'' if discount is None else f', {_fmt(paid.result)} tenge if paid early'})."
+        )
+
+    counts = Counter(outcome for _, outcome in outcomes)
+    if len(counts) == 1:
+        label = OUTCOME_LABEL[outcomes[0][1]]
+    else:
+        label = "partly_supported"
+    modal, modal_count = counts.most_common(1)[0]
+    rationale = [
+        f"The claim's figures give an average of {_fmt(average.result)} tenge per violation "
+        f"({average.formula}).",
+        f"The lowest camera fine in the schedule is {_fmt(lowest.value)} MRP ({lowest.ref}).",
+        *sentences,
+    ]
+    if label == "contradicted":
+        rationale.append("If the total is fines imposed, the two figures cannot both be right: "
+                         "every violation costs at least the lowest fine.")
+    elif label == "partly_supported" and len(counts) == 1:
+        rationale.append("The figures fit only if most fines were paid early at the discount, or if the "
+                         "total is money collected rather than fines imposed; the claim says neither.")
+    elif label == "partly_supported":
+        rationale.append("Whether the figures fit depends on the year, which the claim does not give.")
+    else:
+        rationale.append("The figures are consistent with the fine schedule. This shows only that they fit "
+                         "together, not that they are right.")
+    for ref in p.benchmarks:
+        bench = ctx.operand(ref)
+        if bench is not None:
+            dated = f", {bench.date}" if bench.date else ""
+            rationale.append(f"For comparison, {bench.name} was {show(bench)} ({bench.ref}{dated}).")
+
+    if first_ref or last_ref:
+        span = f"{first or '...'}-{last or '...'}"
+        named = " and ".join(r for r in (first_ref, last_ref) if r)
+        period_note = f"Only years {span} are considered (from the date of {named})."
+    elif claim_year is not None:
+        period_note = f"Only {claim_year}, the claim's own period, is considered."
+    else:
+        period_note = "The claim gives no period, so every year with a sourced MRP value is considered."
+    assumptions = [
+        "The total is fines imposed, not fines collected (collected totals are lower).",
+        f"Every recorded violation carries at least the lowest camera fine, {_fmt(lowest.value)} MRP ({lowest.ref}).",
+        period_note,
+    ]
+    if discount is not None:
+        assumptions.append(f"An early payment can lower a fine by at most {_fmt(discount.value)}% ({discount.ref}).")
+    else:
+        assumptions.append("No early-payment discount is considered (none is given in the evidence).")
+    return ctx.finding(
+        check,
+        label,
+        modal_count / len(outcomes),
+        f"{modal_count} of {len(outcomes)} sourced MRP periods give the same outcome ({modal.replace('_', ' ')})",
+        rationale=rationale,
+        arithmetic=[average, *[s for n, s in ctx.steps.items() if n != "average_fine"]],
+        assumptions=assumptions,
+    )
+
+
+# --- capacity ----------------------------------------------------------------------------------
+
+
+class DeriveSpec(Strict):
+    name: str
+    formula: Formula
+    inputs: list[Ref] = Field(min_length=2)
+    unit: str | None = None
+    description: str = ""
+
+
+class CompareSpec(Strict):
+    value: Ref = Field(description="A step ('step:<name>'), claim quantity or fact")
+    relation: Literal["at_most", "at_least", "about"]
+    reference: Ref
+    tolerance: float = Field(0.0, ge=0, description="Relative tolerance, e.g. 0.1 for 10%")
+    tests: str = Field(min_length=1, description="What the comparison tests, in a plain sentence")
+    if_not: Literal["partly_supported", "contradicted"] = "partly_supported"
+
+
+class CapacityParams(CheckParams):
+    derive: list[DeriveSpec] = Field(default_factory=list)
+    compare: list[CompareSpec] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _unique_steps(self) -> "CapacityParams":
+        names = [d.name for d in self.derive]
+        if len(names) != len(set(names)):
+            raise ValueError("derive: step names must be unique")
+        return self
+
+
+RELATION_TEXT = {"at_most": "at most", "at_least": "at least", "about": "about"}
+
+
+def _holds(value: float, relation: str, reference: float, tolerance: float) -> bool:
+    if relation == "at_most":
+        return value <= reference * (1 + tolerance)
+    if relation == "at_least":
+        return value >= reference * (1 - tolerance)
+    return abs(value - reference) <= abs(reference) * tolerance
+
+
+@register("capacity", CapacityParams)
+def capacity(ctx: CheckContext, p: CapacityParams) -> Finding:
+    """Ratios such as cameras per monitor or calls per operator, against sourced limits."""
+    check = "capacity"
+    steps: list[Step] = []
+    for spec in p.derive:
+        step = compute(ctx, spec.name, spec.formula, spec.inputs, spec.unit, spec.description)
+        if step is None:
+            return ctx.not_enough(check, f"The step '{spec.name}'", p.gaps)
+        steps.append(step)
+    results = []
+    for spec in p.compare:
+        value, reference = ctx.operand(spec.value), ctx.operand(spec.reference)
+        if value is None or reference is None:
+            return ctx.not_enough(check, f"The comparison '{spec.tests}'", p.gaps)
+        holds = _holds(value.value, spec.relation, reference.value, spec.tolerance)
+        results.append((spec, value, reference, holds))
+
+    rationale, failed = [], []
+    for spec, value, reference, holds in results:
+        tol = f" (tolerance {spec.tolerance:.0%})" if spec.tolerance else ""
+        relation = f"{show(value)} [{ref_text(spec.value)}] should be {RELATION_TEXT[spec.relation]} " \
+                   f"{show(reference)} [{reference.ref}]{tol}"
+        rationale.append(f"{'Holds' if holds else 'Does not hold'}: {spec.tests}: {relation}.")
+        if not holds:
+            failed.append(spec.if_not)
+    label: Label = max(failed, key=SEVERITY.__getitem__) if failed else "supported"
+    agree = sum(1 for *_, holds in results if holds == (label == "supported"))
+    assumptions = [s.description for s in steps if s.description]
+    return ctx.finding(
+        check,
+        label,
+        agree / len(results),
+        f"{agree} of {len(results)} comparisons point to this verdict",
+        rationale=rationale,
+        arithmetic=steps,
+        assumptions=[f"Computed: {a}." for a in assumptions],
+    )

@@ -1,0 +1,217 @@
+"""Verdicts across two versions of the evidence: which changed, and which inputs changed with them.
+
+``evidence_at(rev, evidence, dest)`` writes the store (and the claim-checks file) as they were at
+a git revision into a folder; ``diff_verifications`` compares the verdicts of two versions and,
+for each changed verdict, lists the records (and fields) it read that differ between them.
+"""
+
+from __future__ import annotations
+
+import io
+import subprocess
+import tarfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from research.errors import InputError
+from research.store.loader import Store
+
+from research.claims.engine import Verification
+from research.claims.verdict import LABEL_NAMES
+
+CONFIDENCE_CHANGE = 1e-9
+
+
+def _git(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
+    try:
+        return subprocess.run(["git", *args], cwd=cwd, capture_output=True, check=False)
+    except FileNotFoundError as exc:
+        raise InputError("git is not installed; a diff between revisions needs it") from exc
+
+
+def repo_root(path: Path) -> Path:
+    folder = path if path.is_dir() else path.parent
+    done = _git(["rev-parse", "--show-toplevel"], folder.resolve())
+    if done.returncode != 0:
+        raise InputError(f"{path}: not inside a git repository")
+    return Path(done.stdout.decode().strip())
+
+
+def _extract(root: Path, rev: str, relative: str, dest: Path) -> bool:
+    """Write ``relative`` as it was at ``rev`` under ``dest``; False when it did not exist then."""
+    done = _git(["archive", "--format=tar", rev, "--", relative], root)
+    if done.returncode != 0:
+        message = done.stderr.decode(errors="replace").strip()
+        if "did not match any files" in message or "pathspec" in message:
+            return False
+        raise InputError(f"git revision '{rev}': {message or 'cannot be read'}")
+    with tarfile.open(fileobj=io.BytesIO(done.stdout)) as archive:
+        archive.extractall(dest, filter="data")
+    return True
+
+
+def evidence_at(rev: str, evidence: Path, dest: Path, checks: Path | None = None) -> tuple[Path, Path | None]:
+    """The evidence folder (and checks file) at a revision, written under ``dest``.
+
+    Returns the materialised evidence folder and checks file (None if the file did not exist then).
+    """
+    root = repo_root(evidence)
+    verify = _git(["rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}"], root)
+    if verify.returncode != 0:
+        raise InputError(f"git revision '{rev}': unknown revision")
+    relative = evidence.resolve().relative_to(root).as_posix()
+    if not _extract(root, rev, relative, dest):
+        raise InputError(f"git revision '{rev}': has no '{relative}' folder")
+    old_checks = None
+    if checks is not None:
+        rel_checks = checks.resolve().relative_to(root).as_posix()
+        if _extract(root, rev, rel_checks, dest):
+            old_checks = dest / rel_checks
+    return dest / relative, old_checks
+
+
+@dataclass(frozen=True)
+class FieldChange:
+    field: str
+    old: Any
+    new: Any
+
+
+@dataclass(frozen=True)
+class InputChange:
+    """A record a verdict read that differs between the two versions."""
+
+    record_id: str
+    change: str  # "added", "removed" or "changed"
+    fields: tuple[FieldChange, ...] = ()
+
+    def text(self) -> str:
+        if self.change != "changed":
+            return f"{self.record_id}: {self.change}"
+        parts = "; ".join(f"{f.field}: {f.old!r} -> {f.new!r}" for f in self.fields)
+        return f"{self.record_id}: {parts}"
+
+
+@dataclass
+class VerdictChange:
+    claim_id: str
+    old_label: str | None
+    new_label: str | None
+    old_confidence: float | None
+    new_confidence: float | None
+    inputs: list[InputChange] = field(default_factory=list)
+    checks_changed: bool = False
+    old_reasons: list[str] = field(default_factory=list)
+    new_reasons: list[str] = field(default_factory=list)
+
+    @property
+    def label_changed(self) -> bool:
+        return self.old_label != self.new_label
+
+    def text(self) -> str:
+        def name(label: str | None) -> str:
+            return "(no claim)" if label is None else LABEL_NAMES[label]
+
+        conf = ""
+        if self.old_confidence is not None and self.new_confidence is not None:
+            conf = f" (confidence {self.old_confidence:.2f} -> {self.new_confidence:.2f})"
+        lines = [f"{self.claim_id}: {name(self.old_label)} -> {name(self.new_label)}{conf}"]
+        lines += [f"    input changed: {change.text()}" for change in self.inputs]
+        if self.checks_changed:
+            lines.append("    the declared checks for this claim changed")
+        if not self.inputs and not self.checks_changed:
+            lines.append("    no input record changed (an analysis result or the code did)")
+        added = [r for r in self.new_reasons if r not in self.old_reasons]
+        lines += [f"    now: {reason}" for reason in added]
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "claim_id": self.claim_id,
+            "old_label": self.old_label,
+            "new_label": self.new_label,
+            "old_confidence": self.old_confidence,
+            "new_confidence": self.new_confidence,
+            "label_changed": self.label_changed,
+            "checks_changed": self.checks_changed,
+            "inputs": [
+                {"record": c.record_id, "change": c.change,
+                 "fields": [{"field": f.field, "old": f.old, "new": f.new} for f in c.fields]}
+                for c in self.inputs
+            ],
+            "new_reasons": [r for r in self.new_reasons if r not in self.old_reasons],
+        }
+
+
+@dataclass
+class VerdictDiff:
+    old_name: str
+    new_name: str
+    changes: list[VerdictChange]
+    unchanged: int
+
+    def summary(self) -> str:
+        head = f"Verdicts {self.old_name} -> {self.new_name}: {len(self.changes)} changed, {self.unchanged} unchanged"
+        return "\n".join([head, *(c.text() for c in self.changes)])
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"old": self.old_name, "new": self.new_name, "unchanged": self.unchanged,
+                "changes": [c.to_dict() for c in self.changes]}
+
+
+def _records(store: Store) -> dict[str, dict[str, Any]]:
+    return {r.id: r.model_dump(mode="json") for records in store.records.values() for r in records}
+
+
+def _record_change(record_id: str, old: dict | None, new: dict | None) -> InputChange | None:
+    if old is None and new is None:
+        return None
+    if old is None:
+        return InputChange(record_id, "added")
+    if new is None:
+        return InputChange(record_id, "removed")
+    fields = tuple(FieldChange(k, old.get(k), new.get(k)) for k in sorted(set(old) | set(new))
+                   if old.get(k) != new.get(k))
+    return InputChange(record_id, "changed", fields) if fields else None
+
+
+def diff_verifications(
+    old: Verification, new: Verification, old_store: Store, new_store: Store,
+    old_name: str = "old", new_name: str = "new",
+) -> VerdictDiff:
+    """Which verdicts differ between two versions, with the changed inputs behind each."""
+    old_records, new_records = _records(old_store), _records(new_store)
+    changes, unchanged = [], 0
+    ids = list(dict.fromkeys([v.claim_id for v in old] + [v.claim_id for v in new]))
+    for claim_id in ids:
+        before = old[claim_id] if claim_id in old else None
+        after = new[claim_id] if claim_id in new else None
+        same = (
+            before is not None and after is not None and before.label == after.label
+            and abs(before.confidence - after.confidence) <= CONFIDENCE_CHANGE
+        )
+        if same:
+            unchanged += 1
+            continue
+        read = [claim_id]
+        for verdict in (before, after):
+            if verdict is not None:
+                read += verdict.evidence + verdict.gaps
+                read += [e for f in verdict.findings for e in f.evidence]
+        inputs = [c for c in (_record_change(r, old_records.get(r), new_records.get(r))
+                              for r in dict.fromkeys(read)) if c is not None]
+        old_entry, new_entry = old.plan.for_claim(claim_id), new.plan.for_claim(claim_id)
+        checks_changed = (old_entry.model_dump() if old_entry else None) != (new_entry.model_dump() if new_entry else None)
+        changes.append(VerdictChange(
+            claim_id,
+            before.label if before else None,
+            after.label if after else None,
+            before.confidence if before else None,
+            after.confidence if after else None,
+            inputs,
+            checks_changed,
+            list(before.rationale) if before else [],
+            list(after.rationale) if after else [],
+        ))
+    return VerdictDiff(old_name, new_name, changes, unchanged)

@@ -1,0 +1,153 @@
+"""Claim commands: ``claims`` (verdicts, ``--json``), ``claims diff REV``, ``claims export``, ``check ID``."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from research.errors import InputError
+from research.store import load_store
+
+EVIDENCE = typer.Option(Path("evidence"), "--evidence", "-e", help="Evidence store folder.")
+CHECKS = typer.Option(Path("analyses/claim-checks.yaml"), "--checks", help="Declared claim checks.")
+ANALYSES_DIR = typer.Option(Path("analyses"), "--analyses", help="Folder of declared analyses.")
+RESULTS = typer.Option(None, "--results", help="Analysis results as JSON (a results.json or {id: result}) "
+                                               "instead of running the analyses.")
+NO_ANALYSES = typer.Option(False, "--no-analyses", help="Judge causal claims on the reviews' reported results only.")
+
+claims_app = typer.Typer(help="Verdicts on the article's claims, computed from the evidence.",
+                         invoke_without_command=True, no_args_is_help=False)
+
+
+def _analyses(store, analyses_dir: Path, results: Path | None, skip: bool) -> dict[str, Any]:
+    """Analysis results from a file, from the pipeline, or none."""
+    if skip:
+        return {}
+    if results is not None:
+        try:
+            data = json.loads(results.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError) as exc:
+            raise InputError(f"{results}: cannot be read as JSON: {exc}") from exc
+        if isinstance(data, dict) and isinstance(data.get("analyses"), list):
+            return {a["id"]: a for a in data["analyses"] if isinstance(a, dict) and "id" in a}
+        if isinstance(data, dict):
+            return data
+        raise InputError(f"{results}: expected a mapping of analysis id to result")
+    try:
+        from research.pipeline import run_analyses
+    except ImportError:
+        return {}
+    return run_analyses(store, analyses_dir)
+
+
+def _verify(evidence: Path, checks: Path, analyses_dir: Path, results: Path | None, skip: bool):
+    from research.claims import verify_claims
+
+    store = load_store(evidence)
+    return store, verify_claims(store, _analyses(store, analyses_dir, results, skip), checks)
+
+
+@claims_app.callback()
+def claims(
+    ctx: typer.Context,
+    evidence: Path = EVIDENCE,
+    checks: Path = CHECKS,
+    analyses: Path = ANALYSES_DIR,
+    results: Path = RESULTS,
+    no_analyses: bool = NO_ANALYSES,
+    as_json: bool = typer.Option(False, "--json", help="Print the verdicts as JSON."),
+) -> None:
+    """List every claim with its verdict (subcommands: diff, export)."""
+    ctx.obj = {"evidence": evidence, "checks": checks, "analyses": analyses, "results": results,
+               "no_analyses": no_analyses, "json": as_json}
+    if ctx.invoked_subcommand is not None:
+        return
+    _, verification = _verify(evidence, checks, analyses, results, no_analyses)
+    if as_json:
+        sys.stdout.write(json.dumps(verification.to_dict(), indent=1, ensure_ascii=False) + "\n")
+    else:
+        typer.echo(verification.summary())
+
+
+@claims_app.command("diff")
+def diff(
+    ctx: typer.Context,
+    rev: str = typer.Argument(..., help="Git revision of the evidence to compare with (e.g. HEAD~3)."),
+    to: str = typer.Option(None, "--to", help="Second revision (default: the working tree)."),
+) -> None:
+    """Which verdicts changed between the evidence at REV and now, and which inputs changed."""
+    from research.claims import verify_claims
+    from research.claims.revisions import diff_verifications, evidence_at
+
+    opts = ctx.obj
+    evidence, checks = opts["evidence"], opts["checks"]
+    with tempfile.TemporaryDirectory(prefix="claims-diff-") as tmp:
+        old_evidence, old_checks = evidence_at(rev, evidence, Path(tmp) / "old", checks)
+        if to is None:
+            new_evidence, new_checks, new_name = evidence, checks, "working tree"
+        else:
+            new_evidence, new_checks = evidence_at(to, evidence, Path(tmp) / "new", checks)
+            new_name = to
+        old_store, new_store = load_store(old_evidence), load_store(new_evidence)
+        old = verify_claims(old_store, _analyses(old_store, opts["analyses"], None, opts["no_analyses"]),
+                            old_checks if old_checks is not None else checks)
+        new = verify_claims(new_store, _analyses(new_store, opts["analyses"], None, opts["no_analyses"]),
+                            new_checks if new_checks is not None else checks)
+        result = diff_verifications(old, new, old_store, new_store, rev, new_name)
+    if opts["json"]:
+        sys.stdout.write(json.dumps(result.to_dict(), indent=1, ensure_ascii=False, default=str) + "\n")
+    else:
+        typer.echo(result.summary())
+
+
+@claims_app.command("export")
+def export(
+    ctx: typer.Context,
+    output: Path = typer.Option(Path("reports/claimreview.jsonld"), "--out", help="File for the JSON-LD list."),
+    url: str = typer.Option(None, "--url", help="Address of the published fact-check page (adds url#claim-id)."),
+    date: str = typer.Option(None, "--date", help="datePublished (YYYY-MM-DD; default today)."),
+) -> None:
+    """Write schema.org ClaimReview JSON-LD for every checked claim (opinions are not rated)."""
+    from research.store.write import atomic_write_text
+
+    opts = ctx.obj
+    try:
+        published = dt.date.fromisoformat(date) if date else dt.date.today()
+    except ValueError as exc:
+        raise InputError(f"--date: expected YYYY-MM-DD, got {date!r}") from exc
+    _, verification = _verify(opts["evidence"], opts["checks"], opts["analyses"], opts["results"],
+                              opts["no_analyses"])
+    reviews = verification.claimreviews(published, url)
+    atomic_write_text(output, json.dumps(reviews, indent=1, ensure_ascii=False) + "\n")
+    typer.echo(f"wrote {len(reviews)} ClaimReview objects to {output}")
+
+
+def check(
+    claim_id: str = typer.Argument(..., help="Id of the claim to explain."),
+    evidence: Path = EVIDENCE,
+    checks: Path = CHECKS,
+    analyses: Path = ANALYSES_DIR,
+    results: Path = RESULTS,
+    no_analyses: bool = NO_ANALYSES,
+    as_json: bool = typer.Option(False, "--json", help="Print the verdict as JSON."),
+) -> None:
+    """Explain the verdict on one claim: reasons, arithmetic, assumptions, records and gaps."""
+    _, verification = _verify(evidence, checks, analyses, results, no_analyses)
+    if claim_id not in verification.claims:
+        known = ", ".join(sorted(verification.claims)[:8])
+        raise InputError(f"claim '{claim_id}' is not in {evidence} (claims include: {known}, ...)")
+    if as_json:
+        sys.stdout.write(json.dumps(verification[claim_id].to_dict(), indent=1, ensure_ascii=False) + "\n")
+    else:
+        typer.echo(verification.explain(claim_id))
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(claims_app, name="claims")
+    app.command()(check)
