@@ -124,19 +124,15 @@ def _frequentist(analysis: Analysis, frame: pd.DataFrame) -> tuple[dict[str, Any
 
 def _bias(fit) -> dict[str, Any]:
     """Small-study checks where they can be computed; None (not a guess) where they cannot."""
-    from research.meta import egger, trimfill
+    from research.meta.bias import egger, pet_peese, trimfill
 
-    out: dict[str, Any] = {"egger": None, "trimfill": None}
-    try:
-        test = egger(fit)
-        out["egger"] = {"z": test.z, "p": test.p}
-    except InputError as exc:
-        out["egger_note"] = str(exc)
-    try:
-        filled = trimfill(fit)
-        out["trimfill"] = {"k0": filled.k0, "side": filled.side, "estimate": filled.estimate}
-    except InputError as exc:
-        out["trimfill_note"] = str(exc)
+    out: dict[str, Any] = {}
+    for name, method in (("egger", egger), ("trimfill", trimfill), ("pet_peese", pet_peese)):
+        try:
+            out[name] = method(fit).to_dict()
+        except InputError as exc:
+            out[name] = None
+            out[f"{name}_note"] = str(exc)
     return out
 
 
