@@ -234,12 +234,10 @@ def _risk_of_bias(
     )
 
 
-def _normalised_i2(value: Any) -> float | None:
+def _i2_fraction(value: Any) -> float | None:
     i2 = _as_float(value)
-    if i2 is None:
-        return None
-    # I^2 arrives as a fraction (statsmodels) or a percentage (metafor); values above 1 are percentages.
-    return i2 / 100.0 if i2 > 1.0 else i2
+    # results carry I^2 in percent, as metafor and research.meta report it
+    return None if i2 is None else i2 / 100.0
 
 
 def _inconsistency(analysis: Mapping[str, Any], freq: Mapping[str, Any] | None, k: int) -> Domain:
@@ -248,7 +246,7 @@ def _inconsistency(analysis: Mapping[str, Any], freq: Mapping[str, Any] | None, 
         return Domain(name, 0, "a single study: consistency cannot be judged", assessable=False)
     if not freq:
         return Domain(name, 0, "no frequentist fit, so no I² or prediction interval", assessable=False)
-    i2 = _normalised_i2(freq.get("i2"))
+    i2 = _i2_fraction(freq.get("i2"))
     pi_low, pi_high = _as_float(freq.get("pi_low")), _as_float(freq.get("pi_high"))
     ci_low, ci_high = _as_float(freq.get("ci_low")), _as_float(freq.get("ci_high"))
     reasons, points = [], 0

@@ -4,8 +4,9 @@ Verbal terms follow the calibrated likelihood scale of the IPCC (Mastrandrea et 
 "Guidance Note for Lead Authors of the IPCC Fifth Assessment Report on Consistent Treatment of
 Uncertainties", Table 1): virtually certain 99-100%, extremely likely 95-100%, very likely
 90-100%, likely 66-100%, about as likely as not 33-66%, unlikely 0-33%, very unlikely 0-10%,
-extremely unlikely 0-5%, exceptionally unlikely 0-1%. The IPCC ranges are nested; we report the
-narrowest range that contains the probability, so each probability gets exactly one term.
+extremely unlikely 0-5%, exceptionally unlikely 0-1%. The IPCC ranges overlap; we report the
+narrowest range anchored at 0% or 100% that contains the probability, and "about as likely as
+not" only strictly between 33% and 66%, so each probability gets exactly one term.
 
 Natural frequencies ("in 100 similar cities, about 80 ...") are easier to reason with than
 percentages (Gigerenzer & Hoffrage 1995, Psychological Review 102(4)), so the report pairs each
@@ -45,6 +46,10 @@ IPCC_SCALE: tuple[LikelihoodTerm, ...] = (
     LikelihoodTerm("unlikely", 0.00, 0.33),
     LikelihoodTerm("about as likely as not", 0.33, 0.66),
 )
+# The same terms from most to least likely, for showing the scale to readers.
+IPCC_SCALE_DISPLAY: tuple[LikelihoodTerm, ...] = tuple(
+    sorted(IPCC_SCALE, key=lambda e: (-(e.low + e.high), e.high - e.low))
+)
 
 
 def _pct(x: float) -> str:
@@ -64,8 +69,8 @@ def _check_probability(p: float, name: str = "probability") -> float:
 def likelihood(p: float) -> LikelihoodTerm:
     """The most specific IPCC likelihood term whose range contains ``p``.
 
-    Boundaries belong to the more specific term (0.99 is "virtually certain", 0.66 is "likely",
-    0.33 is "unlikely"), which keeps the mapping a function.
+    Shared boundaries go to the term further from one half (0.99 is "virtually certain", 0.66 is
+    "likely", 0.33 is "unlikely"), which keeps the mapping a function.
     """
     value = _check_probability(p)
     for entry in IPCC_SCALE:
@@ -127,8 +132,8 @@ def natural_frequency(p: float, total: int = 100) -> NaturalFrequency:
     value = _check_probability(p)
     if not isinstance(total, int) or total < 1:
         raise InputError(f"total: expected a positive whole number, got {total!r}")
-    # round half away from zero so 0.5 of 100 units is 50 and 0.125 of 8 is 1, not banker's rounding
-    count = int(math.floor(value * total + 0.5))
+    # round half up (not banker's rounding); the inner round removes float noise such as 0.835 * 100 = 83.4999...
+    count = int(math.floor(round(value * total, 9) + 0.5))
     return NaturalFrequency(count=min(count, total), total=total, probability=value)
 
 
@@ -148,3 +153,31 @@ def probability_sentence(p: float, event: str) -> str:
     """E.g. "It is likely (66-100%; here 83%) that ..."."""
     entry = likelihood(p)
     return f"It is {entry.term} ({entry.range_text} range; estimate {100 * _check_probability(p):.0f}%) that {event}."
+
+
+# GRADE plain-language wording by certainty (Santesso et al. 2020, J Clin Epidemiol 119:126-135),
+# phrased around the outcome ("there are probably fewer crashes") so it reads the same whether
+# the intervention is singular ("CCTV") or plural ("speed cameras").
+_CERTAINTY_HEDGES = {"high": "there are", "moderate": "there are probably", "low": "there may be"}
+
+
+def plain_language_statement(
+    certainty: str, intervention: str, outcome: str, low: float | None, high: float | None
+) -> str:
+    """One GRADE-style sentence: how sure we are and which way the interval points.
+
+    ``low``/``high`` bound the pooled log ratio (negative = fewer events). An interval that
+    includes no effect is reported as undecided rather than as "no difference", because a wide
+    interval is absence of evidence, not evidence of absence.
+    """
+    x, y = intervention, outcome
+    if certainty == "very_low":
+        return f"We are very uncertain whether there are fewer {y} with {x}."
+    if low is None or high is None or certainty not in _CERTAINTY_HEDGES:
+        return f"The evidence does not show whether there are fewer {y} with {x}."
+    hedge = _CERTAINTY_HEDGES[certainty]
+    if high < 0:
+        return f"With {x}, {hedge} fewer {y}."
+    if low > 0:
+        return f"With {x}, {hedge} more {y}."
+    return f"With {x}, there may be fewer or more {y}; the evidence cannot tell which."

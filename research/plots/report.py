@@ -165,8 +165,8 @@ FLOW_STEPS = (
     ("estimates_pooled", "Estimates used in a pooled analysis"),
 )
 FLOW_ASIDES = {
-    "studies_with_estimates": ("studies", "Studies without any number (kept as data gaps)"),
-    "estimates_with_uncertainty": ("estimates", "Estimates without uncertainty (reported, not pooled)"),
+    "studies_with_estimates": ("studies", "Studies with no number (see data gaps)"),
+    "estimates_with_uncertainty": ("estimates", "No CI/SE: shown as reported, not pooled"),
 }
 
 
@@ -177,7 +177,7 @@ def prisma_flow(flow: Mapping[str, Any] | None) -> str:
     """
     flow = dict(flow or {})
     box_w, box_h, gap = 300, 44, 26
-    aside_w = 250
+    aside_w = 270
     width = box_w + aside_w + 60
     height = len(FLOW_STEPS) * (box_h + gap) + 10
     body = [

@@ -18,7 +18,7 @@ import jinja2
 from research.grade import ALMATY, TransportTarget
 from research.report.context import build_context
 from research.store.write import atomic_write_text
-from research.verbal import IPCC_SCALE
+from research.verbal import IPCC_SCALE_DISPLAY
 
 TEMPLATES = Path(__file__).with_name("templates")
 
@@ -42,7 +42,7 @@ def _environment(kind: str) -> jinja2.Environment:
         keep_trailing_newline=True,
     )
     env.filters["md"] = markdown_escape
-    env.globals["ipcc_scale"] = IPCC_SCALE
+    env.globals["ipcc_scale"] = IPCC_SCALE_DISPLAY
     return env
 
 

@@ -20,6 +20,7 @@ from research.verbal import (
     likelihood,
     natural_frequency,
     percent_change,
+    plain_language_statement,
 )
 
 VERDICTS = {
@@ -96,13 +97,21 @@ def _analysis_view(a: Mapping[str, Any], rob: list[Mapping[str, Any]], target: T
         "transport": _transport_view(transport, outcome) if transport else None,
     }
     view["benefit"] = _benefit(transport, bayes, outcome)
+    low, high = _pooled_interval(freq, bayes)
+    view["statement"] = plain_language_statement(grade.certainty, view["intervention"], outcome, low, high)
     return view
 
 
+def _pooled_interval(freq: Mapping[str, Any], bayes: Mapping[str, Any]) -> tuple[float | None, float | None]:
+    low, high = _float(freq.get("ci_low")), _float(freq.get("ci_high"))
+    if low is None or high is None:
+        mu = _mapping(bayes.get("mu"))
+        low, high = _float(mu.get("q025")), _float(mu.get("q975"))
+    return low, high
+
+
 def _freq_view(freq: Mapping[str, Any], outcome: str) -> dict[str, Any]:
-    i2 = _float(freq.get("i2"))
-    if i2 is not None and i2 <= 1.0:
-        i2 *= 100.0  # fraction -> percent for display
+    i2 = _float(freq.get("i2"))  # percent, as metafor reports it
     bias = _mapping(freq.get("bias"))
     egger = _mapping(bias.get("egger"))
     trimfill = _mapping(bias.get("trimfill"))
@@ -263,11 +272,7 @@ def _claim_view(c: Mapping[str, Any]) -> dict[str, Any]:
         "verdict": verdict,
         "css": css,
         "fever_label": _text(c.get("fever_label")) or NOT_AVAILABLE,
-        "confidence": (
-            f"{100 * confidence:.0f}% ({likelihood(confidence).term})"
-            if confidence is not None and 0 <= confidence <= 1
-            else NOT_AVAILABLE
-        ),
+        "confidence": f"{100 * confidence:.0f}%" if confidence is not None and 0 <= confidence <= 1 else NOT_AVAILABLE,
         "rationale": _text(c.get("rationale")) or NOT_AVAILABLE,
         "arithmetic": [
             {"step": _text(s.get("step")), "formula": _text(s.get("formula")), "result": _text(s.get("result"))}

@@ -1,0 +1,239 @@
+"""A realistic results dict for the report tests, built from real numbers.
+
+The studies are the speed-camera rows of the FHWA Crash Modification Factors Clearinghouse that
+report a CMF and its (unadjusted) standard error (evidence/raw/cmf_clearinghouse_automated_enforcement.csv).
+They differ in crash type, so this pooled fit is a rendering fixture, not an analysis anyone
+should read; the shipped analyses are declared in analyses/. The statistics are computed here
+(statsmodels DerSimonian-Laird, a grid posterior for the normal-normal model), never typed in.
+"""
+
+from __future__ import annotations
+
+import copy
+import csv
+import io
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+from scipy import stats
+
+ROOT = Path(__file__).resolve().parents[1]
+CMF_FILE = ROOT / "evidence" / "raw" / "cmf_clearinghouse_automated_enforcement.csv"
+SPEED_CAMERA_IDS = ("2912", "2923", "2194", "8196")
+
+
+def _cmf_rows() -> list[dict[str, str]]:
+    with CMF_FILE.open(encoding="utf-8") as handle:
+        rows = {row["cmf_id"]: row for row in csv.DictReader(handle)}
+    return [rows[i] for i in SPEED_CAMERA_IDS]
+
+
+def _studies() -> list[dict]:
+    out = []
+    for row in _cmf_rows():
+        cmf, se = float(row["cmf"]), float(row["cmf_unadj_se"])
+        out.append(
+            {
+                "id": f"cmf-{row['cmf_id']}",
+                "label": f"CMF {row['cmf_id']} {row['location']} ({row['crash_type']})",
+                "yi": math.log(cmf),
+                "vi": (se / cmf) ** 2,  # delta method: se(log x) = se(x) / x
+                "design": "empirical_bayes_before_after",
+                "rob_overall": None,
+                "setting": row["notes"],
+                "country": row["country"],
+            }
+        )
+    return out
+
+
+def _frequentist(yi: np.ndarray, vi: np.ndarray) -> dict:
+    from statsmodels.stats.meta_analysis import combine_effects
+
+    res = combine_effects(yi, vi, method_re="dl")
+    k = len(yi)
+    estimate = float(res.mean_effect_re)
+    se = float(res.sd_eff_w_re)
+    low, high = estimate - 1.959964 * se, estimate + 1.959964 * se
+    t = stats.t.ppf(0.975, k - 2)
+    half = t * math.sqrt(float(res.tau2) + se**2)
+    return {
+        "k": k, "estimate": estimate, "se": se, "ci_low": low, "ci_high": high,
+        "pi_low": estimate - half, "pi_high": estimate + half, "tau2": float(res.tau2),
+        "tau2_ci_low": None, "tau2_ci_high": None, "i2": 100 * float(res.i2), "h2": None,  # percent, as research.meta reports it
+        "q": float(res.q), "q_p": float(stats.chi2.sf(res.q, k - 1)),
+        "method": "DL", "test": "z", "bias": {"egger": None, "trimfill": None},
+    }
+
+
+def _grid_posterior(yi: np.ndarray, vi: np.ndarray) -> dict:
+    """Normal-normal random-effects posterior on a grid: mu ~ N(0, 1), tau ~ HalfNormal(0.5)."""
+    mu = np.linspace(-3, 3, 1201)
+    tau = np.linspace(0, 2.5, 501)
+    m, t = np.meshgrid(mu, tau, indexing="ij")
+    log_post = stats.norm.logpdf(m, 0, 1) + stats.halfnorm.logpdf(t, scale=0.5)
+    for y, v in zip(yi, vi):
+        log_post += stats.norm.logpdf(y, m, np.sqrt(v + t**2))
+    post = np.exp(log_post - log_post.max())
+    post /= post.sum()
+    p_mu, p_tau = post.sum(axis=1), post.sum(axis=0)
+
+    def summary(grid: np.ndarray, p: np.ndarray) -> dict:
+        cdf = np.cumsum(p)
+        mean = float((grid * p).sum())
+        sd = float(math.sqrt(((grid - mean) ** 2 * p).sum()))
+        return {"mean": mean, "sd": sd, "q025": float(np.interp(0.025, cdf, grid)),
+                "q975": float(np.interp(0.975, cdf, grid))}
+
+    p_new_below_zero = float((post * stats.norm.cdf(0, m, np.maximum(t, 1e-9))).sum())
+    rng = np.random.default_rng(20261125)
+    flat = rng.choice(post.size, size=20000, p=post.ravel())
+    theta_new = rng.normal(m.ravel()[flat], t.ravel()[flat])
+    return {
+        "mu": summary(mu, p_mu), "tau": summary(tau, p_tau),
+        "predictive": {"mean": float(theta_new.mean()), "q025": float(np.quantile(theta_new, 0.025)),
+                       "q975": float(np.quantile(theta_new, 0.975))},
+        "p_benefit": float(p_mu[mu < 0].sum()), "p_pred_benefit": p_new_below_zero,
+        "priors": {"mu": "normal:0,1", "tau": "halfnormal:0.5"}, "method": "exact", "diagnostics": None,
+    }
+
+
+def _forest_svg(studies: list[dict], freq: dict) -> str:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5, 2.4))
+    for i, s in enumerate(studies):
+        se = math.sqrt(s["vi"])
+        ax.errorbar(s["yi"], -i, xerr=1.96 * se, fmt="s", color="black")
+    ax.errorbar(freq["estimate"], -len(studies), xerr=[[freq["estimate"] - freq["ci_low"]],
+                [freq["ci_high"] - freq["estimate"]]], fmt="D", color="tab:blue")
+    ax.axvline(0, color="grey", lw=0.8)
+    ax.set_yticks([-i for i in range(len(studies) + 1)], [s["label"] for s in studies] + ["Pooled"])
+    ax.set_xlabel("log CMF")
+    buffer = io.StringIO()
+    fig.savefig(buffer, format="svg", bbox_inches="tight", metadata={"Date": None})
+    plt.close(fig)
+    text = buffer.getvalue()
+    return text[text.index("<svg"):]
+
+
+_CACHE: dict[str, dict] = {}
+
+
+def realistic_results() -> dict:
+    """A fresh deep copy of the fixture (tests may mutate it)."""
+    if "results" not in _CACHE:
+        _CACHE["results"] = _build()
+    return copy.deepcopy(_CACHE["results"])
+
+
+def _build() -> dict:
+    studies = _studies()
+    yi = np.array([s["yi"] for s in studies])
+    vi = np.array([s["vi"] for s in studies])
+    freq = _frequentist(yi, vi)
+    bayes = _grid_posterior(yi, vi)
+    speed = {
+        "id": "speed-cameras-crashes-fixture",
+        "title": "Speed cameras and crashes (test fixture)",
+        "question": "Do automated speed cameras reduce crashes?",
+        "intervention": "automated speed cameras",
+        "outcome": "crashes",
+        "k": len(studies),
+        "status": "ok",
+        "gaps": ["gap-welsh-farrington-2008-study-table"],
+        "inputs": [s["id"] for s in studies],
+        "studies": studies,
+        "frequentist": freq,
+        "bayes": bayes,
+        "transport": None,
+        "reported": [
+            {"estimate_id": "hoye-2014-total", "source": "Høye (2014) AAP 73", "outcome": "total crashes",
+             "subgroup": None, "percent_change": -20.0, "significant": None, "provenance": "primary"},
+        ],
+        "figures": {"forest": _forest_svg(studies, freq)},
+    }
+    cctv = {
+        "id": "cctv-crime", "title": "Public-area CCTV and crime", "question": "Does CCTV reduce crime?",
+        "intervention": "CCTV", "outcome": "crimes", "k": 0, "status": "insufficient_data",
+        "gaps": ["gap-welsh-farrington-2008-study-table", "gap-piza-2019-study-table"], "inputs": [],
+        "studies": [], "frequentist": None, "bayes": None, "transport": None,
+        "reported": [
+            {"estimate_id": "wf-2009-overall", "source": "Welsh & Farrington (2009) JQ", "outcome": "overall crime",
+             "subgroup": None, "percent_change": -16.0, "significant": True, "provenance": "primary"},
+        ],
+        "figures": {},
+    }
+    claims = [
+        {
+            "claim_id": "claim-fines-total",
+            "text": "recording around 360,000 violations totaling 2.3 billion tenge so far",
+            "label": "not_enough_evidence", "fever_label": "NOT ENOUGH INFO", "confidence": 0.7,
+            "rationale": "The Almaty.tv report was not found; the implied average fine is below the lowest camera fine.",
+            "arithmetic": [{"step": "average fine", "formula": "2.3e9 / 360000", "result": f"{2.3e9 / 360000:,.0f} tenge"}],
+            "assumptions": ["the total is fines imposed, not collected"],
+            "evidence": ["fact-mrp-2020"], "analyses": [], "gaps": ["gap-almaty-tv-report"],
+        },
+        {
+            "claim_id": "claim-cctv-proven",
+            "text": "CCTV systems, coupled with modern technologies like computer vision and AI, have proven effective",
+            "label": "partly_supported", "fever_label": "SUPPORTS", "confidence": 0.6,
+            "rationale": "Meta-analyses report a modest average decrease, concentrated in car parks.",
+            "arithmetic": [], "assumptions": [], "evidence": ["wf-2009-overall"], "analyses": ["cctv-crime"],
+            "gaps": [],
+        },
+        {
+            "claim_id": "claim-opinions",
+            "text": "some find it comforting, while others see it as intrusive",
+            "label": "opinion", "fever_label": None, "confidence": None, "rationale": "Residents' views.",
+            "arithmetic": [], "assumptions": [], "evidence": [], "analyses": [], "gaps": [],
+        },
+    ]
+    gaps = [
+        {"id": "gap-welsh-farrington-2008-study-table",
+         "what": "Per-study table of Welsh & Farrington (2008 Campbell review)",
+         "why_it_matters": "Needed to pool CCTV evaluations with their uncertainty",
+         "who_may_hold": "Campbell Collaboration (CC BY)", "status": "open", "parameter": "mu",
+         "rank": 1, "voi": None},
+        {"id": "gap-piza-2019-study-table", "what": "Per-study table of Piza et al. (2019)",
+         "why_it_matters": "76 CCTV evaluations with effect sizes",
+         "who_may_hold": "Criminology & Public Policy; the authors", "status": "open", "parameter": None,
+         "rank": 2, "voi": None},
+        {"id": "gap-almaty-tv-report", "what": "The Almaty.tv report of 360,000 violations",
+         "why_it_matters": "The only source named for the article's fine totals",
+         "who_may_hold": "Almaty TV channel", "status": "open", "parameter": None, "rank": 3, "voi": None},
+    ]
+    return {
+        "generated_at": "2026-11-25",
+        "evidence_fingerprint": "0" * 64,
+        "store": {
+            "counts": {"sources": 40, "claims": 10, "facts": 30, "studies": len(studies), "estimates": 5,
+                       "risk_of_bias": 0, "gaps": len(gaps)},
+            "flow": {"sources": 40, "studies": len(studies), "studies_with_estimates": len(studies),
+                     "estimates": 5, "estimates_with_uncertainty": 4, "estimates_without_uncertainty": 1,
+                     "estimates_pooled": 4},
+        },
+        "analyses": [speed, cctv],
+        "claims": claims,
+        "gaps": gaps,
+        "risk_of_bias": [],
+    }
+
+
+def test_fixture_uses_the_shipped_cmf_numbers():
+    rows = _cmf_rows()
+    studies = realistic_results()["analyses"][0]["studies"]
+    assert [s["yi"] for s in studies] == pytest.approx([math.log(float(r["cmf"])) for r in rows])
+
+
+def test_fixture_grid_posterior_agrees_with_frequentist_direction():
+    a = realistic_results()["analyses"][0]
+    # both fits see the same four CMFs below 1, so both place the average effect below zero
+    assert a["frequentist"]["estimate"] < 0
+    assert a["bayes"]["mu"]["mean"] < 0
+    assert 0.5 < a["bayes"]["p_benefit"] <= 1.0
