@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: build test conformance benchmark schema clean
+.PHONY: build test browser conformance benchmark schema clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,8 +17,13 @@ build: $(STAMP)
 	$(BIN)/research build
 
 ## test: the whole test suite (CI runs this)
-test: $(STAMP)
+test: $(STAMP) browser
 	$(BIN)/pytest
+
+## browser: Debian's Chromium, for the test that opens the report in a real browser
+browser:
+	@command -v chromium >/dev/null 2>&1 || \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null)
 
 ## conformance: regenerate metafor reference values (needs R with metafor and metadat)
 conformance:
