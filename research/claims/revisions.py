@@ -35,7 +35,7 @@ def repo_root(path: Path) -> Path:
     done = _git(["rev-parse", "--show-toplevel"], folder.resolve())
     if done.returncode != 0:
         raise InputError(f"{path}: not inside a git repository")
-    return Path(done.stdout.decode().strip())
+    return Path(done.stdout.decode().strip()).resolve()
 
 
 def _extract(root: Path, rev: str, relative: str, dest: Path) -> bool:

@@ -58,18 +58,18 @@ def average_fine(ctx: CheckContext, p: AverageFineParams) -> Finding:
     claim_year = year_of(ctx.claim.period)
     periods = []
     for ref in p.mrp:
-        mrp = ctx.operand(ref)
-        if mrp is None:
-            continue
-        year = year_of(mrp.date)
+        record = ctx.record(ref, note=False)
+        year = year_of(getattr(record, "date", None))
         if claim_year is not None and year != claim_year:
             continue
         if year is None or (first is not None and year < first) or (last is not None and year > last):
             continue
-        periods.append((year, mrp))
+        mrp = ctx.operand(ref)
+        if mrp is not None:
+            periods.append((year, mrp))
     if average is None or not fines or not periods:
-        if not periods and not any(m.startswith(tuple(p.mrp)) for m in ctx.missing):
-            ctx.missing.append(f"an MRP value for the period ({first or '...'}-{last or '...'})")
+        if not periods:
+            ctx.missing.append(f"an MRP value for the period {first or '...'}-{last or '...'}")
         return ctx.not_enough(check, "The average fine and its comparison with the fine schedule", p.gaps)
 
     lowest = min(fines, key=lambda op: op.value)
@@ -99,7 +99,7 @@ def average_fine(ctx: CheckContext, p: AverageFineParams) -> Finding:
             text = "below the lowest fine even after the early-payment discount" if discount else "below the lowest fine"
         outcomes.append((period, outcome))
         sentences.append(
-            f"In {period} (MRP {show(mrp)}, {mrp.ref}) the average is {in_mrp:.2f} MRP: {text} "
+            f"With the MRP of {period} ({show(mrp)}, {mrp.ref}) the average is {in_mrp:.2f} MRP: {text} "
             f"({_fmt(full.result)} tenge{'' if discount is None else f', {_fmt(paid.result)} tenge if paid early'})."
         )
 

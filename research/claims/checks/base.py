@@ -56,7 +56,7 @@ def compute(
         if values[1] == 0:
             raise ValueError(f"step '{name}': division by zero ({ref_text(refs[1])} is 0)")
         result = values[0] / values[1]
-        default_unit = f"{operands[0].unit} per {operands[1].unit}"
+        default_unit = f"{operands[0].unit} per {singular(operands[1].unit)}"
     elif formula == "multiply":
         result = math.prod(values)
         default_unit = " × ".join(op.unit for op in operands)
@@ -74,5 +74,8 @@ def compute(
     return step
 
 
-def share_text(count: int, total: int, what: str) -> str:
-    return f"{count} of {total} {what}"
+def singular(unit: str) -> str:
+    """'violations' -> 'violation' (for 'tenge per violation'); other words are left alone."""
+    if unit.endswith("s") and not unit.endswith("ss") and " " not in unit:
+        return unit[:-1]
+    return unit

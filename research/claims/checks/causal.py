@@ -60,9 +60,11 @@ class Pooled:
     @property
     def benefit(self) -> bool | None:
         """True: significant decrease; False: tested and not a significant decrease; None: unknown."""
+        if self.significant is False:
+            return False
         if self.significant is None or self.percent_change is None:
             return None
-        return bool(self.significant and self.percent_change < 0)
+        return self.percent_change < 0
 
     def text(self) -> str:
         change = "no number" if self.percent_change is None else f"{self.percent_change:+.0f}%"
@@ -92,10 +94,8 @@ def _pooled(ctx: CheckContext, estimate_id: str) -> Pooled | None:
     if sig is None and not pd.isna(row["ci_high_pct"]):
         # a reported interval settles significance at its level
         sig = bool(row["ci_high_pct"] < 0 or row["ci_low_pct"] > 0)
-    parts = [str(row["label"])]
     detail = row["subgroup"] if isinstance(row["subgroup"], str) and row["subgroup"] else row["outcome"]
-    label = f"{parts[0]}, {detail}"
-    return Pooled(estimate_id, str(row["study"]), label, pc, sig, str(row["provenance"]))
+    return Pooled(estimate_id, str(row["study"]), f"{row['label']}, {detail}", pc, sig, str(row["provenance"]))
 
 
 def _auto_overall(ctx: CheckContext, p: CausalParams) -> list[str]:
@@ -255,7 +255,7 @@ def causal(ctx: CheckContext, p: CausalParams) -> Finding:
             return finding
         rationale.append("Judged on the pooled results that reviews report (no analysis of study-level data "
                          "could be run):")
-        rationale.extend(f"  {e.text()}" for e in overall)
+        rationale.extend(f"Overall result: {e.text()}." for e in overall)
         label = _judge_reviews(p, overall, settings, subgroups, rationale)
         primary = sum(1 for e in reviews if e.provenance == "primary")
         confidence = primary / len(reviews)

@@ -104,7 +104,8 @@ def cross_source(ctx: CheckContext, p: CrossSourceParams) -> Finding:
     bounds = [r for r in results if r[3] == "consistent"]
     point_values = [v for f, v, u, _ in results if f.qualifier in ("exact", "about")]
     claim_text = f"{'' if claimed.qualifier == 'exact' else claimed.qualifier.replace('_', ' ') + ' '}{show(claimed)}"
-    rationale = [f"The claim says {claim_text}; {len(results)} sourced value(s) are compared "
+    what = ", ".join(p.quantities) if p.quantities else "the named facts"
+    rationale = [f"The claim says {claim_text}; compared with {len(results)} sourced value(s) of {what} "
                  f"(same number within {p.tolerance:.0%})."]
     for fact, value, unit, result in results:
         word = {"match": "agrees", "consistent": "is consistent (a bound)", "differs": "differs"}[result]

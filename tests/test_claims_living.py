@@ -1,0 +1,141 @@
+"""Verdicts follow the evidence: change a number in the store and the verdicts that use it change."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+import pytest
+import yaml
+
+from research.cli import main
+from research.claims import verify_claims
+from research.claims.revisions import diff_verifications
+from research.store import load_store
+from tests.test_claims_checks import PLAN, records_copy, run, set_fact, write_store
+
+
+def _labels(verification):
+    return {v.claim_id: (v.label, v.confidence) for v in verification}
+
+
+def test_changing_one_fact_changes_only_the_verdicts_that_use_it(tmp_path):
+    before = run(tmp_path / "a")
+    after = run(tmp_path / "b", set_fact(records_copy(), "fact-operators", value=20))
+    changed = {cid for cid, value in _labels(before).items() if _labels(after)[cid] != value}
+    assert changed == {"claim-calls"}
+    assert before["claim-calls"].label == "supported"
+    assert after["claim-calls"].label == "partly_supported"
+
+
+def test_raising_the_fine_schedule_changes_both_halves_of_the_fine_claim(tmp_path):
+    # a lower lowest fine (1 MRP) would make the average fit the schedule
+    records = set_fact(records_copy(), "fact-fine-speeding-10-20", value=1)
+    before, after = run(tmp_path / "a"), run(tmp_path / "b", records)
+    changed = {cid for cid, value in _labels(before).items() if _labels(after)[cid] != value}
+    assert changed == {"claim-fines", "claim-violations"}
+    assert after["claim-violations"].label == "supported"
+
+
+def test_diff_lists_the_changed_fields_of_the_inputs(tmp_path):
+    old_store = load_store(write_store(tmp_path / "a" / "evidence", records_copy()))
+    new_store = load_store(write_store(tmp_path / "b" / "evidence",
+                                       set_fact(records_copy(), "fact-operators", value=20)))
+    from research.claims import parse_plan
+
+    plan = parse_plan(PLAN)
+    diff = diff_verifications(verify_claims(old_store, {}, plan), verify_claims(new_store, {}, plan),
+                              old_store, new_store)
+    assert [c.claim_id for c in diff.changes] == ["claim-calls"]
+    change = diff.changes[0]
+    assert (change.old_label, change.new_label) == ("supported", "partly_supported")
+    fields = {(i.record_id, f.field, f.old, f.new) for i in change.inputs for f in i.fields}
+    assert fields == {("fact-operators", "value", 10.0, 20.0)}
+    assert diff.unchanged == len(old_store["claims"]) - 1
+    assert "fact-operators: value: 10.0 -> 20.0" in diff.summary()
+
+
+# --- the command line ---------------------------------------------------------------------------
+
+
+def _git(repo, *args):
+    subprocess.run(["git", "-c", "user.name=Test", "-c", "user.email=test@example.org", *args], cwd=repo,
+                   check=True, capture_output=True)
+
+
+@pytest.fixture
+def repo(tmp_path):
+    root = tmp_path / "repo"
+    write_store(root / "evidence", records_copy())
+    (root / "analyses").mkdir()
+    (root / "analyses" / "claim-checks.yaml").write_text(yaml.safe_dump(PLAN, allow_unicode=True), encoding="utf-8")
+    _git(root, "init", "-q")
+    _git(root, "add", ".")
+    _git(root, "commit", "-qm", "first")
+    return root
+
+
+def _options(repo):
+    return ["--evidence", str(repo / "evidence"), "--checks", str(repo / "analyses" / "claim-checks.yaml"),
+            "--no-analyses"]
+
+
+def test_claims_json_lists_every_claim_with_its_verdict(repo, capsys):
+    assert main(["claims", *_options(repo), "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert set(data) >= {"claims", "counts", "warnings", "checks_file"}
+    assert len(data["claims"]) == len(records_copy()["claims"])
+    for verdict in data["claims"]:
+        assert set(verdict) >= {"claim_id", "text", "label", "fever_label", "claimreview_rating", "confidence",
+                                "confidence_basis", "rationale", "arithmetic", "assumptions", "evidence",
+                                "analyses", "gaps", "check"}
+        assert isinstance(verdict["rationale"], str) and verdict["rationale"]
+        assert 0 <= verdict["confidence"] <= 1
+    assert sum(data["counts"].values()) == len(data["claims"])
+
+
+def test_claims_table_and_check_explanation(repo, capsys):
+    assert main(["claims", *_options(repo)]) == 0
+    table = capsys.readouterr().out
+    assert "claim-calls" in table and "Supported" in table
+    assert main(["check", "claim-fines", *_options(repo)]) == 0
+    text = capsys.readouterr().out
+    assert "Contradicted" in text and "average_fine = " in text and "fact-mrp-2024" in text
+    assert "Assumptions:" in text and "gap-almaty-tv-report" in text
+
+
+def test_check_of_an_unknown_claim_is_exit_code_2(repo, capsys):
+    assert main(["check", "claim-nope", *_options(repo)]) == 2
+    assert "claim-nope" in capsys.readouterr().err
+
+
+def test_diff_against_a_git_revision(repo, capsys):
+    facts = repo / "evidence" / "facts" / "facts.yaml"
+    records = yaml.safe_load(facts.read_text(encoding="utf-8"))
+    for fact in records:
+        if fact["id"] == "fact-operators":
+            fact["value"] = 20
+    facts.write_text(yaml.safe_dump(records, allow_unicode=True), encoding="utf-8")
+    assert main(["claims", *_options(repo), "--json", "diff", "HEAD"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert [c["claim_id"] for c in data["changes"]] == ["claim-calls"]
+    change = data["changes"][0]
+    assert change["inputs"] == [{"record": "fact-operators", "change": "changed",
+                                 "fields": [{"field": "value", "old": 10.0, "new": 20.0}]}]
+    _git(repo, "commit", "-qam", "second")
+    assert main(["claims", *_options(repo), "diff", "HEAD~1", "--to", "HEAD"]) == 0
+    assert "claim-calls: Supported -> Partly supported" in capsys.readouterr().out
+
+
+def test_diff_with_an_unknown_revision_is_exit_code_2(repo, capsys):
+    assert main(["claims", *_options(repo), "diff", "no-such-rev"]) == 2
+    assert "no-such-rev" in capsys.readouterr().err
+
+
+def test_export_writes_claimreview_json_ld(repo, tmp_path, capsys):
+    out = tmp_path / "reviews.jsonld"
+    assert main(["claims", *_options(repo), "export", "--out", str(out), "--date", "2026-11-25"]) == 0
+    reviews = json.loads(out.read_text(encoding="utf-8"))
+    opinions = [c for c in records_copy()["claims"] if c["kind"] == "opinion"]
+    assert len(reviews) == len(records_copy()["claims"]) - len(opinions)
+    assert {r["datePublished"] for r in reviews} == {"2026-11-25"}
