@@ -117,11 +117,11 @@ def _design(mods, mod_names, k: int, labels: list[str], intercept: bool) -> tupl
     if not columns:
         raise InputError("the model has neither an intercept nor moderators")
     X = np.column_stack(columns)
-    _check_rank(X, names)
+    check_rank(X, names)
     return X, names
 
 
-def _check_rank(X: np.ndarray, names: list[str]) -> None:
+def check_rank(X: np.ndarray, names: list[str]) -> None:
     k, p = X.shape
     # a column that adds nothing to the span of the ones before it is redundant
     for j in range(p):
@@ -302,8 +302,8 @@ class MetaResults:
         vpred = np.einsum("ij,jk,ik->i", Xnew, self.vcov, Xnew)
         se = np.sqrt(vpred)
         crit = self._crit(level)
-        tau2 = 0.0 if self.method == "EE" else self.tau2
-        half_pi = crit * np.sqrt(vpred + tau2)
+        # a common-effect model has no distribution of true effects to predict from
+        half_pi = np.full_like(pred, np.nan) if self.method == "EE" else crit * np.sqrt(vpred + self.tau2)
         return Prediction(pred, se, pred - crit * se, pred + crit * se, pred - half_pi, pred + half_pi,
                           self.level if level is None else level)
 
@@ -365,15 +365,18 @@ class MetaResults:
 
         return selmodel(self, steps=steps, alternative=alternative)
 
-    def refit(self, yi=None, vi=None, X=None, labels=None, **changes) -> "MetaResults":
+    def refit(self, yi=None, vi=None, X=None, labels=None, coef_names=None, **changes) -> "MetaResults":
         """The same model on other data (used by leave-one-out, cumulative and bias methods)."""
+        if X is not None and coef_names is None and X.shape[1] != self.p:
+            raise InputError("refit: coef_names are needed for a design with other columns")
+        coef_names = list(self.coef_names) if coef_names is None else list(coef_names)
         X = self.X if X is None else X
         yi = self.yi if yi is None else yi
         vi = self.vi if vi is None else vi
         settings = dict(method=self.method, test=self.test, level=self.level, control=self.control,
                         tau2=self.tau2 if self.tau2_fixed else None)
         settings.update(changes)
-        return fit_design(yi, vi, X, list(self.coef_names), labels=labels, **settings)
+        return fit_design(yi, vi, X, coef_names, labels=labels, **settings)
 
     # -- output
     def to_dict(self) -> dict[str, Any]:
@@ -389,8 +392,8 @@ class MetaResults:
             "se": float(self.se[0]),
             "ci_low": float(self.ci_low[0]),
             "ci_high": float(self.ci_high[0]),
-            "pi_low": float(pred.pi_low[0]),
-            "pi_high": float(pred.pi_high[0]),
+            "pi_low": _finite_or_none(float(pred.pi_low[0])),
+            "pi_high": _finite_or_none(float(pred.pi_high[0])),
             "tau2": self.tau2,
             "tau2_ci_low": _finite_or_none(tau2_low),
             "tau2_ci_high": _finite_or_none(tau2_high),
