@@ -287,7 +287,9 @@ reference_set(
 escalc_case <- function(dataset, measure, arg_cols, d, options = list()) {
   call_args <- c(list(measure = measure), lapply(arg_cols, function(col) d[[col]]), options)
   es <- do.call(escalc, call_args)
-  list(dataset = dataset, measure = measure, args = arg_cols, options = options,
+  no_options <- structure(list(), names = character(0))  # written as {} rather than []
+  list(dataset = dataset, measure = measure, args = arg_cols,
+       options = if (length(options)) options else no_options,
        yi = num(es$yi), vi = num(es$vi))
 }
 

@@ -1,11 +1,51 @@
 """Frequentist meta-analysis checked against R's metafor 3.8.
 
 Flow: effect sizes from :mod:`research.effects` -> :func:`rma` (one fitted results object) ->
-its methods (``predict``, ``leave1out``, ``influence``, ``cumul``) and the small-study methods in
-:mod:`research.meta.bias` -> plain data via ``to_dict()``.
+its methods (``summary``, ``to_dict``, ``predict``, ``leave1out``, ``influence``, ``cumul``) and
+the small-study methods (``egger``, ``trimfill``, ``pet_peese``, ``selmodel``), plus
+:func:`subgroup` for subgroup analyses. Conformance with metafor is tested against reference values
+written by conformance/metafor_reference.R.
 """
 
 from research.meta._core import METHODS, Control
+from research.meta.bias import (
+    PetPeese,
+    RegressionTest,
+    SelectionModel,
+    TrimFill,
+    egger,
+    pet_peese,
+    regtest,
+    selmodel,
+    trimfill,
+)
+from research.meta.conformance import assert_matches, compare
+from research.meta.diagnostics import cumul, influence, leave1out
 from research.meta.model import TESTS, MetaResults, Prediction, Summary, rma
+from research.meta.subgroup import SubgroupResults, subgroup
 
-__all__ = ["METHODS", "TESTS", "Control", "MetaResults", "Prediction", "Summary", "rma"]
+__all__ = [
+    "METHODS",
+    "TESTS",
+    "Control",
+    "MetaResults",
+    "PetPeese",
+    "Prediction",
+    "RegressionTest",
+    "SelectionModel",
+    "SubgroupResults",
+    "Summary",
+    "TrimFill",
+    "assert_matches",
+    "compare",
+    "cumul",
+    "egger",
+    "influence",
+    "leave1out",
+    "pet_peese",
+    "regtest",
+    "rma",
+    "selmodel",
+    "subgroup",
+    "trimfill",
+]
