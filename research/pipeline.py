@@ -137,11 +137,11 @@ def _bias(fit) -> dict[str, Any]:
 
 
 def _bayes(analysis: Analysis, frame: pd.DataFrame) -> tuple[dict[str, Any], Any]:
-    from research.bayes import exact_meta, parse_prior
+    from research.bayes import exact_meta
 
     yi, vi = as_arrays(frame)
-    posterior = exact_meta(yi, vi, mu_prior=parse_prior(analysis.bayes.mu_prior),
-                           tau_prior=parse_prior(analysis.bayes.tau_prior))
+    posterior = exact_meta(yi, vi, mu_prior=analysis.bayes.mu_prior, tau_prior=analysis.bayes.tau_prior,
+                           ids=frame["id"].tolist())
     result = posterior.to_dict()
     result.update(
         method="exact",
