@@ -1,0 +1,292 @@
+"""Meta-analysis commands: ``research meta`` (fit a model to a CSV) and ``research effect-sizes``.
+
+``research meta FILE.csv --yi COL --vi COL --json`` prints one JSON object whose keys are a
+contract other tools rely on: k, estimate, se, ci_low, ci_high, pi_low, pi_high, tau2,
+tau2_ci_low, tau2_ci_high, i2 (percent), h2, q, q_p; with ``--mods`` also ``coefficients``
+(name, estimate, se, ...), qm and r2; with ``--bias`` also ``egger`` {z, p, ...} and
+``trimfill`` {k0, side, estimate, ...}.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import typer
+from rich.console import Console
+
+from research.errors import InputError
+
+out = Console()
+
+
+# --------------------------------------------------------------------------- CSV input
+
+
+def _read_csv(path: Path):
+    import pandas as pd
+
+    if not path.exists():
+        raise InputError(f"{path}: no such file")
+    try:
+        return pd.read_csv(path)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path}: not a readable CSV file: {exc}") from exc
+
+
+def _column(frame, path: Path, name: str, option: str) -> np.ndarray:
+    """A numeric column; every empty or non-numeric cell is an error naming row and line."""
+    import pandas as pd
+
+    if name not in frame.columns:
+        raise InputError(f"{path}: {option} {name!r} is not a column (columns: {', '.join(map(str, frame.columns))})")
+    raw = frame[name]
+    values = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=float)
+    bad = np.flatnonzero(~np.isfinite(values))
+    if bad.size:
+        row = int(bad[0])
+        cell = raw.iloc[row]
+        what = "is empty" if pd.isna(cell) else f"is not a finite number ({cell!r})"
+        more = f" (and {bad.size - 1} more row(s))" if bad.size > 1 else ""
+        raise InputError(f"{path}: column {name!r}, row {row + 1} (line {row + 2}) {what}{more}")
+    return values
+
+
+def _labels(frame, path: Path, label: str | None) -> list[str]:
+    if label is None:
+        for candidate in ("label", "study", "id"):
+            if candidate in frame.columns:
+                label = candidate
+                break
+    if label is None:
+        return [f"row {i + 1}" for i in range(len(frame))]
+    if label not in frame.columns:
+        raise InputError(f"{path}: --label {label!r} is not a column")
+    return [str(v) for v in frame[label]]
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None  # JSON has no NaN / Infinity; a missing number is null
+    return value
+
+
+# --------------------------------------------------------------------------- research meta
+
+
+def meta(
+    file: Path = typer.Argument(..., help="CSV file with one row per study."),
+    yi: str = typer.Option(..., "--yi", help="Column with the effect sizes (log scale for ratios)."),
+    vi: str = typer.Option(None, "--vi", help="Column with the sampling variances."),
+    sei: str = typer.Option(None, "--sei", help="Column with standard errors (instead of --vi)."),
+    method: str = typer.Option("REML", "--method", help="tau2 estimator: REML, ML, DL, PM, HE, SJ, EB, or EE (common effect)."),
+    test: str = typer.Option("z", "--test", help="Inference: z (Wald) or hksj (Knapp-Hartung, t and F with k-p df)."),
+    mods: str = typer.Option(None, "--mods", help="Comma-separated moderator columns for a meta-regression, e.g. a,b."),
+    bias: bool = typer.Option(False, "--bias", help="Add small-study checks: Egger's test, trim-and-fill, PET-PEESE, 3PSM."),
+    level: float = typer.Option(0.95, "--level", help="Confidence level of the intervals."),
+    label: str = typer.Option(None, "--label", help="Column with study labels (default: label, study or id if present)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the results as one JSON object."),
+    forest: Path = typer.Option(None, "--forest", help="Also save a forest plot to this file (PNG, SVG or PDF)."),
+    funnel: Path = typer.Option(None, "--funnel", help="Also save a funnel plot to this file."),
+    ratio: bool = typer.Option(False, "--ratio", help="Plots: show exp(effect) on a log axis (for log ratios)."),
+) -> None:
+    """Fit a random-effects meta-analysis or meta-regression to a CSV file.
+
+    With --mods, estimate/se/CI/PI describe the intercept (all moderators at 0) and the JSON
+    gains coefficients, qm and r2. Results agree with R's metafor 3.8 rma() to 1e-6.
+    """
+    from research.meta import rma
+
+    if (vi is None) == (sei is None):
+        raise InputError("give exactly one of --vi and --sei")
+    frame = _read_csv(file)
+    y = _column(frame, file, yi, "--yi")
+    v = _column(frame, file, vi, "--vi") if vi is not None else _column(frame, file, sei, "--sei") ** 2
+    labels = _labels(frame, file, label)
+    moderators = None
+    if mods:
+        names = [m.strip() for m in mods.split(",") if m.strip()]
+        moderators = {name: _column(frame, file, name, "--mods") for name in names}
+    try:
+        fit = rma(y, v, mods=moderators, method=method, test=test, level=level, labels=labels)
+    except InputError as exc:
+        raise InputError(f"{file}: {exc}") from exc
+    result = fit.to_dict()
+    if bias:
+        result.update(_bias(fit))
+    if forest is not None:
+        from research.plots.meta import forest_plot
+
+        forest_plot(fit, ratio=ratio).savefig(forest, bbox_inches="tight")
+    if funnel is not None:
+        from research.meta import trimfill
+        from research.plots.meta import funnel_plot
+
+        funnel_plot(trimfill(fit) if bias and fit.intercept_only else fit, ratio=ratio).savefig(funnel, bbox_inches="tight")
+    if as_json:
+        sys.stdout.write(json.dumps(_jsonable(result), indent=2) + "\n")
+        return
+    out.print(fit.summary().as_text(), highlight=False, markup=False)
+    if bias:
+        out.print("", highlight=False)
+        out.print(_bias_text(result), highlight=False, markup=False)
+
+
+def _bias(fit) -> dict[str, Any]:
+    """Small-study checks; a check that cannot run gives null and a note saying why."""
+    from research.meta import egger, pet_peese, selmodel, trimfill
+
+    checks = {
+        "egger": lambda: egger(fit).to_dict(),
+        "trimfill": lambda: trimfill(fit).to_dict(),
+        "pet_peese": lambda: pet_peese(fit).to_dict(),
+        "selmodel": lambda: selmodel(fit, steps=(0.025,), alternative="greater" if fit.estimate >= 0 else "less").to_dict(),
+    }
+    result: dict[str, Any] = {}
+    for name, run in checks.items():
+        try:
+            result[name] = run()
+        except InputError as exc:
+            result[name] = None
+            result[f"{name}_note"] = str(exc)
+    return result
+
+
+def _bias_text(result: dict[str, Any]) -> str:
+    lines = ["Small-study effects"]
+    egger = result.get("egger")
+    lines.append(f"  Egger's test: z = {egger['z']:.4f}, p = {egger['p']:.4f}" if egger
+                 else f"  Egger's test: not computed ({result.get('egger_note')})")
+    tf = result.get("trimfill")
+    lines.append(f"  Trim-and-fill: {tf['k0']} study(ies) imputed on the {tf['side']}; adjusted estimate "
+                 f"{tf['estimate']:.4f} [{tf['ci_low']:.4f}, {tf['ci_high']:.4f}]" if tf
+                 else f"  Trim-and-fill: not computed ({result.get('trimfill_note')})")
+    pp = result.get("pet_peese")
+    lines.append(f"  PET-PEESE: {pp['chosen']} estimate {pp['estimate']:.4f}" if pp
+                 else f"  PET-PEESE: not computed ({result.get('pet_peese_note')})")
+    sm = result.get("selmodel")
+    lines.append(f"  3PSM ({sm['alternative']}): estimate {sm['estimate']:.4f}, tau2 {sm['tau2']:.4f}, "
+                 f"delta {sm['delta'][1]:.4f}, LRT p = {sm['lrt_p']:.4f}" if sm
+                 else f"  3PSM: not computed ({result.get('selmodel_note')})")
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- research effect-sizes
+
+_COUNT_OPTIONS = ("ai", "bi", "ci", "di", "n1i", "n2i", "x1i", "x2i", "t1i", "t2i", "m1i", "m2i", "sd1i", "sd2i",
+                  "ri", "ni", "xi", "mi")
+
+
+def effect_sizes(
+    file: Path = typer.Argument(..., help="CSV file with one row per study."),
+    measure: str = typer.Option(..., "--measure", help=(
+        "RR, OR, RD, AS, PETO (2x2 counts --ai --bi --ci --di or --ai --n1i --ci --n2i); IRR, IRD (--x1i --x2i "
+        "--t1i --t2i); MD, SMD, ROM (--m1i --m2i --sd1i --sd2i --n1i --n2i); COR, ZCOR (--ri --ni); PR, PLN, PLO "
+        "(--xi --ni); RES: relative effect size of an area-based evaluation (--ai/--bi crimes before/after in the "
+        "experimental area, --ci/--di before/after in the control area, --overdispersion); RATIO-CI (--estimate "
+        "--ci-low --ci-high); RATIO-SE (--estimate --se --se-scale).")),
+    ai: str = typer.Option(None, "--ai", help="Column: 2x2 cell a (events, treated / experimental before)."),
+    bi: str = typer.Option(None, "--bi", help="Column: 2x2 cell b (non-events, treated / experimental after)."),
+    ci: str = typer.Option(None, "--ci", help="Column: 2x2 cell c (events, control / control before)."),
+    di: str = typer.Option(None, "--di", help="Column: 2x2 cell d (non-events, control / control after)."),
+    n1i: str = typer.Option(None, "--n1i", help="Column: group 1 size."),
+    n2i: str = typer.Option(None, "--n2i", help="Column: group 2 size."),
+    x1i: str = typer.Option(None, "--x1i", help="Column: events in group 1 (rates)."),
+    x2i: str = typer.Option(None, "--x2i", help="Column: events in group 2 (rates)."),
+    t1i: str = typer.Option(None, "--t1i", help="Column: person-time in group 1."),
+    t2i: str = typer.Option(None, "--t2i", help="Column: person-time in group 2."),
+    m1i: str = typer.Option(None, "--m1i", help="Column: mean of group 1."),
+    m2i: str = typer.Option(None, "--m2i", help="Column: mean of group 2."),
+    sd1i: str = typer.Option(None, "--sd1i", help="Column: SD of group 1."),
+    sd2i: str = typer.Option(None, "--sd2i", help="Column: SD of group 2."),
+    ri: str = typer.Option(None, "--ri", help="Column: correlation."),
+    ni: str = typer.Option(None, "--ni", help="Column: sample size."),
+    xi: str = typer.Option(None, "--xi", help="Column: events (proportions)."),
+    mi: str = typer.Option(None, "--mi", help="Column: non-events (proportions)."),
+    estimate: str = typer.Option(None, "--estimate", help="Column: reported ratio (RATIO-CI, RATIO-SE)."),
+    ci_low: str = typer.Option(None, "--ci-low", help="Column: lower CI limit of the reported ratio."),
+    ci_high: str = typer.Option(None, "--ci-high", help="Column: upper CI limit of the reported ratio."),
+    se: str = typer.Option(None, "--se", help="Column: standard error of the reported ratio."),
+    se_scale: str = typer.Option("log", "--se-scale", help="RATIO-SE: 'log' (SE of the log ratio) or 'natural'."),
+    ci_level: float = typer.Option(0.95, "--ci-level", help="RATIO-CI: confidence level of the reported CI."),
+    overdispersion: str = typer.Option("1", "--overdispersion", help="RES: variance inflation factor (a number or a column)."),
+    add: float = typer.Option(None, "--add", help="Zero-cell correction added to counts (default 1/2, as metafor)."),
+    to: str = typer.Option("only0", "--to", help="Which tables get --add: only0, all, if0all, none."),
+    drop00: bool = typer.Option(False, "--drop00", help="Give no effect size for tables with no events in both groups."),
+    vtype: str = typer.Option("LS", "--vtype", help="Variance type as in metafor (LS; UB for RD, SMD, PR; HO for MD, ROM)."),
+    yi_name: str = typer.Option("yi", "--yi-name", help="Name of the output column for effect sizes."),
+    vi_name: str = typer.Option("vi", "--vi-name", help="Name of the output column for sampling variances."),
+    output: Path = typer.Option(None, "--out", "-o", help="Write the CSV here (default: standard output)."),
+    replace: bool = typer.Option(False, "--replace", help="Overwrite existing yi / vi columns."),
+) -> None:
+    """Compute effect sizes (yi) and sampling variances (vi) from raw columns, as metafor's escalc().
+
+    The input CSV is written back with two columns added. Ratios are on the log scale.
+    """
+    from research.effects import escalc, log_ratio_from_ci, log_ratio_from_se, relative_effect_size
+
+    frame = _read_csv(file)
+    for name in (yi_name, vi_name):
+        if name in frame.columns and not replace:
+            raise InputError(f"{file}: column {name!r} exists already; use --replace or --yi-name/--vi-name")
+    given = {k: v for k, v in locals().items() if k in _COUNT_OPTIONS and v is not None}
+
+    def col(name: str, option: str) -> np.ndarray:
+        return _column(frame, file, name, option)
+
+    key = measure.upper()
+    try:
+        if key == "RES":
+            missing = [f"--{c}" for c in ("ai", "bi", "ci", "di") if c not in given]
+            if missing:
+                raise InputError(f"RES needs {', '.join(missing)}")
+            try:
+                factor: float | np.ndarray = float(overdispersion)
+            except ValueError:
+                factor = col(overdispersion, "--overdispersion")
+            cells = [col(given[c], f"--{c}") for c in ("ai", "bi", "ci", "di")]
+            if isinstance(factor, np.ndarray):
+                pairs = [relative_effect_size(*(c[i] for c in cells), overdispersion=factor[i]) for i in range(len(frame))]
+                yi_values = np.array([p[0] for p in pairs])
+                vi_values = np.array([p[1] for p in pairs])
+            else:
+                yi_values, vi_values = relative_effect_size(*cells, overdispersion=factor)
+        elif key == "RATIO-CI":
+            if None in (estimate, ci_low, ci_high):
+                raise InputError("RATIO-CI needs --estimate, --ci-low and --ci-high")
+            yi_values, vi_values = log_ratio_from_ci(col(estimate, "--estimate"), col(ci_low, "--ci-low"),
+                                                     col(ci_high, "--ci-high"), level=ci_level)
+        elif key == "RATIO-SE":
+            if None in (estimate, se):
+                raise InputError("RATIO-SE needs --estimate and --se")
+            yi_values, vi_values = log_ratio_from_se(col(estimate, "--estimate"), col(se, "--se"), se_scale=se_scale)
+        else:
+            inputs = {name: col(column, f"--{name}") for name, column in given.items()}
+            yi_values, vi_values = escalc(key, **inputs, add=add, to=to, drop00=drop00, vtype=vtype)
+    except InputError as exc:
+        raise InputError(f"{file}: {exc}") from exc
+    frame[yi_name] = np.atleast_1d(yi_values)
+    frame[vi_name] = np.atleast_1d(vi_values)
+    text = frame.to_csv(index=False, float_format="%.17g")
+    if output is None:
+        sys.stdout.write(text)
+        return
+    from research.store.write import atomic_write_text
+
+    atomic_write_text(output, text)
+    Console(stderr=True).print(f"wrote {len(frame)} effect sizes to {output}", highlight=False)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("meta")(meta)
+    app.command("effect-sizes")(effect_sizes)
