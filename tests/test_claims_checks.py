@@ -100,7 +100,7 @@ RECORDS = {
               "С 1 января 2024 года МРП вырос до 3692 тенге.", date="2024"),
         _fact("fact-fine-speeding-10-20", "fine_speeding_10_20_kmh", 5, "MRP", "src-allinsurance-2022",
               "на величину от 10 до 20 км/ч влечёт штраф в размере 5 МРП (15 315 тенге)", date="2022"),
-        _fact("fact-early-payment-discount", "early_payment_discount", 50, "percent", "src-ic24",
+        _fact("fact-early-payment-share", "early_payment_share", 0.5, "share", "src-ic24",
               "нарушитель может оплатить половину суммы в течении 7 дней после уведомления"),
         _fact("fact-cameras-97666", "cameras_city_total", 97666, "cameras", "src-caravan-398098",
               "в городе Алматы используются возможности 97 666 камер видеонаблюдения"),
@@ -150,7 +150,7 @@ AVERAGE_FINE = {
     "check": "average_fine",
     "params": {"total": "claim-fines:fines_total", "count": "claim-violations:violations",
                "lowest_fine_mrp": ["fact-fine-speeding-10-20"], "mrp": MRP_FACTS,
-               "discount_percent": "fact-early-payment-discount", "first_year": "fact-sergek-launch"},
+               "early_payment_share": "fact-early-payment-share", "first_year": "fact-sergek-launch"},
 }
 PLAN = {
     "claims": [

@@ -100,7 +100,7 @@ def test_claims_table_and_check_explanation(repo, capsys):
     assert "claim-calls" in table and "Supported" in table
     assert main(["check", "claim-fines", *_options(repo)]) == 0
     text = capsys.readouterr().out
-    assert "Contradicted" in text and "average_fine = " in text and "fact-mrp-2024" in text
+    assert "Contradicted" in text and "average_fine (average fine per recorded violation) = " in text and "fact-mrp-2024" in text
     assert "Assumptions:" in text and "gap-almaty-tv-report" in text
 
 

@@ -82,7 +82,8 @@ class Step:
     description: str = ""
 
     def text(self) -> str:
-        return f"{self.name} = {self.formula} = {_fmt(self.result)} {self.unit}".rstrip()
+        what = f" ({self.description})" if self.description else ""
+        return f"{self.name}{what} = {self.formula} = {_fmt(self.result)} {self.unit}".rstrip()
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -227,10 +228,11 @@ def _unique(items: list[str]) -> list[str]:
 def combine_findings(claim_id: str, findings: list[Finding], text: str = "") -> Verdict:
     """One verdict from the findings of every check declared for a claim.
 
-    Rules, in order: any contradicted part with no supported part -> contradicted; contradicted
-    parts next to supported parts -> partly supported; supported parts next to parts that could
-    not be checked -> partly supported; otherwise the common label. The confidence is that of
-    the least certain finding, because the verdict is only as firm as its weakest part.
+    Rules, in order: any contradicted part with no supported part -> contradicted (an overstated
+    part does not rescue it); contradicted parts next to supported parts -> partly supported;
+    supported parts next to overstated parts or parts that could not be checked -> partly
+    supported; otherwise the common label. The confidence is that of the least certain finding,
+    because the verdict is only as firm as its weakest part.
     """
     if not findings:
         raise ValueError("combine_findings: no findings")
@@ -239,7 +241,7 @@ def combine_findings(claim_id: str, findings: list[Finding], text: str = "") -> 
     if "opinion" in labels:
         label: Label = "opinion"
     elif "contradicted" in labels:
-        label = "partly_supported" if positive & set(labels) else "contradicted"
+        label = "partly_supported" if "supported" in labels else "contradicted"
     elif positive & set(labels):
         label = "supported" if all(lab == "supported" for lab in labels) else "partly_supported"
     else:

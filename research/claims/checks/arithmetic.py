@@ -16,15 +16,22 @@ from research.store.schema import Fact
 # --- average fine ------------------------------------------------------------------------------
 
 
+class Benchmark(Strict):
+    name: str = Field(min_length=1, description="What the dataset is, in a few words")
+    total: Ref
+    count: Ref
+
+
 class AverageFineParams(CheckParams):
     total: Ref = Field(description="Total amount of fines, e.g. 'claim:fines_total'")
     count: Ref = Field(description="Number of violations, e.g. 'claim:violations'")
     lowest_fine_mrp: list[str] = Field(min_length=1, description="Facts: lowest camera fine, in MRP units")
     mrp: list[str] = Field(min_length=1, description="Facts: MRP in tenge, dated by year")
-    discount_percent: str | None = Field(None, description="Fact: largest early-payment discount, in percent")
+    early_payment_share: str | None = Field(None, description="Fact: smallest share of a fine that settles it "
+                                                              "when paid early (0.5 = half)")
     first_year: int | str | None = Field(None, description="A year, or a fact whose date gives the first year")
     last_year: int | str | None = None
-    benchmarks: list[str] = Field(default_factory=list, description="Facts: averages from other datasets")
+    benchmarks: list[Benchmark] = Field(default_factory=list, description="Averages of other datasets, for context")
 
 
 Outcome = Literal["fits", "fits_only_with_discount", "below"]
@@ -52,7 +59,7 @@ def average_fine(ctx: CheckContext, p: AverageFineParams) -> Finding:
     average = compute(ctx, "average_fine", "divide", [p.total, p.count], None,
                       "average fine per recorded violation")
     fines = [op for op in (ctx.operand(ref) for ref in p.lowest_fine_mrp) if op is not None]
-    discount = ctx.operand(p.discount_percent) if p.discount_percent else None
+    discount = ctx.operand(p.early_payment_share) if p.early_payment_share else None
     first, first_ref = _year_bound(ctx, p.first_year)
     last, last_ref = _year_bound(ctx, p.last_year)
     claim_year = year_of(ctx.claim.period)
@@ -80,10 +87,8 @@ def average_fine(ctx: CheckContext, p: AverageFineParams) -> Finding:
         full = compute(ctx, f"lowest_fine_{period}", "multiply", [lowest.ref, mrp.ref], mrp.unit,
                        f"lowest camera fine in {period}")
         if discount is not None:
-            share = {"value": 1 - discount.value / 100.0, "unit": "", "name": "share paid after discount",
-                     "why": f"100% minus the {_fmt(discount.value)}% early-payment discount ({discount.ref})"}
-            paid = compute(ctx, f"lowest_fine_after_discount_{period}", "multiply",
-                           [f"step:{full.name}", share], mrp.unit,
+            paid = compute(ctx, f"lowest_fine_paid_early_{period}", "multiply",
+                           [f"step:{full.name}", discount.ref], mrp.unit,
                            f"lowest camera fine in {period} if paid early")
         else:
             paid = full
@@ -126,11 +131,16 @@ def average_fine(ctx: CheckContext, p: AverageFineParams) -> Finding:
     else:
         rationale.append("The figures are consistent with the fine schedule. This shows only that they fit "
                          "together, not that they are right.")
-    for ref in p.benchmarks:
-        bench = ctx.operand(ref)
-        if bench is not None:
-            dated = f", {bench.date}" if bench.date else ""
-            rationale.append(f"For comparison, {bench.name} was {show(bench)} ({bench.ref}{dated}).")
+    benchmark_steps = []
+    for index, bench in enumerate(p.benchmarks, start=1):
+        step = compute(ctx, f"benchmark_{index}", "divide", [bench.total, bench.count], None,
+                       f"average fine per violation, {bench.name}")
+        if step is None:
+            continue
+        benchmark_steps.append(step)
+        dated = ", ".join(dict.fromkeys(op.date for op in step.inputs if op.date))
+        rationale.append(f"For comparison: {bench.name}, {_fmt(step.result)} {step.unit}"
+                         f"{f' ({dated})' if dated else ''}.")
 
     if first_ref or last_ref:
         span = f"{first or '...'}-{last or '...'}"
@@ -146,7 +156,7 @@ def average_fine(ctx: CheckContext, p: AverageFineParams) -> Finding:
         period_note,
     ]
     if discount is not None:
-        assumptions.append(f"An early payment can lower a fine by at most {_fmt(discount.value)}% ({discount.ref}).")
+        assumptions.append(f"Paying early can lower a fine to {discount.value:.0%} of it, no lower ({discount.ref}).")
     else:
         assumptions.append("No early-payment discount is considered (none is given in the evidence).")
     return ctx.finding(
@@ -155,7 +165,7 @@ def average_fine(ctx: CheckContext, p: AverageFineParams) -> Finding:
         modal_count / len(outcomes),
         f"{modal_count} of {len(outcomes)} sourced MRP periods give the same outcome ({modal.replace('_', ' ')})",
         rationale=rationale,
-        arithmetic=[average, *[s for n, s in ctx.steps.items() if n != "average_fine"]],
+        arithmetic=[average, *[s for n, s in ctx.steps.items() if n != "average_fine"]],  # in order computed
         assumptions=assumptions,
     )
 
@@ -231,7 +241,9 @@ def capacity(ctx: CheckContext, p: CapacityParams) -> Finding:
             failed.append(spec.if_not)
     label: Label = max(failed, key=SEVERITY.__getitem__) if failed else "supported"
     agree = sum(1 for *_, holds in results if holds == (label == "supported"))
-    assumptions = [s.description for s in steps if s.description]
+    constants = [op for step in steps for op in step.inputs if op.ref.startswith("constant:")]
+    constants += [ref for _, _, ref, _ in results if ref.ref.startswith("constant:")]
+    assumptions = [f"{op.name} = {show(op)} ({op.ref.removeprefix('constant:').strip()})" for op in constants]
     return ctx.finding(
         check,
         label,
@@ -239,5 +251,5 @@ def capacity(ctx: CheckContext, p: CapacityParams) -> Finding:
         f"{agree} of {len(results)} comparisons point to this verdict",
         rationale=rationale,
         arithmetic=steps,
-        assumptions=[f"Computed: {a}." for a in assumptions],
+        assumptions=list(dict.fromkeys(assumptions)),
     )

@@ -39,7 +39,14 @@ def documented(ctx: CheckContext, p: DocumentedParams) -> Finding:
             found += 1
             first = present[0]
             quote = getattr(first, "quote", None)
-            said = f": \"{_short(quote)}\"" if quote else ""
+            if quote:
+                said = f": \"{_short(quote)}\""
+            elif getattr(first, "citation", None):
+                said = f": {_short(first.citation)}" + (f"; note: {_short(first.note)}" if first.note else "")
+            elif getattr(first, "what", None):
+                said = f": {_short(first.what)}"
+            else:
+                said = ""
             more = f" (and {len(present) - 1} more)" if len(present) > 1 else ""
             rationale.append(f"Documented: {part.statement} ({first.id}{more}{said}).")
             continue
