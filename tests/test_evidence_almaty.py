@@ -165,8 +165,9 @@ def test_claims_have_location_topic_and_no_invented_period(almaty_store):
     for claim in almaty_store["claims"]:
         assert LOCATION.match(claim.location), (claim.id, claim.location)
         assert claim.topic in TOPICS, (claim.id, claim.topic)
-        # the article dates nothing, so no claim may carry a period
+        # the article dates nothing, so no claim may carry a period, and the note says so
         assert claim.period is None, claim.id
+        assert "no period" in (claim.note or "").lower(), claim.id
 
 
 def test_numeric_claims_carry_quantities_written_in_their_text(almaty_store):
