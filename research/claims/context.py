@@ -154,6 +154,7 @@ class CheckContext:
         parts.setdefault("evidence", list(self.evidence))
         gaps = list(parts.pop("gaps", []))
         gaps += self.gaps_about([self.claim.id, *self.evidence, *self.missing])
+        parts.setdefault("missing", list(self.missing))
         return Finding(check=check, label=label, confidence=confidence, confidence_basis=basis,
                        gaps=list(dict.fromkeys(gaps)), **parts)
 

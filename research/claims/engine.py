@@ -201,6 +201,15 @@ def verify_claims(
     claims = {c.id: c for c in store["claims"]}
     warnings = [f"{plan.file}: claim '{e.claim}' is not in the evidence store" for e in plan.claims
                 if e.claim not in claims]
+    known = {r.id for records in store.records.values() for r in records}
+    for verdict in verdicts:
+        for finding in verdict.findings:
+            for ref in finding.missing:
+                record_id = ref.split(":", 1)[0].removesuffix(".value")
+                if record_id in known or " " in ref or ref.startswith("step:"):
+                    continue
+                warnings.append(f"{plan.file}: claim '{verdict.claim_id}': check '{finding.check}' names "
+                                f"'{ref}', which is not in the evidence store")
     record_sources = {r.id: r.source for records in store.records.values() for r in records
                       if isinstance(getattr(r, "source", None), str)}
     return Verification(verdicts, claims, {s.id: s for s in store["sources"]}, plan, warnings, record_sources)

@@ -111,6 +111,7 @@ class Finding:
     evidence: list[str] = field(default_factory=list)
     analyses: list[str] = field(default_factory=list)
     gaps: list[str] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)  # references that named nothing in the store
 
     def __post_init__(self) -> None:
         if self.label not in LABELS:
@@ -171,6 +172,7 @@ class Verdict:
                     "evidence": list(f.evidence),
                     "analyses": list(f.analyses),
                     "gaps": list(f.gaps),
+                    "missing": list(f.missing),
                 }
                 for f in self.findings
             ],
