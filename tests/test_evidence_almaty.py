@@ -97,6 +97,13 @@ def test_ids_carry_the_almaty_prefixes(almaty_store):
     assert not any(gap.id.startswith("gap-lit-") for gap in almaty_store["gaps"])
 
 
+def test_every_almaty_source_is_used(almaty_store):
+    used = {r.source for r in [*almaty_store["facts"], *almaty_store["claims"]]}
+    used |= {ref for gap in almaty_store["gaps"] for ref in gap.related}
+    unused = almaty_store.ids("sources") - used
+    assert not unused, f"sources no fact, claim or gap refers to: {sorted(unused)}"
+
+
 def test_article_source_has_address_and_no_date():
     store = load_store(EVIDENCE)
     article = store.get("src-almaty-article")
