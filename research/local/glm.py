@@ -1,0 +1,111 @@
+"""Count regressions shared by the interrupted time series and difference-in-differences.
+
+Families: "poisson", "quasipoisson" (Poisson with the Pearson dispersion as scale) and
+"negbin" (NB2, dispersion alpha by maximum likelihood). Standard errors: model-based,
+"hac" (Newey-West, for autocorrelated series) or "cluster" (by a group label).
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from research.errors import ConvergenceError, InputError
+
+FAMILIES = ("poisson", "quasipoisson", "negbin")
+
+
+@dataclass
+class CountFit:
+    """Coefficients of a log-linear count model, with their covariance."""
+
+    names: list[str]
+    params: np.ndarray
+    cov: np.ndarray
+    family: str
+    dispersion: float  # Pearson chi-square / residual df of the Poisson fit
+    alpha: float | None  # NB2 dispersion, when family is negbin
+    fitted: np.ndarray
+    n: int
+    df_resid: float
+    cov_type: str
+
+    def index(self, name: str) -> int:
+        return self.names.index(name)
+
+    def se(self, name: str) -> float:
+        j = self.index(name)
+        return float(np.sqrt(self.cov[j, j]))
+
+    def combination(self, weights: dict[str, float], level: float = 0.95) -> dict[str, float]:
+        """Estimate, standard error, interval and p-value of a linear combination of coefficients."""
+        w = np.zeros(len(self.names))
+        for name, value in weights.items():
+            w[self.index(name)] = value
+        estimate = float(w @ self.params)
+        se = float(np.sqrt(max(w @ self.cov @ w, 0.0)))
+        z = stats.norm.ppf(0.5 + level / 2)
+        p = float(2 * stats.norm.sf(abs(estimate) / se)) if se > 0 else float("nan")
+        return {"log_estimate": estimate, "se": se, "ci_low": estimate - z * se, "ci_high": estimate + z * se, "p_value": p}
+
+    def table(self, level: float = 0.95) -> pd.DataFrame:
+        rows = [{"term": name, **self.combination({name: 1.0}, level)} for name in self.names]
+        return pd.DataFrame(rows).set_index("term")
+
+
+def fit_counts(y, X: pd.DataFrame, family: str = "poisson", exposure=None, cov: str = "model", hac_lags: int | None = None, groups=None) -> CountFit:
+    import statsmodels.api as sm
+    from statsmodels.discrete.discrete_model import NegativeBinomial
+
+    if family not in FAMILIES:
+        raise InputError(f"count model: family must be one of {', '.join(FAMILIES)}, got {family!r}")
+    y = np.asarray(y, dtype=float)
+    offset = None if exposure is None else np.log(np.asarray(exposure, dtype=float))
+    if cov == "hac":
+        cov_type, cov_kwds = "HAC", {"maxlags": int(hac_lags or 1)}
+    elif cov == "cluster":
+        cov_type, cov_kwds = "cluster", {"groups": np.asarray(pd.factorize(pd.Series(groups))[0])}
+    elif cov == "model":
+        cov_type, cov_kwds = "nonrobust", None
+    else:
+        raise InputError(f"count model: cov must be 'model', 'hac' or 'cluster', got {cov!r}")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        poisson = sm.GLM(y, X, family=sm.families.Poisson(), offset=offset).fit()
+        dispersion = float(poisson.pearson_chi2 / poisson.df_resid) if poisson.df_resid > 0 else float("nan")
+        alpha = None
+        if family == "negbin":
+            model = NegativeBinomial(y, X, loglike_method="nb2", offset=offset)
+            start = np.append(poisson.params.to_numpy(), 0.1)
+            result = model.fit(start_params=start, disp=0, maxiter=500, method="bfgs", cov_type=cov_type, cov_kwds=cov_kwds)
+            if not result.mle_retvals.get("converged", False):
+                result = model.fit(start_params=result.params, disp=0, maxiter=200, method="newton", cov_type=cov_type, cov_kwds=cov_kwds)
+                if not result.mle_retvals.get("converged", False):
+                    raise ConvergenceError("negative binomial model did not converge; try family 'quasipoisson'")
+            params = result.params.to_numpy()[:-1]
+            covariance = np.asarray(result.cov_params())[:-1, :-1]
+            alpha = float(result.params.iloc[-1])
+            fitted = np.exp(X.to_numpy() @ params + (0 if offset is None else offset))
+        else:
+            scale = "X2" if family == "quasipoisson" else None
+            result = sm.GLM(y, X, family=sm.families.Poisson(), offset=offset).fit(scale=scale, cov_type=cov_type, cov_kwds=cov_kwds)
+            params = result.params.to_numpy()
+            covariance = np.asarray(result.cov_params())
+            fitted = np.asarray(result.fittedvalues)
+    if not np.all(np.isfinite(params)) or not np.all(np.isfinite(np.diag(covariance))):
+        raise ConvergenceError("count model: estimates are not finite (separation or too few counts?)")
+    return CountFit(list(X.columns), params, covariance, family, dispersion, alpha, fitted, int(y.size), float(poisson.df_resid), cov_type)
+
+
+def check_counts(values, source: str, labels=None) -> np.ndarray:
+    """Counts must be finite, non-negative whole numbers; name the first bad one."""
+    counts = pd.to_numeric(pd.Series(values), errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    labels = list(range(len(counts))) if labels is None else list(labels)
+    for label, value in zip(labels, counts):
+        if not np.isfinite(value) or value < 0 or value != np.round(value):
+            raise InputError(f"{source}: count at {label}: {value!r} is not a non-negative whole number")
+    return counts
