@@ -71,7 +71,8 @@ def _svg(figure) -> str:
     import matplotlib.pyplot as plt
 
     buffer = io.StringIO()
-    figure.savefig(buffer, format="svg", bbox_inches="tight", metadata={"Date": None})
+    with plt.rc_context({"svg.hashsalt": "sightline"}):  # stable element ids between builds
+        figure.savefig(buffer, format="svg", bbox_inches="tight", metadata={"Date": None})
     plt.close(figure)
     text = buffer.getvalue()
     return text[text.index("<svg"):]
@@ -204,14 +205,16 @@ def _value_of_information(analysis: Analysis, frame: pd.DataFrame) -> list[dict[
 
 
 def _figures(analysis: Analysis, frame: pd.DataFrame, fit, posterior) -> dict[str, str]:
-    from research.plots.bayes import posterior_plot
+    from research.plots.bayes import plot_mu_posterior, plot_predictive
     from research.plots.meta import forest_plot, funnel_plot
 
     labels = [f"{row.label} ({row.outcome})" for row in frame.itertuples()]
+    axis = "ratio with / without (< 1 = fewer events)"
     return {
-        "forest": _svg(forest_plot(fit, labels=labels, transform="percent")),
-        "funnel": _svg(funnel_plot(fit)),
-        "posterior": _svg(posterior_plot(posterior, title=analysis.title)),
+        "forest": _svg(forest_plot(fit, labels=labels, ratio=True, xlabel=axis, title=analysis.title)),
+        "funnel": _svg(funnel_plot(fit, ratio=True, xlabel=axis)),
+        "posterior": _svg(plot_mu_posterior(posterior)),
+        "predictive": _svg(plot_predictive(posterior)),
     }
 
 
