@@ -437,3 +437,26 @@ def test_a_check_that_names_a_non_fact_is_an_input_error(tmp_path):
                      "tests": "x"}]}}]})
     with pytest.raises(InputError, match=r"claim 'claim-hours': check 'capacity': 'study-wf-2009' is a Study"):
         run(tmp_path, plan=plan)
+
+
+def test_hedged_causal_claim_uses_the_posterior_probability(tmp_path):
+    from research.bayes import exact_meta, parse_prior
+    from research.claims.checks.causal import VERY_LIKELY
+    from research.meta import rma
+
+    yi = [math.log(0.52), math.log(0.33), math.log(0.863), math.log(0.81)]
+    vi = [(0.16 / 0.52) ** 2, (0.09 / 0.33) ** 2, (0.026 / 0.863) ** 2, (0.217 / 0.81) ** 2]
+    fit = rma(yi, vi, method="REML", test="hksj").to_dict()
+    posterior = exact_meta(yi, vi, mu_prior=parse_prior("normal:0,1"), tau_prior=parse_prior("halfnormal:0.5"))
+    p_benefit = posterior.p_mu_below(0.0)
+    analysis = {"id": "speed", "k": 4, "inputs": [], "status": "ok", "frequentist": fit, "studies": [],
+                "bayes": {"p_benefit": p_benefit, "p_pred_benefit": posterior.p_pred_below(0.0)}}
+    plan = copy.deepcopy(PLAN)
+    entry = next(e for e in plan["claims"] if e["claim"] == "claim-proven")
+    entry["checks"][0]["params"].update(analyses=["speed"], unstudied=[], settings=[], strength="possible")
+    verdict = run(tmp_path, plan=plan, analyses={"speed": analysis})["claim-proven"]
+    if fit["ci_high"] < 0 or p_benefit >= VERY_LIKELY:
+        assert verdict.label == "supported"
+        assert verdict.confidence == pytest.approx(p_benefit)
+    else:
+        assert verdict.label == "not_enough_evidence"

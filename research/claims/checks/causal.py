@@ -31,6 +31,9 @@ from research.claims.verdict import Finding, Label
 
 REVIEW_DESIGNS = ("meta_analysis", "meta_regression", "systematic_review")
 CERTAINTY_FOR_PROOF = ("moderate", "high")
+# A hedged claim ("could help") is backed when a reduction is at least "very likely" on the IPCC
+# likelihood scale (research.verbal), even if the 95% interval still includes no effect.
+VERY_LIKELY = 0.90
 
 
 class CausalParams(CheckParams):
@@ -166,9 +169,15 @@ def _judge_analysis(ctx: CheckContext, p: CausalParams, result: Mapping[str, Any
         elif lo > 0:
             label = "contradicted"
             rationale.append("The pooled effect is a significant increase.")
+        elif p_benefit is not None and p_benefit >= VERY_LIKELY:
+            label = "supported"
+            rationale.append(f"The 95% interval includes no effect, but a reduction is very likely "
+                             f"(at least {VERY_LIKELY:.0%}), which is enough for a claim that it could help.")
         else:
             label = "not_enough_evidence"
             rationale.append("The pooled effect is not significant in either direction.")
+    if label == "not_enough_evidence":
+        return label, 1.0, "the 95% interval includes no effect and a reduction is not very likely"
     if p_benefit is not None:
         confidence = p_benefit if label != "contradicted" else 1 - p_benefit
         basis = f"posterior probability of a reduction in analysis {result.get('id')}"
