@@ -440,14 +440,14 @@ def test_a_check_that_names_a_non_fact_is_an_input_error(tmp_path):
 
 
 def test_hedged_causal_claim_uses_the_posterior_probability(tmp_path):
-    from research.bayes import exact_meta, parse_prior
+    from research.bayes import exact_meta
     from research.claims.checks.causal import VERY_LIKELY
     from research.meta import rma
 
     yi = [math.log(0.52), math.log(0.33), math.log(0.863), math.log(0.81)]
     vi = [(0.16 / 0.52) ** 2, (0.09 / 0.33) ** 2, (0.026 / 0.863) ** 2, (0.217 / 0.81) ** 2]
     fit = rma(yi, vi, method="REML", test="hksj").to_dict()
-    posterior = exact_meta(yi, vi, mu_prior=parse_prior("normal:0,1"), tau_prior=parse_prior("halfnormal:0.5"))
+    posterior = exact_meta(yi, vi, mu_prior="normal:0,1", tau_prior="halfnormal:0.5")
     p_benefit = posterior.p_mu_below(0.0)
     analysis = {"id": "speed", "k": 4, "inputs": [], "status": "ok", "frequentist": fit, "studies": [],
                 "bayes": {"p_benefit": p_benefit, "p_pred_benefit": posterior.p_pred_below(0.0)}}
