@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import subprocess
 
@@ -139,3 +140,18 @@ def test_export_writes_claimreview_json_ld(repo, tmp_path, capsys):
     opinions = [c for c in records_copy()["claims"] if c["kind"] == "opinion"]
     assert len(reviews) == len(records_copy()["claims"]) - len(opinions)
     assert {r["datePublished"] for r in reviews} == {"2026-11-25"}
+
+
+def test_diff_reports_a_new_claim_once(tmp_path):
+    from research.claims import parse_plan
+
+    records = records_copy()
+    old_records = copy.deepcopy(records)
+    old_records["claims"] = [c for c in old_records["claims"] if c["id"] != "claim-calls"]
+    old_store = load_store(write_store(tmp_path / "a" / "evidence", old_records))
+    new_store = load_store(write_store(tmp_path / "b" / "evidence", records))
+    plan = parse_plan(PLAN)
+    diff = diff_verifications(verify_claims(old_store, {}, plan), verify_claims(new_store, {}, plan),
+                              old_store, new_store)
+    assert [(c.claim_id, c.old_label, c.new_label) for c in diff.changes] == [("claim-calls", None, "supported")]
+    assert [i.record_id for i in diff.changes[0].inputs] == ["claim-calls"]

@@ -194,6 +194,12 @@ def diff_verifications(
         if same:
             unchanged += 1
             continue
+        if before is None or after is None:  # a claim added or removed: its inputs are all new or gone
+            changes.append(VerdictChange(claim_id, before.label if before else None, after.label if after else None,
+                                         before.confidence if before else None, after.confidence if after else None,
+                                         [_record_change(claim_id, old_records.get(claim_id),
+                                                         new_records.get(claim_id))]))
+            continue
         read = [claim_id]
         for verdict in (before, after):
             if verdict is not None:
@@ -203,15 +209,6 @@ def diff_verifications(
                               for r in dict.fromkeys(read)) if c is not None]
         old_entry, new_entry = old.plan.for_claim(claim_id), new.plan.for_claim(claim_id)
         checks_changed = (old_entry.model_dump() if old_entry else None) != (new_entry.model_dump() if new_entry else None)
-        changes.append(VerdictChange(
-            claim_id,
-            before.label if before else None,
-            after.label if after else None,
-            before.confidence if before else None,
-            after.confidence if after else None,
-            inputs,
-            checks_changed,
-            list(before.rationale) if before else [],
-            list(after.rationale) if after else [],
-        ))
+        changes.append(VerdictChange(claim_id, before.label, after.label, before.confidence, after.confidence,
+                                     inputs, checks_changed, list(before.rationale), list(after.rationale)))
     return VerdictDiff(old_name, new_name, changes, unchanged)

@@ -82,12 +82,16 @@ def diff(
     ctx: typer.Context,
     rev: str = typer.Argument(..., help="Git revision of the evidence to compare with (e.g. HEAD~3)."),
     to: str = typer.Option(None, "--to", help="Second revision (default: the working tree)."),
+    no_analyses: bool = NO_ANALYSES,
+    as_json: bool = typer.Option(False, "--json", help="Print the changes as JSON."),
 ) -> None:
     """Which verdicts changed between the evidence at REV and now, and which inputs changed."""
     from research.claims import verify_claims
     from research.claims.revisions import diff_verifications, evidence_at
 
-    opts = ctx.obj
+    opts = dict(ctx.obj)
+    opts["no_analyses"] = opts["no_analyses"] or no_analyses
+    opts["json"] = opts["json"] or as_json
     evidence, checks = opts["evidence"], opts["checks"]
     with tempfile.TemporaryDirectory(prefix="claims-diff-") as tmp:
         old_evidence, old_checks = evidence_at(rev, evidence, Path(tmp) / "old", checks)
@@ -114,11 +118,13 @@ def export(
     output: Path = typer.Option(Path("reports/claimreview.jsonld"), "--out", help="File for the JSON-LD list."),
     url: str = typer.Option(None, "--url", help="Address of the published fact-check page (adds url#claim-id)."),
     date: str = typer.Option(None, "--date", help="datePublished (YYYY-MM-DD; default today)."),
+    no_analyses: bool = NO_ANALYSES,
 ) -> None:
     """Write schema.org ClaimReview JSON-LD for every checked claim (opinions are not rated)."""
     from research.store.write import atomic_write_text
 
-    opts = ctx.obj
+    opts = dict(ctx.obj)
+    opts["no_analyses"] = opts["no_analyses"] or no_analyses
     try:
         published = dt.date.fromisoformat(date) if date else dt.date.today()
     except ValueError as exc:

@@ -11,7 +11,6 @@ from research.claims.checks import register
 from research.claims.checks.base import SEVERITY, CheckParams, Strict, Formula, Ref, compute, ref_text, show
 from research.claims.context import CheckContext, year_of
 from research.claims.verdict import Finding, Label, Step, _fmt
-from research.store.schema import Fact
 
 # --- average fine ------------------------------------------------------------------------------
 
