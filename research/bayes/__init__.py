@@ -26,6 +26,7 @@ from research.bayes.priors import (
     parse_prior,
     turner_prior,
 )
+from research.bayes.regression import ExactRegressionPosterior, exact_meta_regression
 from research.bayes.sbc import SbcResult, simulation_based_calibration
 from research.bayes.sensitivity import prior_sensitivity
 from research.bayes.transport import TransportResult, transport
@@ -37,6 +38,7 @@ __all__ = [
     "DiagnosticThresholds",
     "Diagnostics",
     "ExactPosterior",
+    "ExactRegressionPosterior",
     "FlatPrior",
     "GapScenario",
     "HalfCauchyPrior",
@@ -54,6 +56,7 @@ __all__ = [
     "VoiResult",
     "check_effects",
     "exact_meta",
+    "exact_meta_regression",
     "mcmc_meta",
     "parse_bias_prior",
     "parse_prior",

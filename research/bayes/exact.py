@@ -64,27 +64,25 @@ def _conditional_mu(yi, vi, tau, mu_prior):
     return mean, 1.0 / precision, loglik
 
 
-def _log_posterior_tau(yi, vi, tau, mu_prior, tau_prior):
-    _, _, loglik = _conditional_mu(yi, vi, tau, mu_prior)
-    with np.errstate(invalid="ignore"):
-        return tau_prior.logpdf(tau) + loglik
+def _grid_range(log_post, spread: float, tau_prior: Prior) -> tuple[float, float, float]:
+    """Lower support bound, and lower and upper ends of the region that holds the posterior mass.
 
-
-def _grid_range(yi, vi, mu_prior, tau_prior) -> tuple[float, float, float]:
-    """Lower support bound, lower and upper ends of the region that holds the posterior mass."""
+    ``log_post`` maps tau values to the unnormalised log posterior density of tau.
+    """
     support_lo, support_hi = tau_prior.support
     support_lo = max(0.0, support_lo)
-    spread = math.sqrt(float(np.var(yi)) + float(np.median(vi)))
     reference = max(spread, tau_prior.scale_hint(), 1e-8)
     low, high = reference * 1e-7, reference * 1e4
     for _attempt in range(3):
         coarse = np.geomspace(max(low, support_lo if support_lo > 0 else low), min(high, support_hi), 241)
         if math.isfinite(support_hi):
             coarse = np.unique(np.append(coarse, support_hi))
-        mass = _log_posterior_tau(yi, vi, coarse, mu_prior, tau_prior) + np.log(coarse)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mass = log_post(coarse) + np.log(coarse)
+        mass = np.where(np.isfinite(mass), mass, -np.inf)
         if not np.isfinite(mass).any():
             raise InputError("exact posterior: the prior for tau gives no support where the data have likelihood")
-        keep = np.flatnonzero(mass > np.nanmax(mass) - _TAIL_DROP)
+        keep = np.flatnonzero(mass > mass.max() - _TAIL_DROP)
         top = keep[-1]
         if top < coarse.size - 1 or coarse[-1] >= support_hi:
             upper = coarse[min(top + 1, coarse.size - 1)]
@@ -97,20 +95,21 @@ def _grid_range(yi, vi, mu_prior, tau_prior) -> tuple[float, float, float]:
     )
 
 
-def tau_grid(yi, vi, mu_prior: Prior, tau_prior: Prior, points: int = 800) -> TauGrid:
-    """Evaluate the posterior of tau on a grid dense where its mass is, and mu | tau, y there."""
-    yi = np.asarray(yi, dtype=float)
-    vi = np.asarray(vi, dtype=float)
-    support_lo, lower, upper = _grid_range(yi, vi, mu_prior, tau_prior)
+def integrate_tau(log_post, spread: float, tau_prior: Prior, points: int = 800):
+    """Grid over tau where the posterior has its mass, with trapezoid weights.
+
+    Returns (nodes, weights summing to one, normalised density at nodes, log of the
+    normalising constant).
+    """
+    support_lo, lower, upper = _grid_range(log_post, spread, tau_prior)
     # A uniform part resolves mass near zero, a geometric part resolves small tau on log scale.
     nodes = np.concatenate([np.linspace(support_lo, upper, points), np.geomspace(max(lower, upper * 1e-9), upper, points)])
     nodes = np.unique(nodes[(nodes >= support_lo) & (nodes <= upper)])
-    mean, var, loglik = _conditional_mu(yi, vi, nodes, mu_prior)
-    with np.errstate(invalid="ignore"):
-        log_post = tau_prior.logpdf(nodes) + loglik
-    log_post = np.where(np.isfinite(log_post), log_post, -np.inf)
-    peak = log_post.max()
-    unnormalised = np.exp(log_post - peak)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        values = log_post(nodes)
+    values = np.where(np.isfinite(values), values, -np.inf)
+    peak = values.max()
+    unnormalised = np.exp(values - peak)
     # Trapezoid rule on the uneven grid: each node carries half of each neighbouring interval.
     gaps = np.diff(nodes)
     span = np.zeros_like(nodes)
@@ -118,9 +117,22 @@ def tau_grid(yi, vi, mu_prior: Prior, tau_prior: Prior, points: int = 800) -> Ta
     span[1:] += 0.5 * gaps
     mass = unnormalised * span
     total = mass.sum()
+    return nodes, mass / total, unnormalised / total, float(peak + math.log(total))
+
+
+def tau_grid(yi, vi, mu_prior: Prior, tau_prior: Prior, points: int = 800) -> TauGrid:
+    """Evaluate the posterior of tau on a grid dense where its mass is, and mu | tau, y there."""
+    yi = np.asarray(yi, dtype=float)
+    vi = np.asarray(vi, dtype=float)
+
+    def log_post(tau):
+        return tau_prior.logpdf(tau) + _conditional_mu(yi, vi, tau, mu_prior)[2]
+
+    spread = math.sqrt(float(np.var(yi)) + float(np.median(vi)))
+    nodes, weight, density, log_norm = integrate_tau(log_post, spread, tau_prior, points)
+    mean, var, _ = _conditional_mu(yi, vi, nodes, mu_prior)
     proper = mu_prior.proper and tau_prior.proper
-    log_evidence = float(peak + math.log(total)) if proper else None
-    return TauGrid(nodes, mass / total, unnormalised / total, mean, var, log_evidence)
+    return TauGrid(nodes, weight, density, mean, var, log_norm if proper else None)
 
 
 def check_exact_inputs(yi, vi, mu_prior, tau_prior):
@@ -150,6 +162,9 @@ class ExactPosterior:
     """
 
     method = "exact"
+    model = "random_effects"
+    flag: str | None = None  # no sampler, nothing to flag; present for a uniform interface
+    moderators: list = []
 
     def __init__(self, yi, vi, ids, mu_prior: Prior, tau_prior: Prior, grid: TauGrid):
         self.yi = np.asarray(yi, dtype=float)
@@ -181,9 +196,14 @@ class ExactPosterior:
         return mixture_marginal(*self._mu_components())
 
     @cached_property
-    def predictive(self) -> Marginal:
-        """Distribution of the true effect in a new, exchangeable setting."""
+    def _predictive(self) -> Marginal:
         return mixture_marginal(*self._pred_components())
+
+    def predictive(self, covariates: dict | None = None) -> Marginal:
+        """Distribution of the true effect in a new, exchangeable setting."""
+        if covariates:
+            raise InputError("the random-effects model has no moderators; fit a meta-regression to use covariates")
+        return self._predictive
 
     @cached_property
     def tau(self) -> Marginal:
@@ -242,9 +262,17 @@ class ExactPosterior:
         """Posterior probability that the mean effect is below ``threshold`` (0 = any benefit)."""
         return float(mixture_cdf(threshold, *self._mu_components()))
 
-    def p_pred_below(self, threshold: float = 0.0) -> float:
+    def p_pred_below(self, threshold: float = 0.0, covariates: dict | None = None) -> float:
         """Probability that the effect in a new setting is below ``threshold``."""
+        if covariates:
+            raise InputError("the random-effects model has no moderators; fit a meta-regression to use covariates")
         return float(mixture_cdf(threshold, *self._pred_components()))
+
+    def predictive_cdf(self, x, covariates: dict | None = None) -> np.ndarray:
+        """P(new effect <= x) at the points ``x``."""
+        if covariates:
+            raise InputError("the random-effects model has no moderators; fit a meta-regression to use covariates")
+        return mixture_cdf(x, *self._pred_components())
 
     def density(self, x, quantity: str = "mu") -> np.ndarray:
         """Posterior density of "mu", "tau" or "predictive" at the points ``x``."""
@@ -280,10 +308,10 @@ class ExactPosterior:
 
     # -- reporting ------------------------------------------------------------------
     def to_dict(self) -> dict:
-        pred = self.predictive
+        pred = self.predictive()
         return {
             "method": self.method,
-            "model": "random_effects",
+            "model": self.model,
             "k": self.k,
             "mu_prior": self.mu_prior.spec,
             "tau_prior": self.tau_prior.spec,
@@ -302,7 +330,7 @@ class ExactPosterior:
             title="Bayesian random-effects meta-analysis (exact, integration over tau)",
             k=self.k,
             priors={"mu": self.mu_prior.label, "tau": self.tau_prior.label},
-            rows={"mu": self.mu, "tau": self.tau, "new setting": self.predictive},
+            rows={"mu": self.mu, "tau": self.tau, "new setting": self.predictive()},
             probabilities={"P(mu < 0)": self.p_mu_below(0.0), "P(new setting < 0)": self.p_pred_below(0.0)},
             notes=[f"grid of {self.grid.tau.size} tau nodes; log evidence {self.log_evidence:.3f}" if self.log_evidence is not None else f"grid of {self.grid.tau.size} tau nodes"],
         )

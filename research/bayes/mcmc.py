@@ -22,6 +22,7 @@ from scipy import special, stats
 
 from research.bayes.cache import fit_key, load_fit, save_fit
 from research.bayes.exact import format_summary
+from research.bayes.frame import category
 from research.bayes.mixture import Marginal, draws_marginal, quantiles_by_bisection
 from research.bayes.models import Design, MetaPriors, ModelSpec, build_design, build_pymc_model
 from research.bayes.priors import parse_prior
@@ -151,6 +152,10 @@ class McmcResult:
         return values.reshape(values.shape[0] * values.shape[1], *values.shape[2:])
 
     @property
+    def moderators(self):
+        return self.design.moderators
+
+    @property
     def reference(self) -> dict:
         return {m.name: (m.reference if m.kind == "categorical" else m.center) for m in self.design.moderators}
 
@@ -198,6 +203,8 @@ class McmcResult:
         parts = []
         for m in self.design.moderators:
             value = covariates.get(m.name, m.reference if m.kind == "categorical" else m.center)
+            if m.kind == "categorical":
+                value = category(value)
             if m.kind == "categorical" and value not in m.levels:
                 raise InputError(f"covariate {m.name}: level {value!r} is not in the data; levels are {', '.join(m.levels)}")
             parts.append(m.row(value))

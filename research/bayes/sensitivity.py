@@ -31,7 +31,7 @@ def prior_sensitivity(frame: pd.DataFrame, mu_priors=DEFAULT_MU_PRIORS, tau_prio
         for tau_text in tau_priors:
             tau_prior = parse_prior(tau_text, role="tau")
             fit = exact_meta(frame, mu_prior=mu_prior, tau_prior=tau_prior)
-            mu, tau, pred = fit.mu, fit.tau, fit.predictive
+            mu, tau, pred = fit.mu, fit.tau, fit.predictive()
             rows.append(
                 {
                     "mu_prior": mu_prior.spec,

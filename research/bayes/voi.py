@@ -54,6 +54,18 @@ class GapScenario:
             return data
         if not isinstance(data, dict):
             raise InputError(f"value of information: a scenario must be a mapping, got {type(data).__name__}")
+        data = dict(data)
+        # Accept the names used in declared analyses: gap, new_study_se.
+        if "gap" in data and "gap_id" not in data:
+            data["gap_id"] = data.pop("gap")
+        if "new_study_se" in data:
+            se = data.pop("new_study_se")
+            if "new_vi" in data:
+                raise InputError(f"value of information: scenario {data.get('gap_id')}: give new_vi or new_study_se, not both")
+            try:
+                data["new_vi"] = float(se) ** 2
+            except (TypeError, ValueError) as exc:
+                raise InputError(f"value of information: scenario {data.get('gap_id')}: new_study_se must be a number") from exc
         gap = str(data.get("gap_id") or "").strip()
         if not gap:
             raise InputError("value of information: every scenario needs a gap_id")
@@ -106,17 +118,23 @@ class GapScenario:
         return self.sampling_variance() + float(self.bias_sd) ** 2
 
 
-@dataclass
-class VoiResult:
-    """Ranked value-of-information table plus the current state it is measured against."""
+class VoiResult(list):
+    """The ranked gaps: a list of row dicts (best first), with the table and the current state.
 
-    table: pd.DataFrame
-    width_now: float
-    p_benefit_now: float
-    threshold: float
-    decision_probability: float
-    n_sim: int
-    rank_by: str
+    ``table`` is the same rows as a DataFrame; ``width_now`` and ``p_benefit_now``
+    describe the prediction for the target before any new data.
+    """
+
+    def __init__(self, table: pd.DataFrame, width_now: float, p_benefit_now: float, threshold: float,
+                 decision_probability: float, n_sim: int, rank_by: str):
+        super().__init__(table.to_dict(orient="records"))
+        self.table = table
+        self.width_now = width_now
+        self.p_benefit_now = p_benefit_now
+        self.threshold = threshold
+        self.decision_probability = decision_probability
+        self.n_sim = n_sim
+        self.rank_by = rank_by
 
     def to_dict(self) -> dict:
         return {
