@@ -72,7 +72,8 @@ def icon_array(
         body.append(_city_icon(x, y, icon_size, colour, benefit=i < freq.count))
     ly = rows * (icon_size + gap) + gap + 16
     body.append(f'<rect x="{gap}" y="{ly - 10}" width="12" height="12" fill="{BENEFIT}"/>')
-    body.append(_text(gap + 18, ly, f"{freq.count} of {total} {label}: {outcome}", 12))
+    # the legend stays short so it fits; the full outcome is in the title and the caption beside the figure
+    body.append(_text(gap + 18, ly, f"{freq.count} of {total}: benefit", 12))
     body.append(f'<rect x="{gap}" y="{ly + 8}" width="12" height="12" fill="{NEUTRAL}"/>')
     body.append(_text(gap + 18, ly + 18, f"{freq.rest} of {total}: no benefit", 12, fill=MUTED))
     description = f"Icon array: {freq.count} of {total} {label} {outcome}; {freq.rest} do not"

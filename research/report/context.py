@@ -40,6 +40,7 @@ def build_context(results: Mapping[str, Any], target: TransportTarget = ALMATY) 
     analyses = [
         _analysis_view(a, rob_records, target) for a in _list(results.get("analyses")) if isinstance(a, Mapping)
     ]
+    analyses.sort(key=lambda a: not a["ok"])  # analyses with a pooled estimate first; order otherwise kept
     claims = [_claim_view(c) for c in _list(results.get("claims")) if isinstance(c, Mapping)]
     gaps = _ranked_gaps([g for g in _list(results.get("gaps")) if isinstance(g, Mapping)])
     store = results.get("store") if isinstance(results.get("store"), Mapping) else {}
@@ -73,7 +74,9 @@ def _analysis_view(a: Mapping[str, Any], rob: list[Mapping[str, Any]], target: T
     freq = _mapping(a.get("frequentist"))
     bayes = _mapping(a.get("bayes"))
     transport = _mapping(a.get("transport"))
-    outcome = _text(a.get("outcome")) or "events"
+    outcome_full = _text(a.get("outcome")) or "events"
+    # sentences read better without the bracketed measure, e.g. "crashes at enforced sites (CMF, after/before)"
+    outcome = re.sub(r"\s*\([^)]*\)", "", outcome_full).strip() or outcome_full
     grade = assess_certainty(a, rob, target)
     figures = _mapping(a.get("figures"))
     view = {
@@ -82,6 +85,7 @@ def _analysis_view(a: Mapping[str, Any], rob: list[Mapping[str, Any]], target: T
         "question": _text(a.get("question")),
         "intervention": _text(a.get("intervention")) or "the intervention",
         "outcome": outcome,
+        "outcome_full": outcome_full,
         "k": _count(a.get("k")),
         "status": _text(a.get("status")) or NOT_AVAILABLE,
         "ok": a.get("status") == "ok",
@@ -91,14 +95,18 @@ def _analysis_view(a: Mapping[str, Any], rob: list[Mapping[str, Any]], target: T
         "reported": [_reported_view(r) for r in _list(a.get("reported")) if isinstance(r, Mapping)],
         "grade": grade,
         "grade_rows": _grade_rows(grade),
-        "figures": {name: _safe_svg(figures.get(name)) for name in ("forest", "funnel", "posterior")},
+        "figures": _figure_views(figures),
+        "status_reason": _text(a.get("status_reason")),
         "freq": _freq_view(freq, outcome) if freq else None,
         "bayes": _bayes_view(bayes, outcome) if bayes else None,
         "transport": _transport_view(transport, outcome) if transport else None,
     }
     view["benefit"] = _benefit(transport, bayes, outcome)
     low, high = _pooled_interval(freq, bayes)
-    view["statement"] = plain_language_statement(grade.certainty, view["intervention"], outcome, low, high)
+    if view["ok"]:
+        view["statement"] = plain_language_statement(grade.certainty, view["intervention"], outcome, low, high)
+    else:
+        view["statement"] = "No pooled estimate" + (f": {view['status_reason']}." if view["status_reason"] else ".")
     return view
 
 
@@ -326,6 +334,27 @@ def _ranked_gaps(gaps: list[Mapping[str, Any]]) -> list[dict[str, Any]]:
 
 
 # --- figures ----------------------------------------------------------------------------------
+
+FIGURE_CAPTIONS = {
+    "forest": "Forest plot",
+    "funnel": "Funnel plot",
+    "posterior": "Posterior of the average effect",
+    "predictive": "Predictive distribution for a new city",
+}
+
+
+def _figure_views(figures: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The standard figures in a fixed order (shown as missing when absent), then any others."""
+    names = list(FIGURE_CAPTIONS)[:3] + [n for n in figures if n not in list(FIGURE_CAPTIONS)[:3]]
+    return [
+        {
+            "name": re.sub(r"[^a-z0-9_-]", "", str(name).lower()) or "figure",
+            "caption": FIGURE_CAPTIONS.get(name, str(name).replace("_", " ").capitalize()),
+            "svg": _safe_svg(figures.get(name)),
+        }
+        for name in names
+    ]
+
 
 _SVG_PROLOGUE = re.compile(r"^\s*(<\?xml[^>]*\?>\s*)?(<!DOCTYPE[^>]*>\s*)?(<!--.*?-->\s*)*", re.S)
 _FORBIDDEN_TAGS = {"script", "foreignobject", "iframe", "object", "embed"}
