@@ -37,9 +37,15 @@ _register_commands()
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point: run the app and turn known input errors into exit code 2."""
+    """Entry point: run the app and turn known input errors into exit code 2.
+
+    Usage errors (unknown option, missing argument) are reported by the command-line parser
+    itself, also with exit code 2.
+    """
     try:
-        app(args=argv, standalone_mode=False)
+        app(args=argv, standalone_mode=True)
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     except EvidenceError as exc:
         err.print(f"[bold red]Invalid evidence[/]: {len(exc.problems)} problem(s)", highlight=False)
         for problem in exc.problems:
@@ -48,17 +54,6 @@ def main(argv: list[str] | None = None) -> int:
     except InputError as exc:
         err.print(f"[bold red]Error[/]: {exc}", highlight=False)
         return 2
-    except typer.Exit as exc:
-        return exc.exit_code
-    except typer.Abort:
-        return 1
-    except Exception as exc:  # click usage errors carry their own exit code
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            return exc.exit_code
-        raise
     return 0
 
 

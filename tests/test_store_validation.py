@@ -126,3 +126,8 @@ def test_schema_export(tmp_path):
     assert "estimates.schema.json" in written and len(written) == 7
     schema = yaml.safe_load((tmp_path / "estimates.schema.json").read_text())
     assert "quote" in schema["required"]
+
+
+def test_usage_error_exit_code(capsys):
+    assert main(["validate", "--no-such-option"]) == 2
+    assert "No such option" in capsys.readouterr().err
