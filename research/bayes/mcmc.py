@@ -279,7 +279,6 @@ class McmcResult:
             warnings.simplefilter("ignore")
             for name in ("mu", "tau"):
                 out[f"{name}_mean"] = float(az.mcse(self.idata, var_names=[name], method="mean")[name])
-                out[f"{name}_sd"] = float(az.mcse(self.idata, var_names=[name], method="sd")[name])
                 for prob, label in ((0.025, "q025"), (0.5, "median"), (0.975, "q975")):
                     out[f"{name}_{label}"] = float(az.mcse(self.idata, var_names=[name], method="quantile", prob=prob)[name])
         return out

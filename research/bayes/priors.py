@@ -364,7 +364,10 @@ def parse_prior(text: str | Prior, role: str = "tau") -> Prior:
                 values = [float(p) for p in parts]
             except ValueError as exc:
                 raise InputError(f"prior {raw!r}: parameters must be numbers") from exc
-            prior = cls(*values)
+            try:
+                prior = cls(*values)
+            except InputError as exc:
+                raise InputError(f"prior {raw!r}: {exc}") from exc
     allowed = {"mu": (NormalPrior, FlatPrior, UniformPrior), "tau": (HalfNormalPrior, HalfCauchyPrior, UniformPrior, LogNormalTau2Prior)}
     if role not in allowed:
         raise ValueError(f"role must be 'mu' or 'tau', got {role!r}")

@@ -84,6 +84,7 @@ class DiDResult:
             "dispersion": self.fit.dispersion,
             "alpha": self.fit.alpha,
             "flag": self.flag,
+            "note": self.fit.note,
         }
 
     def summary(self) -> str:
@@ -100,6 +101,8 @@ class DiDResult:
             lines.append(f"pre-period trend difference (treated - control) per period: {p['log_estimate']:.4f} (se {p['se']:.4f}), p = {p['p_value']:.3g}")
         else:
             lines.append("pre-period trend check: not possible (fewer than 3 pre-periods)")
+        if self.fit.note:
+            lines.append(self.fit.note)
         if self.flag:
             lines.append("*** " + self.flag + " ***")
         lines.append("=" * 72)

@@ -33,6 +33,7 @@ class CountFit:
     n: int
     df_resid: float
     cov_type: str
+    note: str | None = None
 
     def index(self, name: str) -> int:
         return self.names.index(name)
@@ -78,19 +79,17 @@ def fit_counts(y, X: pd.DataFrame, family: str = "poisson", exposure=None, cov: 
         poisson = sm.GLM(y, X, family=sm.families.Poisson(), offset=offset).fit()
         dispersion = float(poisson.pearson_chi2 / poisson.df_resid) if poisson.df_resid > 0 else float("nan")
         alpha = None
+        note = None
         if family == "negbin":
-            model = NegativeBinomial(y, X, loglike_method="nb2", offset=offset)
-            start = np.append(poisson.params.to_numpy(), 0.1)
-            result = model.fit(start_params=start, disp=0, maxiter=500, method="bfgs", cov_type=cov_type, cov_kwds=cov_kwds)
-            if not result.mle_retvals.get("converged", False):
-                result = model.fit(start_params=result.params, disp=0, maxiter=200, method="newton", cov_type=cov_type, cov_kwds=cov_kwds)
-                if not result.mle_retvals.get("converged", False):
-                    raise ConvergenceError("negative binomial model did not converge; try family 'quasipoisson'")
-            params = result.params.to_numpy()[:-1]
-            covariance = np.asarray(result.cov_params())[:-1, :-1]
-            alpha = float(result.params.iloc[-1])
-            fitted = np.exp(X.to_numpy() @ params + (0 if offset is None else offset))
-        else:
+            fitted_nb = _negbin(NegativeBinomial(y, X, loglike_method="nb2", offset=offset), poisson.params.to_numpy(), cov_type, cov_kwds)
+            if fitted_nb is None:
+                # Dispersion at its boundary (alpha -> 0): the data show no extra-Poisson variation.
+                family = "poisson"
+                note = "negative binomial dispersion estimated at zero: Poisson model used"
+            else:
+                params, covariance, alpha = fitted_nb
+                fitted = np.exp(X.to_numpy() @ params + (0 if offset is None else offset))
+        if family != "negbin":
             scale = "X2" if family == "quasipoisson" else None
             result = sm.GLM(y, X, family=sm.families.Poisson(), offset=offset).fit(scale=scale, cov_type=cov_type, cov_kwds=cov_kwds)
             params = result.params.to_numpy()
@@ -98,7 +97,39 @@ def fit_counts(y, X: pd.DataFrame, family: str = "poisson", exposure=None, cov: 
             fitted = np.asarray(result.fittedvalues)
     if not np.all(np.isfinite(params)) or not np.all(np.isfinite(np.diag(covariance))):
         raise ConvergenceError("count model: estimates are not finite (separation or too few counts?)")
-    return CountFit(list(X.columns), params, covariance, family, dispersion, alpha, fitted, int(y.size), float(poisson.df_resid), cov_type)
+    return CountFit(list(X.columns), params, covariance, family, dispersion, alpha, fitted, int(y.size), float(poisson.df_resid), cov_type, note)
+
+
+_ALPHA_BOUNDARY = 1e-5
+
+
+def _negbin(model, poisson_params, cov_type, cov_kwds):
+    """NB2 fit: (params, covariance, alpha), or None when alpha sits at zero."""
+    result = None
+    start = np.append(poisson_params, 0.1)
+    for method, iterations in (("bfgs", 500), ("newton", 200)):
+        try:
+            attempt = model.fit(start_params=start, disp=0, maxiter=iterations, method=method, cov_type=cov_type, cov_kwds=cov_kwds)
+        except (ValueError, np.linalg.LinAlgError):
+            continue
+        if not np.all(np.isfinite(attempt.params.to_numpy())):
+            continue
+        result = attempt
+        if float(result.params.iloc[-1]) < _ALPHA_BOUNDARY:
+            return None
+        if result.mle_retvals.get("converged", False):
+            break
+        start = result.params.to_numpy()
+    if result is None:
+        raise ConvergenceError("negative binomial model could not be fitted; try family 'quasipoisson'")
+    alpha = float(result.params.iloc[-1])
+    if not result.mle_retvals.get("converged", False):
+        raise ConvergenceError("negative binomial model did not converge; try family 'quasipoisson'")
+    try:
+        covariance = np.asarray(result.cov_params())[:-1, :-1]
+    except ValueError as exc:
+        raise ConvergenceError("negative binomial model: covariance not available (singular information)") from exc
+    return result.params.to_numpy()[:-1], covariance, alpha
 
 
 def check_counts(values, source: str, labels=None) -> np.ndarray:

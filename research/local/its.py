@@ -84,6 +84,7 @@ class ITSResult:
             "dispersion": self.fit.dispersion,
             "alpha": self.fit.alpha,
             "flag": self.flag,
+            "note": self.fit.note,
         }
 
     @property
@@ -109,6 +110,8 @@ class ITSResult:
         if self.trend_change:
             tc = self.trend_change
             lines.append(f"trend change per period: ratio {tc['ratio']:.4f} [{tc['ratio_low']:.4f}, {tc['ratio_high']:.4f}]")
+        if self.fit.note:
+            lines.append(self.fit.note)
         if self.flag:
             lines.append("*** " + self.flag + " ***")
         lines.append("=" * 72)

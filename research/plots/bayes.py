@@ -104,10 +104,7 @@ def plot_trace(result, var_names=None) -> Figure:
     import arviz as az
 
     axes = az.plot_trace(result.idata, var_names=_mcmc_names(result, var_names), compact=True)
-    fig = np.asarray(axes).ravel()[0].figure
-    if result.flag:
-        fig.suptitle(result.flag, color="firebrick", fontsize=9)
-    return fig
+    return _finish(np.asarray(axes).ravel()[0].figure, result)
 
 
 def plot_rank(result, var_names=None) -> Figure:
@@ -115,9 +112,13 @@ def plot_rank(result, var_names=None) -> Figure:
     import arviz as az
 
     axes = az.plot_rank(result.idata, var_names=_mcmc_names(result, var_names))
-    fig = np.asarray(axes).ravel()[0].figure
+    return _finish(np.asarray(axes).ravel()[0].figure, result)
+
+
+def _finish(fig, result):
     if result.flag:
         fig.suptitle(result.flag, color="firebrick", fontsize=9)
+    fig.tight_layout(rect=(0, 0, 1, 0.95 if result.flag else 1))
     return fig
 
 
