@@ -250,3 +250,23 @@ def test_hostile_text_stays_text_in_the_browser(page, tmp_path):
     assert report["scripts"] == 0
     assert all(f["tag"] != "img" for f in report["figures"])
     assert payload in page.evaluate("document.querySelector('#verdict-table tbody td').textContent")
+
+
+def test_report_of_the_shipped_store_renders(page, tmp_path):
+    from research.pipeline import build
+
+    root = Path(__file__).resolve().parents[1]
+    outcome = build(root / "evidence", root / "analyses", tmp_path, force=True)
+    page.load((tmp_path / "index.html").resolve().as_uri())
+    report = json.loads(page.evaluate(MEASURE_FIGURES))
+    assert page.problems() == []
+    assert [u for u in page.requests() if not u.startswith("file://")] == []
+    assert report["verdictRows"] == len(outcome.results["claims"])
+    assert report["sofRows"] == len(outcome.results["analyses"])
+    pipeline_figures = sum(
+        1 for a in outcome.results["analyses"] for svg in (a.get("figures") or {}).values() if svg
+    )
+    inlined = [f for f in report["figures"] if f["cls"] == ""]
+    assert len(inlined) == pipeline_figures
+    for figure in report["figures"]:
+        assert figure["width"] > 0 and figure["height"] > 0, figure
