@@ -102,12 +102,20 @@ def integrate_tau(log_post, spread: float, tau_prior: Prior, points: int = 800):
     normalising constant).
     """
     support_lo, lower, upper = _grid_range(log_post, spread, tau_prior)
-    # A uniform part resolves mass near zero, a geometric part resolves small tau on log scale.
-    nodes = np.concatenate([np.linspace(support_lo, upper, points), np.geomspace(max(lower, upper * 1e-9), upper, points)])
-    nodes = np.unique(nodes[(nodes >= support_lo) & (nodes <= upper)])
-    with np.errstate(invalid="ignore", divide="ignore"):
-        values = log_post(nodes)
-    values = np.where(np.isfinite(values), values, -np.inf)
+    start = support_lo
+    for _zoom in range(4):
+        # A uniform part resolves mass near zero, a geometric part resolves small tau on log scale.
+        nodes = np.concatenate([np.linspace(start, upper, points), np.geomspace(max(lower, upper * 1e-9), upper, points)])
+        nodes = np.unique(nodes[(nodes >= start) & (nodes <= upper)])
+        with np.errstate(invalid="ignore", divide="ignore"):
+            values = log_post(nodes)
+        values = np.where(np.isfinite(values), values, -np.inf)
+        held = np.flatnonzero(values > values.max() - _TAIL_DROP)
+        if held.size >= points // 4:
+            break
+        # The mass sits on a few nodes only (a very narrow posterior): zoom in on it.
+        start = nodes[max(held[0] - 1, 0)]
+        lower, upper = max(start, nodes[max(held[0] - 1, 0)]), nodes[min(held[-1] + 1, nodes.size - 1)]
     peak = values.max()
     unnormalised = np.exp(values - peak)
     # Trapezoid rule on the uneven grid: each node carries half of each neighbouring interval.

@@ -167,6 +167,33 @@ def _update(log_w, mean, var, tau2, y, v):
     return log_w, mean, 1.0 / precision
 
 
+def target_after(weight, mu_mean, mu_var, tau2, new_y, v: float, kind: str):
+    """Posterior of the target's effect after new studies, as normal mixtures over the tau grid.
+
+    ``weight``, ``mu_mean``, ``mu_var``, ``tau2`` describe the current grid posterior;
+    ``new_y`` has one row per simulated data set and one column per new study, each with
+    variance ``v``. For ``kind="target"`` the single new study measures the target itself
+    and the result is the posterior of that study's true effect; for "external" it is the
+    predictive distribution for a new setting. Returns (weights, means, sds), each (n, G).
+    """
+    new_y = np.atleast_2d(np.asarray(new_y, dtype=float))
+    n = new_y.shape[0]
+    log_w = np.broadcast_to(np.log(weight), (n, tau2.size)).copy()
+    mean = np.broadcast_to(mu_mean, (n, tau2.size)).copy()
+    var = np.broadcast_to(mu_var, (n, tau2.size)).copy()
+    for j in range(new_y.shape[1]):
+        log_w, mean, var = _update(log_w, mean, var, tau2, new_y[:, j : j + 1], v)
+    if kind == "target":
+        shrink = v / (v + tau2)
+        out_mean = shrink * mean + (1.0 - shrink) * new_y[:, :1]
+        out_sd = np.sqrt((1.0 - shrink) * v + shrink**2 * var)
+    else:
+        out_mean, out_sd = mean, np.sqrt(var + tau2)
+    weights = np.exp(log_w - log_w.max(axis=1, keepdims=True))
+    weights /= weights.sum(axis=1, keepdims=True)
+    return weights, out_mean, np.broadcast_to(out_sd, weights.shape)
+
+
 def value_of_information(
     frame: pd.DataFrame,
     scenarios: list,
@@ -219,26 +246,15 @@ def value_of_information(
         index = rng.choice(tau2.size, size=n, p=base_w)
         mu = rng.normal(base_mean[index], np.sqrt(base_var[index]))
         tau = np.sqrt(tau2[index])
-        log_w = np.broadcast_to(np.log(base_w), (n, tau2.size)).copy()
-        mean = np.broadcast_to(base_mean, (n, tau2.size)).copy()
-        var = np.broadcast_to(base_var, (n, tau2.size)).copy()
         if scenario.kind == "target":
-            theta = rng.normal(mu, tau)
-            y = rng.normal(theta, math.sqrt(v))
-            log_w, mean, var = _update(log_w, mean, var, tau2, y[:, None], v)
-            shrink = v / (v + tau2)
-            out_mean = shrink * mean + (1.0 - shrink) * y[:, None]
-            out_sd = np.sqrt((1.0 - shrink) * v + shrink**2 * var)
+            new_y = rng.normal(rng.normal(mu, tau), math.sqrt(v))[:, None]
         else:
-            for _ in range(int(scenario.n_studies)):
-                y = rng.normal(rng.normal(mu, tau), math.sqrt(v))
-                log_w, mean, var = _update(log_w, mean, var, tau2, y[:, None], v)
-            out_mean, out_sd = mean, np.sqrt(var + tau2)
-        weights = np.exp(log_w - log_w.max(axis=1, keepdims=True))
-        weights /= weights.sum(axis=1, keepdims=True)
-        bounds = mixture_quantile(np.array([0.025, 0.975]), weights, out_mean, np.broadcast_to(out_sd, weights.shape))
+            thetas = rng.normal(mu[:, None], tau[:, None], size=(n, int(scenario.n_studies)))
+            new_y = rng.normal(thetas, math.sqrt(v))
+        weights, out_mean, out_sd = target_after(base_w, base_mean, base_var, tau2, new_y, v, scenario.kind)
+        bounds = mixture_quantile(np.array([0.025, 0.975]), weights, out_mean, out_sd)
         widths = bounds[:, 1] - bounds[:, 0]
-        p_after = mixture_cdf(np.full(n, threshold), weights, out_mean, np.broadcast_to(out_sd, weights.shape))
+        p_after = mixture_cdf(np.full(n, threshold), weights, out_mean, out_sd)
         change = np.abs(p_after - p_now)
         flips = (p_after >= decision_probability) != decided_now
         rows.append(
@@ -265,4 +281,4 @@ def value_of_information(
     return VoiResult(table, width_now, p_now, float(threshold), float(decision_probability), int(n_sim), rank_by)
 
 
-__all__ = ["GapScenario", "VoiResult", "value_of_information"]
+__all__ = ["GapScenario", "VoiResult", "target_after", "value_of_information"]

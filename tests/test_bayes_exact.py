@@ -1,0 +1,193 @@
+"""Exact random-effects posterior: checked against brute-force 2-D quadrature and conjugate limits."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import special, stats
+
+from research.bayes import exact_meta, parse_prior
+from research.errors import InputError
+
+
+def simulated(k=7, mu=-0.2, tau=0.15, seed=11):
+    rng = np.random.default_rng(seed)
+    vi = rng.uniform(0.01, 0.12, k)
+    yi = rng.normal(rng.normal(mu, tau, k), np.sqrt(vi))
+    return yi, vi
+
+
+def brute_force(yi, vi, mu_prior, tau_prior, mu_range=(-3, 3), tau_max=3.0, n_mu=1601, n_tau=1601):
+    """Joint posterior on a dense (mu, tau) grid from the likelihood with theta integrated out;
+    nothing from the exact module is used."""
+    mu = np.linspace(*mu_range, n_mu)
+    tau = np.linspace(0.0, tau_max, n_tau)
+    M, T = np.meshgrid(mu, tau, indexing="ij")
+    log_post = parse_prior(mu_prior, "mu").logpdf(M) + parse_prior(tau_prior, "tau").logpdf(T)
+    for y, v in zip(yi, vi):
+        s2 = v + T**2
+        log_post = log_post - 0.5 * np.log(2 * np.pi * s2) - 0.5 * (y - M) ** 2 / s2
+    peak = log_post[np.isfinite(log_post)].max()
+    dens = np.exp(log_post - peak)
+    cell = (mu[1] - mu[0]) * (tau[1] - tau[0])
+    w_mu, w_tau = np.ones(n_mu), np.ones(n_tau)
+    w_mu[[0, -1]] = w_tau[[0, -1]] = 0.5  # trapezoid
+    weights = dens * np.outer(w_mu, w_tau)
+    total = weights.sum()
+    p = weights / total
+    mu_mean = np.sum(p * M)
+    tau_mean = np.sum(p * T)
+    pred_below_0 = np.sum(p * special.ndtr((0.0 - M) / np.maximum(T, 1e-12)) * (T > 0) + p * (M < 0) * (T == 0))
+    return {
+        "mu_mean": mu_mean,
+        "mu_sd": math.sqrt(np.sum(p * M**2) - mu_mean**2),
+        "tau_mean": tau_mean,
+        "tau_sd": math.sqrt(np.sum(p * T**2) - tau_mean**2),
+        "p_mu_below_0": np.sum(p * (M < 0)) + 0.5 * np.sum(p * (M == 0)),
+        "p_pred_below_0": pred_below_0,
+        "log_evidence": peak + math.log(total * cell),
+    }
+
+
+PRIOR_PAIRS = [
+    ("normal:0,1", "halfnormal:0.5"),
+    ("normal:0,10", "halfcauchy:0.5"),
+    ("normal:-0.5,0.3", "uniform:0,2"),
+    ("normal:0,1", "lognormal-turner:any"),
+]
+
+
+@pytest.mark.parametrize("mu_prior, tau_prior", PRIOR_PAIRS)
+def test_exact_matches_brute_force_quadrature(mu_prior, tau_prior):
+    yi, vi = simulated()
+    fit = exact_meta(yi, vi, mu_prior=mu_prior, tau_prior=tau_prior)
+    ref = brute_force(yi, vi, mu_prior, tau_prior)
+    assert fit.mu.mean == pytest.approx(ref["mu_mean"], abs=2e-4)
+    assert fit.mu.sd == pytest.approx(ref["mu_sd"], abs=2e-4)
+    assert fit.tau.mean == pytest.approx(ref["tau_mean"], abs=5e-4)
+    assert fit.tau.sd == pytest.approx(ref["tau_sd"], abs=5e-4)
+    assert fit.p_mu_below(0.0) == pytest.approx(ref["p_mu_below_0"], abs=5e-4)
+    assert fit.p_pred_below(0.0) == pytest.approx(ref["p_pred_below_0"], abs=5e-4)
+    assert fit.log_evidence == pytest.approx(ref["log_evidence"], abs=2e-3)
+
+
+def test_flat_mu_prior_matches_brute_force_up_to_a_constant():
+    yi, vi = simulated(k=5, seed=3)
+    fit = exact_meta(yi, vi, mu_prior="flat", tau_prior="halfnormal:1")
+    ref = brute_force(yi, vi, "flat", "halfnormal:1", mu_range=(-4, 4))
+    assert fit.mu.mean == pytest.approx(ref["mu_mean"], abs=2e-4)
+    assert fit.tau.mean == pytest.approx(ref["tau_mean"], abs=5e-4)
+    assert fit.log_evidence is None  # improper prior: no evidence
+
+
+def test_fixed_tau_limit_is_the_conjugate_normal_posterior():
+    yi, vi = simulated(k=6, seed=5)
+    tau0 = 0.2
+    # log(tau^2) ~ N(log(tau0^2), 1e-6): tau is pinned at tau0.
+    fit = exact_meta(yi, vi, mu_prior="normal:0.1,0.8", tau_prior=f"lognormal:{math.log(tau0**2)},1e-6")
+    w = 1 / (vi + tau0**2)
+    precision = w.sum() + 1 / 0.8**2
+    mean = (np.sum(w * yi) + 0.1 / 0.8**2) / precision
+    sd = math.sqrt(1 / precision)
+    assert fit.mu.mean == pytest.approx(mean, abs=1e-6)
+    assert fit.mu.sd == pytest.approx(sd, abs=1e-6)
+    assert fit.mu.q025 == pytest.approx(stats.norm.ppf(0.025, mean, sd), abs=1e-6)
+    assert fit.predictive().q975 == pytest.approx(stats.norm.ppf(0.975, mean, math.sqrt(sd**2 + tau0**2)), abs=1e-5)
+    assert fit.tau.median == pytest.approx(tau0, rel=1e-5)
+
+
+def test_common_effect_limit():
+    yi, vi = simulated(k=6, seed=8)
+    fit = exact_meta(yi, vi, mu_prior="normal:0,100", tau_prior="uniform:0,1e-7")
+    w = 1 / vi
+    mean = np.sum(w * yi) / (w.sum() + 1e-4)
+    assert fit.mu.mean == pytest.approx(mean, abs=1e-6)
+    assert fit.mu.sd == pytest.approx(math.sqrt(1 / (w.sum() + 1e-4)), abs=1e-6)
+
+
+def test_quantiles_invert_the_cdfs():
+    yi, vi = simulated()
+    fit = exact_meta(yi, vi)
+    probs = np.array([0.01, 0.2, 0.5, 0.9, 0.995])
+    assert np.allclose([fit.p_mu_below(q) for q in fit.mu_quantile(probs)], probs, atol=1e-9)
+    assert np.allclose([fit.p_pred_below(q) for q in fit.pred_quantile(probs)], probs, atol=1e-9)
+    assert np.allclose(fit.tau_cdf(fit.tau_quantile(probs)), probs, atol=1e-9)
+
+
+def test_densities_integrate_to_one():
+    yi, vi = simulated()
+    fit = exact_meta(yi, vi)
+    x = np.linspace(-12, 12, 8001)
+    assert np.trapezoid(fit.density(x, "mu"), x) == pytest.approx(1.0, abs=1e-6)
+    assert np.trapezoid(fit.density(x, "predictive"), x) == pytest.approx(1.0, abs=1e-6)
+    t = np.linspace(0, fit.grid.tau[-1], 20001)
+    assert np.trapezoid(fit.density(t, "tau"), t) == pytest.approx(1.0, abs=1e-4)
+
+
+def test_study_effects_shrink_towards_the_mean():
+    yi, vi = simulated(k=8, tau=0.05)
+    fit = exact_meta(yi, vi, ids=[f"s{i}" for i in range(8)])
+    effects = fit.study_effects()
+    assert effects["id"].tolist() == [f"s{i}" for i in range(8)]
+    lo = np.minimum(effects["yi"], fit.mu.mean)
+    hi = np.maximum(effects["yi"], fit.mu.mean)
+    assert np.all((effects["mean"] >= lo - 1e-9) & (effects["mean"] <= hi + 1e-9))
+    # With tau pinned far above the sampling errors there is almost no shrinkage.
+    wide = exact_meta(yi, vi, tau_prior="lognormal:2,1e-6").study_effects()
+    assert np.allclose(wide["mean"], yi, atol=0.01)
+
+
+def test_draws_follow_the_posterior():
+    yi, vi = simulated()
+    fit = exact_meta(yi, vi)
+    mu, tau = fit.draw(np.random.default_rng(1), 20000)
+    assert mu.mean() == pytest.approx(fit.mu.mean, abs=4 * fit.mu.sd / math.sqrt(20000))
+    assert tau.mean() == pytest.approx(fit.tau.mean, abs=4 * fit.tau.sd / math.sqrt(20000))
+
+
+def test_frame_input_and_contract():
+    yi, vi = simulated()
+    frame = pd.DataFrame({"id": [f"e{i}" for i in range(yi.size)], "yi": yi, "vi": vi})
+    fit = exact_meta(frame, mu_prior="normal:0,1", tau_prior="halfnormal:0.5")
+    out = fit.to_dict()
+    for key in ("mu", "tau"):
+        assert set(out[key]) >= {"mean", "sd", "q025", "q975"}
+    assert set(out["predictive"]) >= {"mean", "q025", "q975"}
+    assert out["p_mu_below_0"] == pytest.approx(fit.p_mu_below(0.0))
+    assert out["flag"] is None and out["diagnostics"]["ok"] is True
+    assert fit.ids == frame["id"].tolist()
+    assert "P(mu < 0)" in fit.summary()
+
+
+def test_more_heterogeneity_widens_the_predictive_interval():
+    yi, vi = simulated()
+    narrow = exact_meta(yi, vi, tau_prior="halfnormal:0.1").predictive()
+    wide = exact_meta(yi, vi, tau_prior="halfnormal:2").predictive()
+    assert wide.q975 - wide.q025 > narrow.q975 - narrow.q025
+
+
+@pytest.mark.parametrize(
+    "frame, message",
+    [
+        (pd.DataFrame({"id": ["a", "b"], "yi": [0.1, 0.2], "vi": [0.1, 0.0]}), "record b: field vi"),
+        (pd.DataFrame({"id": ["a", "b"], "yi": [0.1, None], "vi": [0.1, 0.1]}), "record b: field yi"),
+        (pd.DataFrame({"id": ["a", "b"], "yi": [0.1, 0.2]}), "missing column"),
+        (pd.DataFrame({"id": ["a", "a"], "yi": [0.1, 0.2], "vi": [0.1, 0.1]}), "duplicate id"),
+    ],
+)
+def test_bad_frames_name_the_record(frame, message):
+    with pytest.raises(InputError, match=message):
+        exact_meta(frame)
+
+
+def test_flat_prior_needs_two_studies():
+    with pytest.raises(InputError, match="at least two"):
+        exact_meta([0.1], [0.05], mu_prior="flat")
+
+
+def test_mismatched_lengths():
+    with pytest.raises(InputError, match="yi has 2"):
+        exact_meta([0.1, 0.2], [0.05])
