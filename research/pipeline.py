@@ -97,7 +97,7 @@ def store_flow(store: Store, table: pd.DataFrame, pooled_ids: set[str]) -> dict[
 
 def _study_rows(frame: pd.DataFrame) -> list[dict[str, Any]]:
     columns = ["id", "study", "label", "outcome", "yi", "vi", "design", "design_level", "rob_overall", "setting",
-               "country", "monitoring"]
+               "country", "monitoring", "year"]
     return _clean(frame[columns].astype(object).where(frame[columns].notna(), None).to_dict("records"))
 
 
