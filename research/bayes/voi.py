@@ -270,6 +270,7 @@ def value_of_information(
                 "mcse_narrowing": float(widths.std(ddof=1) / math.sqrt(n) / width_now),
                 "p_benefit_now": p_now,
                 "p_benefit_mean_after": float(p_after.mean()),
+                "mcse_p_benefit_mean_after": float(p_after.std(ddof=1) / math.sqrt(n)),
                 "abs_change_p": float(change.mean()),
                 "mcse_abs_change_p": float(change.std(ddof=1) / math.sqrt(n)),
                 "p_decision_change": float(flips.mean()),
