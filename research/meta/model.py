@@ -90,6 +90,9 @@ def _design(mods, mod_names, k: int, labels: list[str], intercept: bool) -> tupl
         elif hasattr(mods, "columns") and hasattr(mods, "to_numpy"):  # a data frame
             names = [str(c) for c in mods.columns]
             columns = [np.asarray(mods[c].to_numpy(dtype=float)) for c in mods.columns]
+        elif getattr(mods, "ndim", None) == 1 and getattr(mods, "name", None) is not None:  # a named series
+            names = [str(mods.name)]
+            columns = [np.asarray(mods, dtype=float)]
         else:
             try:
                 arr = np.asarray(mods, dtype=float)
@@ -122,12 +125,18 @@ def _design(mods, mod_names, k: int, labels: list[str], intercept: bool) -> tupl
 
 
 def check_rank(X: np.ndarray, names: list[str]) -> None:
+    """Raise InputError naming the first column that the columns before it already span."""
     k, p = X.shape
-    # a column that adds nothing to the span of the ones before it is redundant
+    if p > k:
+        raise InputError(f"{p} coefficients for {k} studies")
+    # in a QR decomposition without pivoting, a redundant column leaves (almost) nothing on the diagonal
+    r_diag = np.abs(np.diag(np.linalg.qr(X, mode="r")))
+    norms = np.linalg.norm(X, axis=0)
     for j in range(p):
-        sub = X[:, : j + 1]
-        if np.linalg.matrix_rank(sub) < j + 1:
-            if np.ptp(X[:, j]) == 0 and names[0] == "intercept" and j > 0:
+        if r_diag[j] <= 1e-10 * max(norms[j], np.finfo(float).tiny):
+            if j == 0 or norms[j] == 0:
+                raise InputError(f"moderator {names[j]!r} is zero for every study")
+            if np.ptp(X[:, j]) == 0 and names[0] == "intercept":
                 raise InputError(f"moderator {names[j]!r} is constant, so it duplicates the intercept")
             raise InputError(
                 f"moderators are collinear: {names[j]!r} is a linear combination of "
@@ -445,10 +454,12 @@ class Summary:
     def as_text(self) -> str:
         r = self.result
         kind = "Common-effect" if r.method == "EE" else ("Random-effects" if r.intercept_only else "Mixed-effects")
-        lines = [f"{kind} model (k = {r.k}; tau2 estimator: {r.method}; test: {r.test})", ""]
+        how = "tau2 fixed" if r.tau2_fixed else f"tau2 estimator: {r.method}"
+        lines = [f"{kind} model (k = {r.k}; {how}; test: {r.test})", ""]
         if r.method != "EE":
             word = "total" if r.intercept_only else "residual"
-            lines.append(f"tau^2 ({word} heterogeneity): {r.tau2:.4f} (SE = {r.se_tau2:.4f})")
+            spread = "fixed" if r.tau2_fixed else f"SE = {r.se_tau2:.4f}"
+            lines.append(f"tau^2 ({word} heterogeneity): {r.tau2:.4f} ({spread})")
             lines.append(f"tau:                           {r.tau:.4f}")
             if not r.tau2_fixed:
                 lo, hi = r.confint_tau2()
@@ -459,12 +470,12 @@ class Summary:
             lines.append(f"R^2 (heterogeneity accounted): {r.r2:.2f}%")
         lines.append("")
         lines.append(f"Test for {'residual ' if not r.intercept_only else ''}heterogeneity: "
-                     f"Q({r.q_df}) = {r.q:.4f}, p = {_fmt_p(r.q_p)}")
+                     f"Q({r.q_df}) = {r.q:.4f}, {_p_phrase(r.q_p)}")
         if not r.intercept_only:
             if r.test == "hksj":
-                lines.append(f"Test of moderators: F({r.qm_df[0]}, {r.qm_df[1]}) = {r.qm:.4f}, p = {_fmt_p(r.qm_p)}")
+                lines.append(f"Test of moderators: F({r.qm_df[0]}, {r.qm_df[1]}) = {r.qm:.4f}, {_p_phrase(r.qm_p)}")
             else:
-                lines.append(f"Test of moderators: QM({r.qm_df[0]}) = {r.qm:.4f}, p = {_fmt_p(r.qm_p)}")
+                lines.append(f"Test of moderators: QM({r.qm_df[0]}) = {r.qm:.4f}, {_p_phrase(r.qm_p)}")
         lines.append("")
         stat = "t" if r.test == "hksj" else "z"
         width = max(10, *(len(n) for n in r.coef_names))
@@ -485,6 +496,10 @@ class Summary:
 
 def _fmt_p(p: float) -> str:
     return "<.0001" if p < 1e-4 else f"{p:.4f}"
+
+
+def _p_phrase(p: float) -> str:
+    return "p < .0001" if p < 1e-4 else f"p = {p:.4f}"
 
 
 # --------------------------------------------------------------------------- fitting
