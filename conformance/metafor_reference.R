@@ -114,12 +114,18 @@ selmodel_view <- function(s) {
        ll = num(s$ll), lrt = num(s$LRT), lrt_p = num(s$LRTp), k_per_interval = as.integer(s$ptable$k))
 }
 
+trimfill_view <- function(r, estimator) {
+  tf <- trimfill(r, estimator = estimator)
+  list(k0 = tf$k0, side = tf$side, se_k0 = num(tf$se.k0), p_k0 = num(tf$p.k0), estimate = num(tf$beta[1]),
+       se = num(tf$se[1]), ci_low = num(tf$ci.lb[1]), ci_high = num(tf$ci.ub[1]), tau2 = num(tf$tau2))
+}
+
 bias_view <- function(r, alternative) {
-  tf <- trimfill(r)
   v <- list(
     egger = regtest_view(regtest(r)),
-    trimfill = list(k0 = tf$k0, side = tf$side, se_k0 = num(tf$se.k0), estimate = num(tf$beta[1]),
-                    se = num(tf$se[1]), ci_low = num(tf$ci.lb[1]), ci_high = num(tf$ci.ub[1]), tau2 = num(tf$tau2)),
+    trimfill = trimfill_view(r, "L0"),
+    trimfill_r0 = trimfill_view(r, "R0"),
+    trimfill_q0 = trimfill_view(r, "Q0"),
     pet_peese = list(pet = regtest_view(regtest(r, model = "lm", predictor = "sei"), lm_model = TRUE),
                      peese = regtest_view(regtest(r, model = "lm", predictor = "vi"), lm_model = TRUE))
   )

@@ -92,6 +92,8 @@ def test_small_study_methods_match_metafor(name):
     actual = {
         "egger": egger(fit).to_dict(),
         "trimfill": trimfill(fit).to_dict(),
+        "trimfill_r0": trimfill(fit, estimator="R0").to_dict(),
+        "trimfill_q0": trimfill(fit, estimator="Q0").to_dict(),
         "pet_peese": pet_peese(fit).to_dict(),
     }
     expected = {key: case[key] for key in actual}

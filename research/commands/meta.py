@@ -1,7 +1,7 @@
 """Meta-analysis commands: ``research meta`` (fit a model to a CSV) and ``research effect-sizes``.
 
 ``research meta FILE.csv --yi COL --vi COL --json`` prints one JSON object whose keys are a
-contract other tools rely on: k, estimate, se, ci_low, ci_high, pi_low, pi_high, tau2,
+contract that scripts rely on: k, estimate, se, ci_low, ci_high, pi_low, pi_high, tau2,
 tau2_ci_low, tau2_ci_high, i2 (percent), h2, q, q_p; with ``--mods`` also ``coefficients``
 (name, estimate, se, ...), qm and r2; with ``--bias`` also ``egger`` {z, p, ...} and
 ``trimfill`` {k0, side, estimate, ...}.

@@ -224,10 +224,9 @@ def trimfill(result: MetaResults, side: str | None = None, estimator: str = "L0"
 
     p_k0 = None
     if estimator == "R0":
+        # probability of a run of at least k0 + 1 under symmetry (metafor's p.k0)
         m = np.arange(-1, k0)
-        from scipy.special import comb
-
-        p_k0 = float(1 - np.sum(comb(m + 1, m + 1) * 0.5 ** (m + 2)))
+        p_k0 = float(1 - np.sum(0.5 ** (m + 2)))
     if k0 > 0:
         mirrored = -(centred - beta) if side == "right" else centred - beta
         new_y = -mirrored[k - k0:]
@@ -431,7 +430,7 @@ def selmodel(result: MetaResults, steps: Sequence[float] = (0.025,), alternative
     # standard errors from the Hessian on the natural scale (beta, tau2, free deltas)
     def negll_natural(x):
         b = x[:p]
-        t2 = result.tau2 if fixed_tau2 else min(max(x[p], 0.0), math.inf)
+        t2 = result.tau2 if fixed_tau2 else x[p]  # values below ~0 count as 0 inside loglik
         d = np.concatenate([[1.0], x[p + (0 if fixed_tau2 else 1):]])
         return -lik.loglik(b, t2, d)
 
