@@ -7,6 +7,8 @@ result provides.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 from matplotlib.figure import Figure
 
@@ -103,7 +105,9 @@ def plot_trace(result, var_names=None) -> Figure:
     """Trace and density per chain (arviz) for an MCMC result."""
     import arviz as az
 
-    axes = az.plot_trace(result.idata, var_names=_mcmc_names(result, var_names), compact=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # arviz 0.23 on matplotlib 3.11
+        axes = az.plot_trace(result.idata, var_names=_mcmc_names(result, var_names), compact=True)
     return _finish(np.asarray(axes).ravel()[0].figure, result)
 
 
@@ -111,7 +115,9 @@ def plot_rank(result, var_names=None) -> Figure:
     """Rank plots (arviz): flat histograms per chain indicate good mixing."""
     import arviz as az
 
-    axes = az.plot_rank(result.idata, var_names=_mcmc_names(result, var_names))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        axes = az.plot_rank(result.idata, var_names=_mcmc_names(result, var_names))
     return _finish(np.asarray(axes).ravel()[0].figure, result)
 
 
