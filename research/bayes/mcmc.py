@@ -9,7 +9,6 @@ sampler settings, so repeating an analysis does not resample.
 
 from __future__ import annotations
 
-import logging
 import os
 import warnings
 from dataclasses import dataclass
@@ -431,7 +430,6 @@ def mcmc_meta(
     if idata is None:
         import nutpie
 
-        logging.getLogger("pymc").setLevel(logging.ERROR)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             sampler_model = compiled.with_data(y_obs=design.y, se=design.se)
