@@ -35,13 +35,33 @@ class TransportSpec(BaseModel):
 
 
 class VoiScenario(BaseModel):
-    """A data gap, and the study that filling it would amount to."""
+    """A data gap, and the study that filling it would amount to (see research.bayes.voi)."""
 
     model_config = ConfigDict(extra="forbid")
 
     gap: str
     description: str
-    new_study_se: float = Field(gt=0, description="Standard error (log scale) of the local estimate it would give")
+    kind: Literal["target", "external"] = "target"
+    new_study_se: float | None = Field(None, gt=0, description="Standard error (log scale) of the new estimate")
+    counts: dict[str, float] | None = Field(
+        None, description="Expected counts: before, after, control_before, control_after, overdispersion"
+    )
+    n_studies: int = Field(1, ge=1)
+    bias_mean: float = 0.0
+    bias_sd: float = Field(0.0, ge=0)
+
+
+class McmcSpec(BaseModel):
+    """An MCMC fit shown beside the exact one, with its diagnostics."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    model: Literal["random_effects", "meta_regression", "robust", "bias_adjusted"] = "random_effects"
+    draws: int = Field(1000, ge=100)
+    tune: int = Field(1000, ge=100)
+    chains: int = Field(2, ge=1)
+    seed: int = 1
+    target_accept: float = Field(0.95, ge=0.5, lt=1)
 
 
 class Analysis(BaseModel):
@@ -60,6 +80,7 @@ class Analysis(BaseModel):
     bayes: BayesSpec = Field(default_factory=BayesSpec)
     transport: TransportSpec | None = None
     value_of_information: list[VoiScenario] = Field(default_factory=list)
+    mcmc: list[McmcSpec] = Field(default_factory=list)
     gaps: list[str] = Field(default_factory=list, description="Gaps that limit this analysis")
     file: str | None = None
 

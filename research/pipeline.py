@@ -29,6 +29,7 @@ from research.store.write import atomic_write_text
 
 Progress = Callable[[str], None]
 RESULTS_NAME = "results.json"
+DEFAULT_CACHE = Path(".cache/fits")
 
 
 # --------------------------------------------------------------------------- fingerprint
@@ -154,7 +155,7 @@ def _bayes(analysis: Analysis, frame: pd.DataFrame) -> tuple[dict[str, Any], Any
     return _clean(result), posterior
 
 
-def run_analysis(analysis: Analysis, table: pd.DataFrame) -> dict[str, Any]:
+def run_analysis(analysis: Analysis, table: pd.DataFrame, cache_dir: Path | None = None) -> dict[str, Any]:
     """Run one declared analysis on the effect table; the result is plain data (JSON-ready)."""
     chosen = select(table, analysis.where)
     pooled = chosen[chosen["poolable"]].reset_index(drop=True)
@@ -166,7 +167,8 @@ def run_analysis(analysis: Analysis, table: pd.DataFrame) -> dict[str, Any]:
         "excluded": [{"id": r.id, "reason": r.reason} for r in excluded.itertuples()],
         "studies": _study_rows(pooled), "gaps": list(analysis.gaps),
         "reported": _reported_rows(select(table, analysis.reported_where)) if analysis.reported_where else [],
-        "frequentist": None, "bayes": None, "transport": None, "value_of_information": [], "figures": {},
+        "frequentist": None, "bayes": None, "transport": None, "value_of_information": [], "mcmc": [],
+        "figures": {},
         "status": "ok" if len(pooled) >= analysis.min_k else "insufficient_data",
     }
     if result["status"] == "insufficient_data":
@@ -177,35 +179,62 @@ def run_analysis(analysis: Analysis, table: pd.DataFrame) -> dict[str, Any]:
     result["frequentist"], fit = _frequentist(analysis, pooled)
     result["bayes"], posterior = _bayes(analysis, pooled)
     if analysis.transport:
-        result["transport"] = _clean(_transport(analysis, pooled, posterior))
+        result["transport"] = _clean(_transport(analysis, pooled))
     if analysis.value_of_information:
         result["value_of_information"] = _clean(_value_of_information(analysis, pooled))
-    result["figures"] = _figures(analysis, pooled, fit, posterior)
+    result["mcmc"], mcmc_fits = _mcmc(analysis, pooled, cache_dir)
+    result["figures"] = _figures(analysis, pooled, fit, posterior, mcmc_fits)
     return result
 
 
-def _transport(analysis: Analysis, frame: pd.DataFrame, posterior) -> dict[str, Any]:
+def _transport(analysis: Analysis, frame: pd.DataFrame) -> dict[str, Any]:
     from research.bayes import transport
 
     spec = analysis.transport
     out = transport(frame, target=spec.target, known=spec.known, unknown=spec.unknown,
-                    mu_prior=analysis.bayes.mu_prior, tau_prior=analysis.bayes.tau_prior)
-    out = dict(out)
-    out.setdefault("assumptions", [])
-    out["assumptions"] = list(spec.assumptions) + list(out["assumptions"])
+                    mu_prior=analysis.bayes.mu_prior, tau_prior=analysis.bayes.tau_prior).to_dict()
+    out["assumptions"] = list(spec.assumptions) + list(out.get("assumptions") or [])
     return out
 
 
 def _value_of_information(analysis: Analysis, frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """Preposterior value of filling each declared gap, in the report's terms."""
     from research.bayes import value_of_information
 
-    scenarios = [s.model_dump() for s in analysis.value_of_information]
-    return value_of_information(frame, scenarios, mu_prior=analysis.bayes.mu_prior,
-                                tau_prior=analysis.bayes.tau_prior)
+    scenarios = [s.model_dump(exclude_none=True) for s in analysis.value_of_information]
+    ranked = value_of_information(frame, scenarios, mu_prior=analysis.bayes.mu_prior,
+                                  tau_prior=analysis.bayes.tau_prior)
+    return [
+        {
+            "gap": row["gap_id"],
+            "description": row.get("description", ""),
+            "pi_width_reduction": row["narrowing"],
+            "p_benefit_change": row["abs_change_p"],
+            "p_decision_change": row.get("p_decision_change"),
+            "note": "expected relative narrowing of the 95% predictive interval; expected absolute change "
+                    "in P(benefit), by preposterior simulation",
+        }
+        for row in ranked
+    ]
 
 
-def _figures(analysis: Analysis, frame: pd.DataFrame, fit, posterior) -> dict[str, str]:
-    from research.plots.bayes import plot_mu_posterior, plot_predictive
+def _mcmc(analysis: Analysis, frame: pd.DataFrame, cache_dir: Path | None) -> tuple[list[dict[str, Any]], list]:
+    """MCMC fits beside the exact result; each carries its diagnostics and a flag if they fail."""
+    if not analysis.mcmc:
+        return [], []
+    from research.bayes import mcmc_meta
+
+    fits = [
+        mcmc_meta(frame, model=spec.model, mu_prior=analysis.bayes.mu_prior, tau_prior=analysis.bayes.tau_prior,
+                  draws=spec.draws, tune=spec.tune, chains=spec.chains, seed=spec.seed,
+                  target_accept=spec.target_accept, cache_dir=cache_dir)
+        for spec in analysis.mcmc
+    ]
+    return [_clean(f.to_dict()) for f in fits], fits
+
+
+def _figures(analysis: Analysis, frame: pd.DataFrame, fit, posterior, mcmc_fits=()) -> dict[str, str]:
+    from research.plots.bayes import plot_mu_posterior, plot_predictive, plot_trace
     from research.plots.meta import forest_plot, funnel_plot
 
     labels = [f"{row.label} ({row.outcome})" for row in frame.itertuples()]
@@ -215,20 +244,22 @@ def _figures(analysis: Analysis, frame: pd.DataFrame, fit, posterior) -> dict[st
         "funnel": _svg(funnel_plot(fit, ratio=True, xlabel=axis)),
         "posterior": _svg(plot_mu_posterior(posterior)),
         "predictive": _svg(plot_predictive(posterior)),
+        **{f"trace_{f.model}": _svg(plot_trace(f)) for f in mcmc_fits},
     }
 
 
 # --------------------------------------------------------------------------- the whole job
 
 
-def run_analyses(store: Store, analyses_dir: str | Path = "analyses", progress: Progress | None = None) -> dict:
+def run_analyses(store: Store, analyses_dir: str | Path = "analyses", progress: Progress | None = None,
+                 cache_dir: Path | None = DEFAULT_CACHE, table: pd.DataFrame | None = None) -> dict:
     """Run every declared analysis on the store; returns ``{analysis_id: result}``."""
-    table = effect_table(store)
+    table = effect_table(store) if table is None else table
     results = {}
     for analysis in load_analyses(analyses_dir):
         if progress:
-            progress(f"analysis {analysis.id}")
-        results[analysis.id] = run_analysis(analysis, table)
+            progress(f"analysis: {analysis.title}")
+        results[analysis.id] = run_analysis(analysis, table, cache_dir)
     return results
 
 
@@ -282,6 +313,7 @@ def build(
     force: bool = False,
     progress: Progress | None = None,
     today: dt.date | None = None,
+    cache_dir: Path | None = DEFAULT_CACHE,
 ) -> BuildOutcome:
     """Validate, analyse, check claims and write the report. Skips the work when nothing changed."""
     from research.claims import evaluate_claims
@@ -300,10 +332,7 @@ def build(
     step("validating the evidence store")
     store = load_store(evidence)
     table = effect_table(store)
-    analyses = {}
-    for analysis in load_analyses(analyses_dir):
-        step(f"analysis: {analysis.title}")
-        analyses[analysis.id] = run_analysis(analysis, table)
+    analyses = run_analyses(store, analyses_dir, progress=step, cache_dir=cache_dir, table=table)
     step("checking claims")
     verdicts = evaluate_claims(store, analyses, checks_path=analyses_dir / "claim-checks.yaml")
     pooled = {i for r in analyses.values() for i in r["inputs"]}
