@@ -32,6 +32,8 @@ conformance:
 ## benchmark: speed comparisons (prints ratios)
 benchmark: $(STAMP)
 	$(BIN)/python benchmarks/bench_reml.py
+	$(BIN)/python benchmarks/bench_bayes.py
+	$(BIN)/python benchmarks/bench_build.py
 
 schema: $(STAMP)
 	$(BIN)/research schema
