@@ -131,3 +131,15 @@ def test_schema_export(tmp_path):
 def test_usage_error_exit_code(capsys):
     assert main(["validate", "--no-such-option"]) == 2
     assert "No such option" in capsys.readouterr().err
+
+
+def test_committed_schemas_are_current():
+    import json
+    from pathlib import Path
+
+    from research.store import export_schemas
+
+    folder = Path(__file__).resolve().parents[1] / "evidence" / "schema"
+    for kind, schema in export_schemas().items():
+        committed = json.loads((folder / f"{kind}.schema.json").read_text(encoding="utf-8"))
+        assert committed == schema, f"evidence/schema/{kind}.schema.json is stale: run `research schema`"
