@@ -37,6 +37,8 @@ CHROMIUM_FLAGS = [
 
 MEASURE_FIGURES = """
 (() => {
+  // open every disclosure (trace plots, long gap lists) so the figures inside get measured too
+  document.querySelectorAll('details').forEach(d => { d.open = true; });
   const figures = [...document.querySelectorAll('svg, img')].filter(el => !el.parentElement.closest('svg'));
   return JSON.stringify({
     figures: figures.map(el => {
@@ -53,6 +55,9 @@ MEASURE_FIGURES = """
     scripts: document.querySelectorAll('script').length,
     title: document.title,
     docHeight: document.documentElement.scrollHeight,
+    blocks: [...document.querySelectorAll('#summary .question-block')].map(el => ({
+      id: el.id, height: el.getBoundingClientRect().height})),
+    failedBadges: [...document.querySelectorAll('.diag-failed')].map(el => el.getBoundingClientRect().width),
   });
 })()
 """
@@ -270,3 +275,15 @@ def test_report_of_the_shipped_store_renders(page, tmp_path):
     assert len(inlined) == pipeline_figures
     for figure in report["figures"]:
         assert figure["width"] > 0 and figure["height"] > 0, figure
+
+
+def test_summary_blocks_and_mcmc_warnings_are_visible(page, tmp_path):
+    results = realistic_results()
+    report = load_report(page, results, tmp_path)
+    ids = [b["id"] for b in report["blocks"]]
+    assert ids[0] == "summary-cctv-crime"  # the question the article's claims rest on leads
+    assert f"summary-{results['analyses'][0]['id']}" in ids
+    assert all(b["height"] > 0 for b in report["blocks"])
+    # the failing fit of the fixture is flagged where a reader can see it
+    assert report["failedBadges"] and all(width > 0 for width in report["failedBadges"])
+    assert report["iconCount"] == 100  # one icon array: no probability is drawn for the unpooled question

@@ -5,6 +5,12 @@ report a CMF and its (unadjusted) standard error (evidence/raw/cmf_clearinghouse
 They differ in crash type, so this pooled fit is a rendering fixture, not an analysis anyone
 should read; the shipped analyses are declared in analyses/. The statistics are computed here
 (statsmodels DerSimonian-Laird, a grid posterior for the normal-normal model), never typed in.
+
+The CCTV analysis cannot be pooled; its reported rows are the review results of the evidence
+store (evidence/estimates/cctv-reviews.yaml with evidence/studies/cctv.yaml), read as the
+pipeline reads them. The "MCMC fits" are independent draws from the grid posterior, split into
+chains, with diagnostics computed by ``research.bayes.mcmc.compute_diagnostics``; the second
+fit's chains are made not to mix (one chain stuck near a single value), so it fails them.
 """
 
 from __future__ import annotations
@@ -17,10 +23,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 from scipy import stats
 
 ROOT = Path(__file__).resolve().parents[1]
 CMF_FILE = ROOT / "evidence" / "raw" / "cmf_clearinghouse_automated_enforcement.csv"
+CCTV_REVIEWS = ROOT / "evidence" / "estimates" / "cctv-reviews.yaml"
+CCTV_STUDIES = ROOT / "evidence" / "studies" / "cctv.yaml"
+ALMATY_GAPS = ROOT / "evidence" / "gaps" / "almaty.yaml"
+AI_GAP = "gap-ai-cctv-evaluation-almaty"
 SPEED_CAMERA_IDS = ("2912", "2923", "2194", "8196")
 
 
@@ -68,6 +79,74 @@ def _frequentist(yi: np.ndarray, vi: np.ndarray) -> dict:
     }
 
 
+def cctv_reported_rows() -> list[dict]:
+    """The CCTV review results of the evidence store, in the pipeline's ``reported`` row format,
+    plus the study's ``n_units`` (number of evaluations) as the report can show it."""
+    estimates = yaml.safe_load(CCTV_REVIEWS.read_text(encoding="utf-8"))
+    studies = {s["id"]: s for s in yaml.safe_load(CCTV_STUDIES.read_text(encoding="utf-8"))}
+    rows = []
+    for e in estimates:
+        study = studies[e["study"]]
+        rows.append(
+            {
+                "estimate_id": e["id"], "study": e["study"], "source": e["source"], "label": study["title"],
+                "outcome": e["outcome"], "subgroup": e.get("subgroup"),
+                "percent_change": float(e["estimate"]) if e["measure"] == "percent_change" else None,
+                "significant": e.get("significant"), "provenance": e["provenance"], "measure": e["measure"],
+                "n_units": study.get("n_units"), "year": study.get("year"), "design": study.get("design"),
+            }
+        )
+    return rows
+
+
+def almaty_gap(gap_id: str) -> dict:
+    """One gap of the evidence store, as the pipeline's gap register carries it."""
+    gap = next(g for g in yaml.safe_load(ALMATY_GAPS.read_text(encoding="utf-8")) if g["id"] == gap_id)
+    return {"id": gap["id"], "what": " ".join(gap["what"].split()), "why_it_matters": " ".join(gap["why_it_matters"].split()),
+            "who_may_hold": gap["who_may_hold"], "status": gap["status"], "parameter": gap.get("parameter"),
+            "related": gap.get("related", []), "voi": None}
+
+
+def _mcmc_fit(model: str, mu: np.ndarray, tau: np.ndarray) -> dict:
+    """An MCMC result dict from draws shaped (chain, draw), diagnostics computed, not typed."""
+    import arviz as az
+
+    from research.bayes.mcmc import compute_diagnostics
+
+    idata = az.from_dict(posterior={"mu": mu, "tau": tau},
+                         sample_stats={"diverging": np.zeros(mu.shape, dtype=bool)})
+    diagnostics = compute_diagnostics(idata)
+
+    def summary(x: np.ndarray) -> dict:
+        flat = x.ravel()
+        return {"mean": float(flat.mean()), "sd": float(flat.std()), "median": float(np.median(flat)),
+                "q025": float(np.quantile(flat, 0.025)), "q975": float(np.quantile(flat, 0.975))}
+
+    return {
+        "method": "mcmc", "model": model, "mu": summary(mu), "tau": summary(tau),
+        "p_mu_below_0": float((mu < 0).mean()),
+        "mcse": {"mu_mean": float(az.mcse(idata, var_names=["mu"], method="mean")["mu"])},
+        "diagnostics": diagnostics.to_dict(), "flag": diagnostics.flag,
+    }
+
+
+def _trace_svg(mu: np.ndarray) -> str:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5, 1.8))
+    for chain in mu:
+        ax.plot(chain, lw=0.6)
+    ax.set_ylabel("mu")
+    buffer = io.StringIO()
+    fig.savefig(buffer, format="svg", bbox_inches="tight", metadata={"Date": None})
+    plt.close(fig)
+    text = buffer.getvalue()
+    return text[text.index("<svg"):]
+
+
 def _grid_posterior(yi: np.ndarray, vi: np.ndarray) -> dict:
     """Normal-normal random-effects posterior on a grid: mu ~ N(0, 1), tau ~ HalfNormal(0.5)."""
     mu = np.linspace(-3, 3, 1201)
@@ -91,6 +170,7 @@ def _grid_posterior(yi: np.ndarray, vi: np.ndarray) -> dict:
     rng = np.random.default_rng(20261125)
     flat = rng.choice(post.size, size=20000, p=post.ravel())
     theta_new = rng.normal(m.ravel()[flat], t.ravel()[flat])
+    _DRAWS["mu"], _DRAWS["tau"] = m.ravel()[flat], t.ravel()[flat]
     return {
         "mu": summary(mu, p_mu), "tau": summary(tau, p_tau),
         "predictive": {"mean": float(theta_new.mean()), "q025": float(np.quantile(theta_new, 0.025)),
@@ -123,6 +203,7 @@ def _forest_svg(studies: list[dict], freq: dict) -> str:
 
 
 _CACHE: dict[str, dict] = {}
+_DRAWS: dict[str, np.ndarray] = {}
 
 
 def realistic_results() -> dict:
@@ -138,6 +219,15 @@ def _build() -> dict:
     vi = np.array([s["vi"] for s in studies])
     freq = _frequentist(yi, vi)
     bayes = _grid_posterior(yi, vi)
+    # two chains of 500 posterior draws each: they mix, so diagnostics pass
+    mu_draws, tau_draws = _DRAWS["mu"][:1000].reshape(2, 500), _DRAWS["tau"][:1000].reshape(2, 500)
+    # the same draws with chain 2 stuck at its first value: R-hat and ESS fail
+    stuck_mu, stuck_tau = mu_draws.copy(), tau_draws.copy()
+    stuck_mu[1], stuck_tau[1] = mu_draws[1, 0] + 1e-3 * np.arange(500) / 500, tau_draws[1, 0]
+    mcmc = [
+        _mcmc_fit("random_effects", mu_draws, tau_draws),
+        _mcmc_fit("robust", stuck_mu, stuck_tau),
+    ]
     speed = {
         "id": "speed-cameras-crashes-fixture",
         "title": "Speed cameras and crashes (test fixture)",
@@ -156,18 +246,19 @@ def _build() -> dict:
             {"estimate_id": "hoye-2014-total", "source": "Høye (2014) AAP 73", "outcome": "total crashes",
              "subgroup": None, "percent_change": -20.0, "significant": None, "provenance": "primary"},
         ],
-        "figures": {"forest": _forest_svg(studies, freq)},
+        "figures": {"forest": _forest_svg(studies, freq), "trace_random_effects": _trace_svg(mu_draws),
+                    "trace_robust": _trace_svg(stuck_mu)},
+        "mcmc": mcmc,
     }
     cctv = {
         "id": "cctv-crime", "title": "Public-area CCTV and crime", "question": "Does CCTV reduce crime?",
         "intervention": "CCTV", "outcome": "crimes", "k": 0, "status": "insufficient_data",
         "gaps": ["gap-welsh-farrington-2008-study-table", "gap-piza-2019-study-table"], "inputs": [],
         "studies": [], "frequentist": None, "bayes": None, "transport": None,
-        "reported": [
-            {"estimate_id": "wf-2009-overall", "source": "Welsh & Farrington (2009) JQ", "outcome": "overall crime",
-             "subgroup": None, "percent_change": -16.0, "significant": True, "provenance": "primary"},
-        ],
+        "reported": cctv_reported_rows(),
+        "status_reason": "0 estimate(s) with a usable uncertainty; at least 3 are needed to pool",
         "figures": {},
+        "mcmc": [],
     }
     claims = [
         {

@@ -7,13 +7,31 @@ from __future__ import annotations
 
 import math
 import re
-import xml.etree.ElementTree as ET
 from typing import Any, Mapping
 
 from markupsafe import Markup
 
 from research.grade import ALMATY, GradeAssessment, TransportTarget, assess_certainty
 from research.plots.report import icon_array, prisma_flow, rob_traffic_light
+from research.report._format import (
+    NOT_AVAILABLE,
+    _count,
+    _float,
+    _int,
+    _list,
+    _mapping,
+    _num,
+    _p,
+    _pair,
+    _pct,
+    _prob,
+    _signed,
+    _term,
+    _text,
+)
+from research.report.mcmc import TRACE_PREFIX, mcmc_view
+from research.report.reported import reported_summary
+from research.report.svg import safe_svg
 from research.verbal import (
     describe_change,
     describe_interval,
@@ -30,7 +48,6 @@ VERDICTS = {
     "not_enough_evidence": ("Not enough evidence", "verdict-nee"),
     "opinion": ("Opinion (not checkable)", "verdict-opinion"),
 }
-NOT_AVAILABLE = "not available"
 
 
 def build_context(results: Mapping[str, Any], target: TransportTarget = ALMATY) -> dict[str, Any]:
@@ -43,10 +60,14 @@ def build_context(results: Mapping[str, Any], target: TransportTarget = ALMATY) 
     analyses.sort(key=lambda a: not a["ok"])  # analyses with a pooled estimate first; order otherwise kept
     claims = [_claim_view(c) for c in _list(results.get("claims")) if isinstance(c, Mapping)]
     gaps = _ranked_gaps([g for g in _list(results.get("gaps")) if isinstance(g, Mapping)])
+    for view in analyses:
+        if not view["ok"] and view["reported"]:
+            view["reported_summary"] = reported_summary(view, gaps)
     store = results.get("store") if isinstance(results.get("store"), Mapping) else {}
     flow = store.get("flow") if isinstance(store.get("flow"), Mapping) else {}
     counts = store.get("counts") if isinstance(store.get("counts"), Mapping) else {}
     headline = _headline(analyses)
+    blocks = _summary_blocks(analyses, headline, claims)
     fingerprint = str(results.get("evidence_fingerprint") or "")
     return {
         "generated_at": str(results.get("generated_at") or NOT_AVAILABLE),
@@ -55,6 +76,7 @@ def build_context(results: Mapping[str, Any], target: TransportTarget = ALMATY) 
         "target": target,
         "analyses": analyses,
         "headline": headline,
+        "summary_blocks": blocks,
         "claims": claims,
         "verdict_counts": _verdict_counts(claims),
         "gaps": gaps,
@@ -100,6 +122,8 @@ def _analysis_view(a: Mapping[str, Any], rob: list[Mapping[str, Any]], target: T
         "freq": _freq_view(freq, outcome) if freq else None,
         "bayes": _bayes_view(bayes, outcome) if bayes else None,
         "transport": _transport_view(transport, outcome) if transport else None,
+        "mcmc": mcmc_view(_list(a.get("mcmc")), bayes, figures),
+        "reported_summary": None,  # filled in by build_context, which knows the gap register
     }
     view["benefit"] = _benefit(transport, bayes, outcome)
     low, high = _pooled_interval(freq, bayes)
@@ -167,22 +191,55 @@ def _bayes_view(bayes: Mapping[str, Any], outcome: str) -> dict[str, Any]:
             f"{'OK' if diag.get('ok') else 'PROBLEM'}: R-hat max {_num(diag.get('rhat_max'), 3)}, "
             f"bulk ESS min {_count(diag.get('ess_bulk_min'))}, divergences {_count(diag.get('divergences'))}"
             if diag
-            else "not applicable (exact computation)" if bayes.get("method") == "exact" else NOT_AVAILABLE
+            else "numerical integration, no sampler to diagnose" if bayes.get("method") == "exact" else NOT_AVAILABLE
         ),
         "diagnostics_ok": bool(diag.get("ok")) if diag else bayes.get("method") == "exact",
     }
 
 
 def _transport_view(transport: Mapping[str, Any], outcome: str) -> dict[str, Any]:
+    """What the target can expect, from the transported ratio (median and 95% interval)."""
     pred = _mapping(transport.get("predictive"))
+    ratio = _mapping(transport.get("ratio"))
+    target = _text(transport.get("target")) or "the target city"
+    middle, low, high = (_log(ratio.get(k)) for k in ("median", "q025", "q975"))
+    if middle is None or low is None or high is None:  # no ratio: the predictive log ratio says the same
+        middle, low, high = (_float(pred.get(k)) for k in ("median", "q025", "q975"))
+        if middle is None:
+            middle = _float(pred.get("mean"))
+    expected = describe_change(middle, outcome)
+    if expected == NOT_AVAILABLE or low is None or high is None:
+        plain = NOT_AVAILABLE
+    else:
+        plain = (
+            f"most likely about {expected}, but anywhere from {_change_words(low)} to {_change_words(high)} "
+            f"(95% interval)"
+        )
     return {
-        "target": _text(transport.get("target")) or "the target city",
-        "effect": describe_change(_float(pred.get("mean")), outcome),
-        "interval": describe_interval(_float(pred.get("q025")), _float(pred.get("q975"))),
+        "target": target,
+        "effect": expected,
+        "interval": describe_interval(low, high),
+        "plain": plain,
         "p_benefit": _prob(transport.get("p_benefit")),
         "p_benefit_term": _term(transport.get("p_benefit")),
         "assumptions": [str(x) for x in _list(transport.get("assumptions"))],
+        "flag": _text(transport.get("flag")),
     }
+
+
+def _log(ratio: Any) -> float | None:
+    x = _float(ratio)
+    return math.log(x) if x is not None and x > 0 else None
+
+
+def _change_words(log_ratio: float) -> str:
+    """-0.2 -> '18% fewer'; the noun is said once, in the sentence."""
+    change = percent_change(log_ratio)
+    if change is None:
+        return NOT_AVAILABLE
+    if round(abs(change)) == 0:
+        return "no change"
+    return f"{abs(change):.0f}% {'fewer' if change < 0 else 'more'}"
 
 
 def _benefit(transport: Mapping[str, Any], bayes: Mapping[str, Any], outcome: str) -> dict[str, Any] | None:
@@ -230,6 +287,33 @@ def _headline(analyses: list[dict[str, Any]]) -> dict[str, Any] | None:
     return max(pool, key=lambda a: (_int(a["k"]) or 0))
 
 
+def _summary_blocks(
+    analyses: list[dict[str, Any]], headline: dict[str, Any] | None, claims: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """The questions the one-page summary answers, most relevant to the article first.
+
+    One block for the headline analysis (pooled) and one for each analysis that could not be
+    pooled but has reported results. Relevance is the number of the article's claims that cite
+    the analysis; ties keep the pooled block first, then the analyses' own order.
+    """
+    candidates = ([headline] if headline else []) + [a for a in analyses if not a["ok"] and a["reported_summary"]]
+    blocks = []
+    for position, a in enumerate(candidates):
+        citing = [c for c in claims if a["id"] in c["analyses"]]
+        primary = [c for c in citing if c["analyses"][0] == a["id"]]
+        blocks.append(
+            {
+                "kind": "pooled" if a is headline else "reported",
+                "analysis": a,
+                "claim": (primary or citing or [None])[0],
+                "n_claims": len(citing),
+                "order": (-len(citing), a is not headline, position),
+            }
+        )
+    blocks.sort(key=lambda b: b["order"])
+    return blocks
+
+
 def _grade_rows(grade: GradeAssessment) -> list[dict[str, str]]:
     return [
         {"name": d.name, "judgement": d.judgement, "downgrade": _signed(d.downgrade), "reason": d.reason}
@@ -258,11 +342,18 @@ def _reported_view(r: Mapping[str, Any]) -> dict[str, Any]:
     return {
         "estimate_id": _text(r.get("estimate_id")) or NOT_AVAILABLE,
         "source": _text(r.get("source")) or NOT_AVAILABLE,
+        "study_label": _text(r.get("label")) or _text(r.get("study")) or _text(r.get("source")) or NOT_AVAILABLE,
+        "year": _int(r.get("year")),
+        "n_units": _text(r.get("n_units")),
+        "design": _text(r.get("design")),
         "outcome": _text(r.get("outcome")) or NOT_AVAILABLE,
         "subgroup": _text(r.get("subgroup")) or "",
+        "value": value,
         "percent_change": f"{value:+.0f}%" if value is not None else NOT_AVAILABLE,
+        "significant_flag": significant if isinstance(significant, bool) else None,
         "significant": {True: "yes", False: "no"}.get(significant, "not stated"),
         "provenance": _text(r.get("provenance")) or NOT_AVAILABLE,
+        "secondary": _text(r.get("provenance")) == "secondary",
     }
 
 
@@ -315,6 +406,7 @@ def _ranked_gaps(gaps: list[Mapping[str, Any]]) -> list[dict[str, Any]]:
         voi = _mapping(g.get("voi"))
         width = _float(voi.get("pi_width_reduction"))
         change = _float(voi.get("p_benefit_change"))
+        decision = _float(voi.get("p_decision_change"))
         out.append(
             {
                 "position": position,
@@ -325,7 +417,11 @@ def _ranked_gaps(gaps: list[Mapping[str, Any]]) -> list[dict[str, Any]]:
                 "status": (_text(g.get("status")) or NOT_AVAILABLE).replace("_", " "),
                 "parameter": _text(g.get("parameter")) or "—",
                 "voi_width": f"{100 * width:.0f}%" if width is not None else NOT_AVAILABLE,
-                "voi_change": f"{100 * change:+.0f} points" if change is not None else NOT_AVAILABLE,
+                # an expected absolute shift, so no sign
+                "voi_change": f"{100 * change:.0f} points" if change is not None else NOT_AVAILABLE,
+                "voi_decision": _prob(decision),
+                "voi_description": _text(voi.get("description")),
+                "voi_analysis": _text(voi.get("analysis")),
                 "voi_note": _text(voi.get("note")) or "",
                 "has_voi": bool(voi),
             }
@@ -344,120 +440,16 @@ FIGURE_CAPTIONS = {
 
 
 def _figure_views(figures: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """The standard figures in a fixed order (shown as missing when absent), then any others."""
-    names = list(FIGURE_CAPTIONS)[:3] + [n for n in figures if n not in list(FIGURE_CAPTIONS)[:3]]
+    """The standard figures in a fixed order (shown as missing when absent), then any others.
+
+    MCMC trace plots are left out: they are shown with the MCMC comparison table."""
+    standard = list(FIGURE_CAPTIONS)[:3]
+    names = standard + [n for n in figures if n not in standard and not str(n).startswith(TRACE_PREFIX)]
     return [
         {
             "name": re.sub(r"[^a-z0-9_-]", "", str(name).lower()) or "figure",
             "caption": FIGURE_CAPTIONS.get(name, str(name).replace("_", " ").capitalize()),
-            "svg": _safe_svg(figures.get(name)),
+            "svg": safe_svg(figures.get(name)),
         }
         for name in names
     ]
-
-
-_SVG_PROLOGUE = re.compile(r"^\s*(<\?xml[^>]*\?>\s*)?(<!DOCTYPE[^>]*>\s*)?(<!--.*?-->\s*)*", re.S)
-_FORBIDDEN_TAGS = {"script", "foreignobject", "iframe", "object", "embed"}
-
-
-def _safe_svg(svg: Any) -> Markup | None:
-    """Inline an SVG figure only if it is well-formed and cannot run code or fetch anything."""
-    if not isinstance(svg, str) or "<svg" not in svg:
-        return None
-    body = _SVG_PROLOGUE.sub("", svg, count=1).strip()
-    try:
-        root = ET.fromstring(body)
-    except ET.ParseError:
-        return None
-    if _local(root.tag) != "svg":
-        return None
-    for element in root.iter():
-        if _local(element.tag).lower() in _FORBIDDEN_TAGS:
-            return None
-        for name, value in element.attrib.items():
-            attr = _local(name).lower()
-            if attr.startswith("on"):
-                return None
-            if attr == "href" and not (value.startswith("#") or value.startswith("data:image/")):
-                return None
-            if "url(" in value and not re.fullmatch(r"\s*url\(\s*#[^)]*\)\s*", value) and attr != "style":
-                return None
-    if re.search(r"url\(\s*['\"]?(?!#)", body) or "@import" in body:
-        return None
-    return Markup(body)
-
-
-def _local(tag: str) -> str:
-    return tag.rsplit("}", 1)[-1] if isinstance(tag, str) else ""
-
-
-# --- formatting helpers -----------------------------------------------------------------------
-
-def _prob(value: Any) -> str:
-    p = _float(value)
-    return f"{100 * p:.0f}%" if p is not None and 0.0 <= p <= 1.0 else NOT_AVAILABLE
-
-
-def _term(value: Any) -> str:
-    p = _float(value)
-    return likelihood(p).term if p is not None and 0.0 <= p <= 1.0 else NOT_AVAILABLE
-
-
-def _pct(value: Any) -> str:
-    change = percent_change(_float(value))
-    return f"{change:+.0f}%" if change is not None else NOT_AVAILABLE
-
-
-def _p(value: Any) -> str:
-    p = _float(value)
-    if p is None:
-        return NOT_AVAILABLE
-    return "< 0.001" if p < 0.001 else f"{p:.3f}"
-
-
-def _num(value: Any, digits: int) -> str:
-    x = _float(value)
-    return f"{x:.{digits}f}" if x is not None else NOT_AVAILABLE
-
-
-def _pair(low: Any, high: Any, digits: int) -> str:
-    a, b = _float(low), _float(high)
-    return f"{a:.{digits}f} to {b:.{digits}f}" if a is not None and b is not None else NOT_AVAILABLE
-
-
-def _signed(downgrade: int) -> str:
-    return "0" if downgrade == 0 else f"{-downgrade:+d}"
-
-
-def _count(value: Any) -> str:
-    x = _float(value)
-    return f"{int(x):,}" if x is not None else NOT_AVAILABLE
-
-
-def _int(value: Any) -> int | None:
-    if isinstance(value, str):
-        value = value.replace(",", "")
-    x = _float(value)
-    return int(x) if x is not None else None
-
-
-def _float(value: Any) -> float | None:
-    if value is None or isinstance(value, bool):
-        return None
-    try:
-        x = float(value)
-    except (TypeError, ValueError):
-        return None
-    return x if math.isfinite(x) else None
-
-
-def _text(value: Any) -> str:
-    return "" if value is None else str(value).strip()
-
-
-def _list(value: Any) -> list:
-    return list(value) if isinstance(value, (list, tuple)) else []
-
-
-def _mapping(value: Any) -> Mapping[str, Any]:
-    return value if isinstance(value, Mapping) else {}
