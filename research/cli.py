@@ -28,7 +28,7 @@ err = Console(stderr=True, soft_wrap=True)
 
 
 def _register_commands() -> None:
-    for info in sorted(pkgutil.iter_modules(research.commands.__path__), key=lambda m: m.name):
+    for info in sorted((m for m in pkgutil.iter_modules(research.commands.__path__) if not m.name.startswith("_")), key=lambda m: m.name):
         module = importlib.import_module(f"research.commands.{info.name}")
         module.register(app)
 

@@ -10,16 +10,14 @@ data gaps), ``its`` (interrupted time series) and ``did`` (difference in differe
 
 from __future__ import annotations
 
-import json
-import math
 import sys
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import typer
 from rich.console import Console
 
+from research.commands._common import jsonable, print_json, read_csv
 from research.errors import InputError
 
 err = Console(stderr=True)
@@ -36,24 +34,12 @@ TAU_PRIOR = typer.Option(
 JSON = typer.Option(False, "--json", help="Print the result as one JSON object.")
 
 
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None  # JSON has no NaN or Infinity
-    return value
-
-
 def _emit(result: dict, text: str, as_json: bool) -> None:
     if as_json:
-        sys.stdout.write(json.dumps(_jsonable(result), indent=2) + "\n")
+        print_json(jsonable(result))
     else:
         sys.stdout.write(text + "\n")
-    flag = result.get("flag") if isinstance(result, dict) else None
+    flag = result.get("flag")
     if flag:
         err.print(f"[bold red]warning[/]: {flag}", highlight=False)
 
@@ -276,17 +262,6 @@ def voi(
     _emit(result.to_dict(), result.summary(), as_json)
 
 
-def _read_table(path: Path):
-    import pandas as pd
-
-    try:
-        return pd.read_csv(path)
-    except FileNotFoundError as exc:
-        raise InputError(f"{path}: no such file") from exc
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise InputError(f"{path}: not a readable CSV file: {exc}") from exc
-
-
 def _need(frame, path: Path, *columns: str | None) -> None:
     absent = [c for c in columns if c and c not in frame.columns]
     if absent:
@@ -309,7 +284,7 @@ def its(
     """Interrupted time series of a city's own counts (segmented Poisson/negative binomial)."""
     from research.local import interrupted_time_series
 
-    frame = _read_table(file)
+    frame = read_csv(file)
     _need(frame, file, count, date, exposure)
     result = interrupted_time_series(
         frame[count], frame[date], intervention, family=family, season=season or None, harmonics=harmonics,
@@ -333,7 +308,7 @@ def did(
     """Difference in differences for counts with unit and period fixed effects."""
     from research.local import difference_in_differences
 
-    frame = _read_table(file)
+    frame = read_csv(file)
     result = difference_in_differences(frame, outcome=count, unit=unit, time=time, treated=treated, post=post,
                                        exposure=exposure, family=family, cov=cov)
     _emit(result.to_dict(), result.summary(), as_json)

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import typer
 
+from research.commands._common import print_json
 from research.errors import InputError
 from research.store import load_store
 
@@ -55,6 +56,22 @@ def _verify(evidence: Path, checks: Path, analyses_dir: Path, results: Path | No
     return store, verify_claims(store, _analyses(store, analyses_dir, results, skip), checks)
 
 
+def _show(as_json: bool, data: Callable[[], dict], text: Callable[[], str], default=None) -> None:
+    """Print the result as JSON or as text (only the form asked for is built)."""
+    if as_json:
+        print_json(data(), indent=1, ensure_ascii=False, default=default)
+    else:
+        typer.echo(text())
+
+
+def _options(ctx: typer.Context, no_analyses: bool, as_json: bool = False) -> dict[str, Any]:
+    """The group's options, with the flags that a subcommand may also set."""
+    opts = dict(ctx.obj)
+    opts["no_analyses"] = opts["no_analyses"] or no_analyses
+    opts["json"] = opts["json"] or as_json
+    return opts
+
+
 @claims_app.callback()
 def claims(
     ctx: typer.Context,
@@ -71,10 +88,7 @@ def claims(
     if ctx.invoked_subcommand is not None:
         return
     _, verification = _verify(evidence, checks, analyses, results, no_analyses)
-    if as_json:
-        sys.stdout.write(json.dumps(verification.to_dict(), indent=1, ensure_ascii=False) + "\n")
-    else:
-        typer.echo(verification.summary())
+    _show(as_json, verification.to_dict, verification.summary)
 
 
 @claims_app.command("diff")
@@ -89,10 +103,15 @@ def diff(
     from research.claims import verify_claims
     from research.claims.revisions import diff_verifications, evidence_at
 
-    opts = dict(ctx.obj)
-    opts["no_analyses"] = opts["no_analyses"] or no_analyses
-    opts["json"] = opts["json"] or as_json
+    opts = _options(ctx, no_analyses, as_json)
     evidence, checks = opts["evidence"], opts["checks"]
+
+    def verify(evidence_dir: Path, checks_file: Path | None):
+        # a revision without a checks file is judged with the current declarations
+        store = load_store(evidence_dir)
+        analyses = _analyses(store, opts["analyses"], None, opts["no_analyses"])
+        return store, verify_claims(store, analyses, checks_file if checks_file is not None else checks)
+
     with tempfile.TemporaryDirectory(prefix="claims-diff-") as tmp:
         old_evidence, old_checks = evidence_at(rev, evidence, Path(tmp) / "old", checks)
         if to is None:
@@ -100,16 +119,10 @@ def diff(
         else:
             new_evidence, new_checks = evidence_at(to, evidence, Path(tmp) / "new", checks)
             new_name = to
-        old_store, new_store = load_store(old_evidence), load_store(new_evidence)
-        old = verify_claims(old_store, _analyses(old_store, opts["analyses"], None, opts["no_analyses"]),
-                            old_checks if old_checks is not None else checks)
-        new = verify_claims(new_store, _analyses(new_store, opts["analyses"], None, opts["no_analyses"]),
-                            new_checks if new_checks is not None else checks)
+        old_store, old = verify(old_evidence, old_checks)
+        new_store, new = verify(new_evidence, new_checks)
         result = diff_verifications(old, new, old_store, new_store, rev, new_name)
-    if opts["json"]:
-        sys.stdout.write(json.dumps(result.to_dict(), indent=1, ensure_ascii=False, default=str) + "\n")
-    else:
-        typer.echo(result.summary())
+    _show(opts["json"], result.to_dict, result.summary, default=str)
 
 
 @claims_app.command("export")
@@ -123,8 +136,7 @@ def export(
     """Write schema.org ClaimReview JSON-LD for every checked claim (opinions are not rated)."""
     from research.store.write import atomic_write_text
 
-    opts = dict(ctx.obj)
-    opts["no_analyses"] = opts["no_analyses"] or no_analyses
+    opts = _options(ctx, no_analyses)
     try:
         published = dt.date.fromisoformat(date) if date else dt.date.today()
     except ValueError as exc:
@@ -150,10 +162,7 @@ def check(
     if claim_id not in verification.claims:
         known = ", ".join(sorted(verification.claims)[:8])
         raise InputError(f"claim '{claim_id}' is not in {evidence} (claims include: {known}, ...)")
-    if as_json:
-        sys.stdout.write(json.dumps(verification[claim_id].to_dict(), indent=1, ensure_ascii=False) + "\n")
-    else:
-        typer.echo(verification.explain(claim_id))
+    _show(as_json, verification[claim_id].to_dict, lambda: verification.explain(claim_id))
 
 
 def register(app: typer.Typer) -> None:

@@ -9,8 +9,6 @@ tau2_ci_low, tau2_ci_high, i2 (percent), h2, q, q_p; with ``--mods`` also ``coef
 
 from __future__ import annotations
 
-import json
-import math
 import sys
 from pathlib import Path
 from typing import Any
@@ -19,23 +17,13 @@ import numpy as np
 import typer
 from rich.console import Console
 
+from research.commands._common import jsonable, print_json, read_csv
 from research.errors import InputError
 
 out = Console()
 
 
 # --------------------------------------------------------------------------- CSV input
-
-
-def _read_csv(path: Path):
-    import pandas as pd
-
-    if not path.exists():
-        raise InputError(f"{path}: no such file")
-    try:
-        return pd.read_csv(path)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise InputError(f"{path}: not a readable CSV file: {exc}") from exc
 
 
 def _column(frame, path: Path, name: str, option: str) -> np.ndarray:
@@ -69,18 +57,6 @@ def _labels(frame, path: Path, label: str | None) -> list[str]:
     return [str(v) for v in frame[label]]
 
 
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None  # JSON has no NaN / Infinity; a missing number is null
-    return value
-
-
 # --------------------------------------------------------------------------- research meta
 
 
@@ -109,7 +85,7 @@ def meta(
 
     if (vi is None) == (sei is None):
         raise InputError("give exactly one of --vi and --sei")
-    frame = _read_csv(file)
+    frame = read_csv(file)
     y = _column(frame, file, yi, "--yi")
     v = _column(frame, file, vi, "--vi") if vi is not None else _column(frame, file, sei, "--sei") ** 2
     labels = _labels(frame, file, label)
@@ -134,7 +110,7 @@ def meta(
 
         funnel_plot(trimfill(fit) if bias and fit.intercept_only else fit, ratio=ratio).savefig(funnel, bbox_inches="tight")
     if as_json:
-        sys.stdout.write(json.dumps(_jsonable(result), indent=2) + "\n")
+        print_json(jsonable(result))
         return
     out.print(fit.summary().as_text(), highlight=False, markup=False)
     if bias:
@@ -235,7 +211,7 @@ def effect_sizes(
     """
     from research.effects import escalc, log_ratio_from_ci, log_ratio_from_se, relative_effect_size
 
-    frame = _read_csv(file)
+    frame = read_csv(file)
     for name in (yi_name, vi_name):
         if name in frame.columns and not replace:
             raise InputError(f"{file}: column {name!r} exists already; use --replace or --yi-name/--vi-name")

@@ -1,0 +1,43 @@
+"""Helpers shared by the command modules: reading a CSV file and printing JSON."""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from research.errors import InputError
+
+
+def read_csv(path: Path):
+    """The CSV file as a DataFrame; a missing or unreadable file is an ``InputError`` naming it."""
+    import pandas as pd
+
+    try:
+        return pd.read_csv(path)
+    except FileNotFoundError as exc:
+        raise InputError(f"{path}: no such file") from exc
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path}: not a readable CSV file: {exc}") from exc
+
+
+def jsonable(value: Any) -> Any:
+    """Plain JSON data: string keys, Python numbers, and null for NaN or infinity (JSON has neither)."""
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def print_json(value: Any, *, indent: int = 2, ensure_ascii: bool = True, default=None) -> None:
+    """Write one JSON document to standard output."""
+    sys.stdout.write(json.dumps(value, indent=indent, ensure_ascii=ensure_ascii, default=default) + "\n")
