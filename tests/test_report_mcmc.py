@@ -126,3 +126,13 @@ def test_exact_only_analysis_says_so():
     results["analyses"][0]["mcmc"] = []
     assert "mcmc-table" not in _analysis_html(results)
     assert "No MCMC check was run." in render_markdown_text(results)
+
+
+def test_pass_marks_come_from_the_thresholds_used():
+    from research.bayes.mcmc import DiagnosticThresholds
+    from research.report.mcmc import pass_marks
+
+    assert pass_marks() in _analysis_html(realistic_results())
+    custom = pass_marks(DiagnosticThresholds(rhat_max=1.05, ess_per_chain=50, divergences=2))
+    assert "R-hat at most 1.05" in custom and "at least 50 per chain" in custom
+    assert "at most 2 divergent transitions" in custom

@@ -182,3 +182,16 @@ def test_reported_text_is_escaped_in_the_summary():
     assert "<script" not in html and str(escape(HOSTILE)) in html
     assert not re.search(r"(?<!\\)<script", md)
     assert markdown_escape(HOSTILE) in md
+
+
+def test_reported_rows_without_any_figure_say_so():
+    results = realistic_results()
+    for row in results["analyses"][1]["reported"]:
+        row["percent_change"] = None
+        row["significant"] = None
+    summary = _block(results, "cctv-crime")["analysis"]["reported_summary"]
+    assert summary["groups"] == []
+    assert summary["bottom_line"] == "The published results give no overall figure."
+    assert summary["bottom_line"] in _summary_html(results)
+    assert "What the published results report" not in _summary_html(results)
+    assert "What the published results report" not in _summary_md(results)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from typing import Any, Mapping
 
+from research.bayes.mcmc import DiagnosticThresholds
 from research.report._format import NOT_AVAILABLE, _count, _float, _list, _mapping, _num, _prob, _text
 from research.report.svg import safe_svg
 from research.verbal import describe_interval, percent_change
@@ -40,6 +41,7 @@ def mcmc_view(fits: list, exact: Mapping[str, Any], figures: Mapping[str, Any]) 
         if svg is not None:
             traces.append({"model": row["model"], "name": row["name"], "svg": svg})
     return {
+        "thresholds": pass_marks(),
         "exact": _exact_row(exact) if exact else None,
         "rows": rows,
         "all_ok": not failed,
@@ -49,6 +51,17 @@ def mcmc_view(fits: list, exact: Mapping[str, Any], figures: Mapping[str, Any]) 
         "failed_checks": "; ".join(f"{r['model']}: {', '.join(r['problem_kinds'])}" for r in failed),
         "traces": traces,
     }
+
+
+def pass_marks(thresholds: DiagnosticThresholds = DiagnosticThresholds()) -> str:
+    """The sampler's pass marks in words, from the thresholds the fits were judged by."""
+    divergences = "no divergent transitions" if thresholds.divergences == 0 else (
+        f"at most {thresholds.divergences} divergent transitions"
+    )
+    return (
+        f"R-hat at most {thresholds.rhat_max:g}, bulk and tail ESS at least {thresholds.ess_per_chain:g} per chain, "
+        f"and {divergences}"
+    )
 
 
 def _effect(summary: Mapping[str, Any]) -> dict[str, str]:
