@@ -21,7 +21,7 @@ from research.store.schema import EffectEstimate
 COLUMNS = [
     "id", "study", "label", "source", "intervention", "outcome", "subgroup", "arm", "measure",
     "estimate", "yi", "vi", "se", "percent_change", "ci_low_pct", "ci_high_pct", "significant",
-    "design", "design_level", "rob_overall", "setting", "country", "monitoring", "year",
+    "design", "design_level", "rob_overall", "setting", "country", "monitoring", "year", "n_units",
     "provenance", "derived", "poolable", "reason",
 ]
 
@@ -108,6 +108,7 @@ def effect_table(store: Store) -> pd.DataFrame:
                 "country": study.country,
                 "monitoring": study.monitoring,
                 "year": study.year,
+                "n_units": study.n_units,
                 "provenance": est.provenance,
                 "derived": bool(est.derived_from),
                 "poolable": yi is not None and vi is not None and est.arm is None,

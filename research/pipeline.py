@@ -30,6 +30,7 @@ from research.store.write import atomic_write_text
 Progress = Callable[[str], None]
 RESULTS_NAME = "results.json"
 DEFAULT_CACHE = Path(".cache/fits")
+VOI_DECISION_PROBABILITY = 0.9  # "benefit established" when P(benefit) reaches this
 
 
 # --------------------------------------------------------------------------- fingerprint
@@ -109,7 +110,8 @@ def _reported_rows(frame: pd.DataFrame) -> list[dict[str, Any]]:
             "estimate_id": row.id, "study": row.study, "source": row.source, "label": row.label,
             "outcome": row.outcome, "subgroup": row.subgroup, "percent_change": row.percent_change,
             "significant": None if pd.isna(row.significant) else bool(row.significant),
-            "provenance": row.provenance, "measure": row.measure,
+            "provenance": row.provenance, "measure": row.measure, "design": row.design,
+            "year": None if pd.isna(row.year) else int(row.year), "n_units": row.n_units,
         })
     return _clean(rows)
 
@@ -203,7 +205,7 @@ def _value_of_information(analysis: Analysis, frame: pd.DataFrame) -> list[dict[
 
     scenarios = [s.model_dump(exclude_none=True) for s in analysis.value_of_information]
     ranked = value_of_information(frame, scenarios, mu_prior=analysis.bayes.mu_prior,
-                                  tau_prior=analysis.bayes.tau_prior)
+                                  tau_prior=analysis.bayes.tau_prior, decision_probability=VOI_DECISION_PROBABILITY)
     return [
         {
             "gap": row["gap_id"],
@@ -211,6 +213,7 @@ def _value_of_information(analysis: Analysis, frame: pd.DataFrame) -> list[dict[
             "pi_width_reduction": row["narrowing"],
             "p_benefit_change": row["abs_change_p"],
             "p_decision_change": row.get("p_decision_change"),
+            "decision_probability": VOI_DECISION_PROBABILITY,
             "note": "expected relative narrowing of the 95% predictive interval; expected absolute change "
                     "in P(benefit), by preposterior simulation",
         }
