@@ -209,8 +209,7 @@ class ExactPosterior:
 
     def predictive(self, covariates: dict | None = None) -> Marginal:
         """Distribution of the true effect in a new, exchangeable setting."""
-        if covariates:
-            raise InputError("the random-effects model has no moderators; fit a meta-regression to use covariates")
+        _no_covariates(covariates)
         return self._predictive
 
     @cached_property
@@ -272,14 +271,12 @@ class ExactPosterior:
 
     def p_pred_below(self, threshold: float = 0.0, covariates: dict | None = None) -> float:
         """Probability that the effect in a new setting is below ``threshold``."""
-        if covariates:
-            raise InputError("the random-effects model has no moderators; fit a meta-regression to use covariates")
+        _no_covariates(covariates)
         return float(mixture_cdf(threshold, *self._pred_components()))
 
     def predictive_cdf(self, x, covariates: dict | None = None) -> np.ndarray:
         """P(new effect <= x) at the points ``x``."""
-        if covariates:
-            raise InputError("the random-effects model has no moderators; fit a meta-regression to use covariates")
+        _no_covariates(covariates)
         return mixture_cdf(x, *self._pred_components())
 
     def density(self, x, quantity: str = "mu") -> np.ndarray:
@@ -294,14 +291,19 @@ class ExactPosterior:
             return np.interp(x, g.tau, g.density, left=0.0, right=0.0)
         raise ValueError(f"quantity must be 'mu', 'tau' or 'predictive', got {quantity!r}")
 
+    def _study_centre(self, i: int) -> tuple[np.ndarray, np.ndarray]:
+        """Mean and variance, per tau node, of the average effect that study ``i`` is shrunk towards."""
+        return self.grid.mu_mean, self.grid.mu_var
+
     def study_effects(self) -> pd.DataFrame:
         """Shrunken estimates of each study's true effect theta_i given all the data."""
         g = self.grid
         rows = []
         for i, study in enumerate(self.ids):
+            centre_mean, centre_var = self._study_centre(i)
             shrink = self.vi[i] / (self.vi[i] + g.tau**2)
-            means = shrink * g.mu_mean + (1.0 - shrink) * self.yi[i]
-            sds = np.sqrt((1.0 - shrink) * self.vi[i] + shrink**2 * g.mu_var)
+            means = shrink * centre_mean + (1.0 - shrink) * self.yi[i]
+            sds = np.sqrt((1.0 - shrink) * self.vi[i] + shrink**2 * centre_var)
             m = mixture_marginal(g.weight, means, sds)
             rows.append({"id": study, "yi": self.yi[i], "vi": self.vi[i], **m.to_dict()})
         return pd.DataFrame(rows)
@@ -345,6 +347,11 @@ class ExactPosterior:
 
     def __repr__(self) -> str:
         return f"ExactPosterior(k={self.k}, mu={self.mu.mean:.4g}, tau={self.tau.median:.4g})"
+
+
+def _no_covariates(covariates: dict | None) -> None:
+    if covariates:
+        raise InputError("the random-effects model has no moderators; fit a meta-regression to use covariates")
 
 
 def format_summary(title, k, priors, rows: dict[str, Marginal], probabilities: dict[str, float], notes=()) -> str:

@@ -9,6 +9,7 @@ sampler settings, so repeating an analysis does not resample.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import warnings
 from dataclasses import dataclass
@@ -21,9 +22,8 @@ from scipy import special, stats
 
 from research.bayes.cache import fit_key, load_fit, save_fit
 from research.bayes.exact import format_summary
-from research.bayes.frame import category
 from research.bayes.mixture import Marginal, draws_marginal, quantiles_by_bisection
-from research.bayes.models import Design, MetaPriors, ModelSpec, build_design, build_pymc_model
+from research.bayes.models import Design, MetaPriors, ModelSpec, build_design, build_pymc_model, covariate_parts
 from research.bayes.priors import parse_prior
 from research.errors import InputError
 
@@ -156,7 +156,7 @@ class McmcResult:
 
     @property
     def reference(self) -> dict:
-        return {m.name: (m.reference if m.kind == "categorical" else m.center) for m in self.design.moderators}
+        return {m.name: m.default for m in self.design.moderators}
 
     @cached_property
     def mu(self) -> Marginal:
@@ -166,27 +166,25 @@ class McmcResult:
     def tau(self) -> Marginal:
         return draws_marginal(self.draws("tau"))
 
+    def _marginals(self, name: str, labels: list[str]) -> dict[str, Marginal]:
+        """One summary per column of a vector parameter, keyed by ``labels``."""
+        if not labels:
+            return {}
+        values = self.draws(name)
+        return {label: draws_marginal(values[:, j]) for j, label in enumerate(labels)}
+
     @cached_property
     def coefficients(self) -> dict[str, Marginal]:
-        if not self.design.coefficient_names:
-            return {}
-        beta = self.draws("beta")
-        return {name: draws_marginal(beta[:, j]) for j, name in enumerate(self.design.coefficient_names)}
+        return self._marginals("beta", self.design.coefficient_names)
 
     @cached_property
     def bias(self) -> dict[str, Marginal]:
-        if not self.design.bias_names:
-            return {}
-        bias = self.draws("bias")
-        return {name: draws_marginal(bias[:, j]) for j, name in enumerate(self.design.bias_names)}
+        return self._marginals("bias", self.design.bias_names)
 
     @cached_property
     def bias_spread(self) -> dict[str, Marginal]:
-        if "bias_spread" not in self.idata.posterior:
-            return {}
-        spread = self.draws("bias_spread")
-        names = [c.name for c in self.design.bias_classes if c.spread_sd > 0]
-        return {name: draws_marginal(spread[:, j]) for j, name in enumerate(names)}
+        # only classes with a spread prior have a spread parameter
+        return self._marginals("bias_spread", [c.name for c in self.design.bias_classes if c.spread_sd > 0])
 
     @cached_property
     def nu(self) -> Marginal | None:
@@ -195,18 +193,7 @@ class McmcResult:
     # -- covariates and the predictive distribution -------------------------------------
     def covariate_row(self, covariates: dict | None = None) -> np.ndarray:
         """Design row for a site; moderators not given sit at their reference level or mean."""
-        covariates = dict(covariates or {})
-        unknown = set(covariates) - {m.name for m in self.design.moderators}
-        if unknown:
-            raise InputError(f"covariate(s) {', '.join(sorted(unknown))} are not moderators of this model ({', '.join(m.name for m in self.design.moderators) or 'none'})")
-        parts = []
-        for m in self.design.moderators:
-            value = covariates.get(m.name, m.reference if m.kind == "categorical" else m.center)
-            if m.kind == "categorical":
-                value = category(value)
-            if m.kind == "categorical" and value not in m.levels:
-                raise InputError(f"covariate {m.name}: level {value!r} is not in the data; levels are {', '.join(m.levels)}")
-            parts.append(m.row(value))
+        parts = covariate_parts(self.design.moderators, covariates)
         return np.concatenate(parts) if parts else np.zeros(0)
 
     def linear_predictor(self, covariates: dict | None = None) -> np.ndarray:
@@ -232,7 +219,10 @@ class McmcResult:
         return cdf.mean(axis=-1)
 
     def predictive_draws(self, covariates: dict | None = None, replicates: int = 4, seed: int | None = None) -> np.ndarray:
-        lp = self.linear_predictor(covariates)
+        return self._draws_around(self.linear_predictor(covariates), replicates, seed)
+
+    def _draws_around(self, lp: np.ndarray, replicates: int = 4, seed: int | None = None) -> np.ndarray:
+        """New effects drawn around the linear predictor draws ``lp``, ``replicates`` per draw."""
         tau, nu = self._scale_and_df()
         rng = np.random.default_rng(self.settings.get("seed", 0) if seed is None else seed)
         shape = (replicates, lp.size)
@@ -243,7 +233,7 @@ class McmcResult:
         """Distribution of the true effect at a new unbiased site (reference levels by default)."""
         lp = self.linear_predictor(covariates)
         tau, _ = self._scale_and_df()
-        sample = self.predictive_draws(covariates)
+        sample = self._draws_around(lp)
         lower, upper = float(np.min(lp - 60 * tau)), float(np.max(lp + 60 * tau))
         q025, median, q975 = quantiles_by_bisection(
             lambda x: self.predictive_cdf(x, lp=lp), np.array([0.025, 0.5, 0.975]), lower, upper
@@ -370,9 +360,9 @@ def make_priors(priors=None, mu_prior=None, tau_prior=None) -> MetaPriors:
     else:
         raise InputError(f"priors: expected MetaPriors or a dict, got {type(priors).__name__}")
     if mu_prior is not None:
-        base = MetaPriors(parse_prior(mu_prior, "mu"), base.tau, base.coef, base.nu_shape, base.nu_rate)
+        base = dataclasses.replace(base, mu=parse_prior(mu_prior, "mu"))
     if tau_prior is not None:
-        base = MetaPriors(base.mu, parse_prior(tau_prior, "tau"), base.coef, base.nu_shape, base.nu_rate)
+        base = dataclasses.replace(base, tau=parse_prior(tau_prior, "tau"))
     return base
 
 
@@ -435,14 +425,10 @@ def mcmc_meta(
             sampler_model = compiled.with_data(y_obs=design.y, se=design.se)
             idata = nutpie.sample(
                 sampler_model,
-                draws=int(draws),
-                tune=int(tune),
-                chains=int(chains),
-                cores=max(1, min(int(chains), os.cpu_count() or 1)),
-                seed=int(seed),
+                **settings,
+                cores=max(1, min(settings["chains"], os.cpu_count() or 1)),
                 save_warmup=False,
                 progress_bar=bool(progress),
-                target_accept=float(target_accept),
             )
         idata.posterior = idata.posterior.assign_coords(study=design.ids)
         save_fit(cache_dir, key, idata, {"model": spec.to_dict(), "priors": priors.to_dict(), "ids": design.ids, "settings": settings})

@@ -203,6 +203,11 @@ class Moderator:
     center: float = 0.0
 
     @property
+    def default(self):
+        """The value of a site that states none: the reference level, or the mean of a numeric moderator."""
+        return self.reference if self.kind == "categorical" else self.center
+
+    @property
     def coefficient_names(self) -> list[str]:
         if self.kind == "numeric":
             return [self.name]
@@ -257,6 +262,24 @@ class Design:
             "bias": [c.to_dict() for c in self.bias_classes],
             "bias_members": self.bias_members.tolist(),
         }
+
+
+def covariate_parts(moderators: list[Moderator], covariates: dict | None) -> list[np.ndarray]:
+    """Design-matrix entries of a site, one array per moderator; moderators not given take their default."""
+    covariates = dict(covariates or {})
+    unknown = set(covariates) - {m.name for m in moderators}
+    if unknown:
+        raise InputError(f"covariate(s) {', '.join(sorted(unknown))} are not moderators of this model "
+                         f"({', '.join(m.name for m in moderators) or 'none'})")
+    parts = []
+    for m in moderators:
+        value = covariates.get(m.name, m.default)
+        if m.kind == "categorical":
+            value = category(value)
+            if value not in m.levels:
+                raise InputError(f"covariate {m.name}: level {value!r} is not in the data; levels are {', '.join(m.levels)}")
+        parts.append(m.row(value))
+    return parts
 
 
 def _categorical(frame: pd.DataFrame, name: str) -> Moderator | None:

@@ -130,14 +130,35 @@ class FlatPrior(Prior):
 
 
 @dataclass(frozen=True)
-class HalfNormalPrior(Prior):
-    """Half-normal on tau with the given scale (the sd of the parent normal)."""
+class _HalfPrior(Prior):
+    """A distribution folded at zero, for tau: one positive ``scale``; subclasses give the density."""
 
     scale: float = 0.5
     support = (0.0, math.inf)
+    family = ""  # the command-line name
+    title = ""  # the name in labels
 
     def __post_init__(self):
         _positive("scale", self.scale)
+
+    @property
+    def spec(self):
+        return f"{self.family}:{self.scale:g}"
+
+    @property
+    def label(self):
+        return f"{self.title}({self.scale:g})"
+
+    def scale_hint(self):
+        return self.scale
+
+
+@dataclass(frozen=True)
+class HalfNormalPrior(_HalfPrior):
+    """Half-normal on tau with the given scale (the sd of the parent normal)."""
+
+    family = "halfnormal"
+    title = "HalfNormal"
 
     def logpdf(self, x):
         x = np.asarray(x, dtype=float)
@@ -153,27 +174,13 @@ class HalfNormalPrior(Prior):
 
         return pm.HalfNormal(name, sigma=self.scale, **kwargs)
 
-    @property
-    def spec(self):
-        return f"halfnormal:{self.scale:g}"
-
-    @property
-    def label(self):
-        return f"HalfNormal({self.scale:g})"
-
-    def scale_hint(self):
-        return self.scale
-
 
 @dataclass(frozen=True)
-class HalfCauchyPrior(Prior):
+class HalfCauchyPrior(_HalfPrior):
     """Half-Cauchy on tau with the given scale."""
 
-    scale: float = 0.5
-    support = (0.0, math.inf)
-
-    def __post_init__(self):
-        _positive("scale", self.scale)
+    family = "halfcauchy"
+    title = "HalfCauchy"
 
     def logpdf(self, x):
         x = np.asarray(x, dtype=float)
@@ -187,17 +194,6 @@ class HalfCauchyPrior(Prior):
         import pymc as pm
 
         return pm.HalfCauchy(name, beta=self.scale, **kwargs)
-
-    @property
-    def spec(self):
-        return f"halfcauchy:{self.scale:g}"
-
-    @property
-    def label(self):
-        return f"HalfCauchy({self.scale:g})"
-
-    def scale_hint(self):
-        return self.scale
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ import pandas as pd
 from research.bayes.exact import ExactPosterior, TauGrid, check_exact_inputs, format_summary, integrate_tau
 from research.bayes.frame import category, check_effects
 from research.bayes.mixture import Marginal, mixture_cdf, mixture_marginal, mixture_pdf
-from research.bayes.models import DEFAULT_MODERATORS, Design, ModelSpec, build_design
+from research.bayes.models import DEFAULT_MODERATORS, Design, ModelSpec, build_design, covariate_parts
 from research.bayes.priors import FlatPrior, HalfNormalPrior, NormalPrior, Prior, parse_prior
 from research.errors import InputError
 
@@ -75,33 +75,21 @@ class ExactRegressionPosterior(ExactPosterior):
 
     @property
     def reference(self) -> dict:
-        return {m.name: (m.reference if m.kind == "categorical" else m.center) for m in self.design.moderators}
+        return {m.name: m.default for m in self.design.moderators}
 
     def covariate_row(self, covariates: dict | None = None) -> np.ndarray:
         """Design row (with intercept); moderators not given sit at their reference level or mean."""
-        covariates = dict(covariates or {})
-        names = {m.name for m in self.design.moderators}
-        unknown = set(covariates) - names
-        if unknown:
-            raise InputError(f"covariate(s) {', '.join(sorted(unknown))} are not moderators of this model ({', '.join(sorted(names)) or 'none'})")
-        parts = [np.ones(1)]
-        for m in self.design.moderators:
-            value = covariates.get(m.name, m.reference if m.kind == "categorical" else m.center)
-            if m.kind == "categorical":
-                value = category(value)
-                if value not in m.levels:
-                    raise InputError(f"covariate {m.name}: level {value!r} is not in the data; levels are {', '.join(m.levels)}")
-            parts.append(m.row(value))
-        return np.concatenate(parts)
+        return np.concatenate([np.ones(1), *covariate_parts(self.design.moderators, covariates)])
 
-    def _linear_components(self, covariates):
-        x = self.covariate_row(covariates)
-        means = self.coef_mean @ x
-        var = np.einsum("p,gpq,q->g", x, self.coef_cov, x)
-        return means, var
+    def _linear_at(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Mean and variance of x'beta per tau node."""
+        return self.coef_mean @ x, np.einsum("p,gpq,q->g", x, self.coef_cov, x)
+
+    def _study_centre(self, i: int) -> tuple[np.ndarray, np.ndarray]:
+        return self._linear_at(self.X[i])
 
     def _pred_parts(self, covariates):
-        means, var = self._linear_components(covariates)
+        means, var = self._linear_at(self.covariate_row(covariates))
         return self.grid.weight, means, np.sqrt(var + self.grid.tau**2)
 
     def predictive(self, covariates: dict | None = None) -> Marginal:
@@ -123,19 +111,6 @@ class ExactRegressionPosterior(ExactPosterior):
             name: mixture_marginal(g.weight, self.coef_mean[:, j + 1], np.sqrt(self.coef_cov[:, j + 1, j + 1]))
             for j, name in enumerate(self.design.coefficient_names)
         }
-
-    def study_effects(self) -> pd.DataFrame:
-        g = self.grid
-        rows = []
-        for i, study in enumerate(self.ids):
-            x = self.X[i]
-            lin_mean = self.coef_mean @ x
-            lin_var = np.einsum("p,gpq,q->g", x, self.coef_cov, x)
-            shrink = self.vi[i] / (self.vi[i] + g.tau**2)
-            means = shrink * lin_mean + (1.0 - shrink) * self.yi[i]
-            sds = np.sqrt((1.0 - shrink) * self.vi[i] + shrink**2 * lin_var)
-            rows.append({"id": study, "yi": self.yi[i], "vi": self.vi[i], **mixture_marginal(g.weight, means, sds).to_dict()})
-        return pd.DataFrame(rows)
 
     def density(self, x, quantity: str = "mu"):
         if quantity == "predictive":

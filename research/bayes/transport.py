@@ -173,7 +173,7 @@ def transport(
         if known:
             raise InputError("transport: give the known covariates either as target or as known, not both")
         known = target
-    known = {k: v for k, v in dict(known or {}).items()}
+    known = dict(known or {})
     unknown = dict(unknown or {})
     both = set(known) & set(unknown)
     if both:
