@@ -17,7 +17,7 @@ import pandas as pd
 from scipy import stats
 
 from research.errors import InputError
-from research.local.glm import CountFit, check_counts, fit_counts
+from research.local.glm import CountFit, check_counts, fit_counts, log_effect
 
 _EFFECT = "treated_x_post"
 # Cluster-robust standard errors need enough clusters; below this, use model-based ones.
@@ -55,18 +55,16 @@ class DiDResult:
 
     @property
     def effect(self) -> dict[str, float]:
-        c = self.fit.combination({_EFFECT: 1.0}, self.level)
-        return {**c, "ratio": math.exp(c["log_estimate"]), "ratio_low": math.exp(c["ci_low"]), "ratio_high": math.exp(c["ci_high"])}
+        return self.fit.ratio({_EFFECT: 1.0}, self.level)
 
     def as_effect(self) -> dict[str, float]:
         """(yi, vi) on the log scale, positive = more events, for meta-analysis."""
-        c = self.effect
-        return {"yi": c["log_estimate"], "vi": c["se"] ** 2}
+        return log_effect(self.effect)
 
     @property
     def flag(self) -> str | None:
         problems = []
-        if self.fit.family == "poisson" and self.fit.dispersion > 1.5:
+        if self.fit.overdispersed:
             problems.append(f"overdispersion {self.fit.dispersion:.2f}: use family negbin or quasipoisson")
         if self.pretrend is not None and self.pretrend["p_value"] < 0.05:
             problems.append(f"treated and control trends differ before the intervention (p = {self.pretrend['p_value']:.3g})")

@@ -7,6 +7,7 @@ Families: "poisson", "quasipoisson" (Poisson with the Pearson dispersion as scal
 
 from __future__ import annotations
 
+import math
 import warnings
 from dataclasses import dataclass
 
@@ -17,6 +18,8 @@ from scipy import stats
 from research.errors import ConvergenceError, InputError
 
 FAMILIES = ("poisson", "quasipoisson", "negbin")
+# A Poisson fit whose Pearson dispersion exceeds this has intervals that are too narrow.
+OVERDISPERSION_LIMIT = 1.5
 
 
 @dataclass
@@ -34,6 +37,11 @@ class CountFit:
     df_resid: float
     cov_type: str
     note: str | None = None
+
+    @property
+    def overdispersed(self) -> bool:
+        """A Poisson fit to counts that vary more than Poisson counts do."""
+        return self.family == "poisson" and self.dispersion > OVERDISPERSION_LIMIT
 
     def index(self, name: str) -> int:
         return self.names.index(name)
@@ -53,9 +61,19 @@ class CountFit:
         p = float(2 * stats.norm.sf(abs(estimate) / se)) if se > 0 else float("nan")
         return {"log_estimate": estimate, "se": se, "ci_low": estimate - z * se, "ci_high": estimate + z * se, "p_value": p}
 
+    def ratio(self, weights: dict[str, float], level: float = 0.95) -> dict[str, float]:
+        """``combination`` with the estimate and interval also as rate ratios (exp of the log values)."""
+        c = self.combination(weights, level)
+        return {**c, "ratio": math.exp(c["log_estimate"]), "ratio_low": math.exp(c["ci_low"]), "ratio_high": math.exp(c["ci_high"])}
+
     def table(self, level: float = 0.95) -> pd.DataFrame:
         rows = [{"term": name, **self.combination({name: 1.0}, level)} for name in self.names]
         return pd.DataFrame(rows).set_index("term")
+
+
+def log_effect(combination: dict[str, float]) -> dict[str, float]:
+    """A log-scale estimate as (yi, vi), positive = more events, for the meta-analysis frame."""
+    return {"yi": combination["log_estimate"], "vi": combination["se"] ** 2}
 
 
 def fit_counts(y, X: pd.DataFrame, family: str = "poisson", exposure=None, cov: str = "model", hac_lags: int | None = None, groups=None) -> CountFit:

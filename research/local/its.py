@@ -11,14 +11,13 @@ change (rate ratio at the intervention), ``exp(b3)`` the change in trend per per
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from research.errors import InputError
-from research.local.glm import CountFit, check_counts, fit_counts
+from research.local.glm import CountFit, check_counts, fit_counts, log_effect
 
 _LEVEL, _SLOPE = "level_change", "slope_change"
 
@@ -42,31 +41,26 @@ class ITSResult:
     def n_after(self) -> int:
         return self.fit.n - self.t0
 
-    def _ratio(self, weights: dict[str, float]) -> dict[str, float]:
-        c = self.fit.combination(weights, self.level)
-        return {**c, "ratio": math.exp(c["log_estimate"]), "ratio_low": math.exp(c["ci_low"]), "ratio_high": math.exp(c["ci_high"])}
-
     @property
     def level_change(self) -> dict[str, float]:
         """Rate ratio at the intervention (first post period vs the extrapolated trend)."""
-        return self._ratio({_LEVEL: 1.0})
+        return self.fit.ratio({_LEVEL: 1.0}, self.level)
 
     @property
     def trend_change(self) -> dict[str, float] | None:
         """Multiplicative change of the trend per period after the intervention."""
-        return self._ratio({_SLOPE: 1.0}) if self.slope_change else None
+        return self.fit.ratio({_SLOPE: 1.0}, self.level) if self.slope_change else None
 
     def effect_after(self, periods: int) -> dict[str, float]:
         """Rate ratio ``periods`` periods after the first post period (level plus trend change)."""
         weights = {_LEVEL: 1.0}
         if self.slope_change:
             weights[_SLOPE] = float(periods)
-        return self._ratio(weights)
+        return self.fit.ratio(weights, self.level)
 
     def as_effect(self, periods: int | None = None) -> dict[str, float]:
         """The effect as (yi, vi) on the log scale, positive = more events, for meta-analysis."""
-        c = self.effect_after(periods) if periods is not None else self.level_change
-        return {"yi": c["log_estimate"], "vi": c["se"] ** 2}
+        return log_effect(self.effect_after(periods) if periods is not None else self.level_change)
 
     def coefficients(self) -> pd.DataFrame:
         return self.fit.table(self.level)
@@ -89,7 +83,7 @@ class ITSResult:
 
     @property
     def flag(self) -> str | None:
-        if self.fit.family == "poisson" and self.fit.dispersion > 1.5:
+        if self.fit.overdispersed:
             return f"overdispersion {self.fit.dispersion:.2f}: Poisson intervals are too narrow; use family negbin or quasipoisson"
         return None
 
