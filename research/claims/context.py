@@ -77,15 +77,18 @@ class CheckContext:
         """The record with this id, or None (and noted as missing)."""
         found = self._records().get(record_id)
         if found is None:
-            if record_id not in self.missing:
-                self.missing.append(record_id)
-        elif note and record_id not in self.evidence:
-            self.evidence.append(record_id)
+            self.note_missing(record_id)
+        elif note:
+            self.use(record_id)
         return found
 
     def use(self, record_id: str) -> None:
         if record_id not in self.evidence:
             self.evidence.append(record_id)
+
+    def note_missing(self, ref: str) -> None:
+        if ref not in self.missing:
+            self.missing.append(ref)
 
     def facts_of(self, quantities: list[str], place: str | None = None) -> list[Fact]:
         """Facts measuring any of these quantities (optionally at one place), in store order."""
@@ -125,14 +128,12 @@ class CheckContext:
                         value, unit = normalise_unit(quantity.value, quantity.unit)
                         self.use(owner.id)
                         return Operand(name, value, unit, f"{owner.id} (as stated)", quantity.qualifier, owner.period)
-            if ref not in self.missing:
-                self.missing.append(ref)
+            self.note_missing(ref)
             return None
         if ref.startswith("step:"):
             step = self.steps.get(ref.removeprefix("step:"))
             if step is None:
-                if ref not in self.missing:
-                    self.missing.append(ref)
+                self.note_missing(ref)
                 return None
             return Operand(step.name, step.result, step.unit, ref)
         record = self.record(ref)
@@ -141,8 +142,7 @@ class CheckContext:
         if not isinstance(record, Fact):
             raise TypeError(f"'{ref}' is a {type(record).__name__}, not a fact with a value")
         if record.value is None:
-            if f"{ref}.value" not in self.missing:
-                self.missing.append(f"{ref}.value")
+            self.note_missing(f"{ref}.value")
             return None
         value, unit = normalise_unit(record.value, record.unit)
         return Operand(record.quantity, value, unit, record.id, record.qualifier, record.date)

@@ -88,14 +88,15 @@ def evaluate_claim(
     """The verdict on one claim from its declared checks (or its kind when none is declared)."""
     plan = plan or CheckPlan()
     shared = {} if shared is None else shared
+    analyses = analyses or {}
     entry: ClaimPlan | None = plan.for_claim(claim.id)
-    base = CheckContext(claim, store, analyses or {}, shared=shared)
+    base = CheckContext(claim, store, analyses, shared=shared)
     if claim.kind == "opinion" or entry is None or (not entry.checks and not entry.gaps):
         return combine_findings(claim.id, [_by_kind(base)], claim.text)
     findings: list[Finding] = []
     for spec in entry.checks:
         params = plan.typed_params(entry, spec)
-        ctx = CheckContext(claim, store, analyses or {}, shared=shared)
+        ctx = CheckContext(claim, store, analyses, shared=shared)
         try:
             finding = CHECKS[spec.check].run(ctx, params)
         except (ValueError, TypeError, KeyError) as exc:

@@ -18,34 +18,29 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, Field, ValidationError
 
 from research.errors import InputError
 from research.claims.checks import CHECKS
+from research.claims.checks.base import Strict
 
 DEFAULT_PATH = Path("analyses/claim-checks.yaml")
 
 
-class CheckSpec(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class CheckSpec(Strict):
     check: str
     params: dict[str, Any] = Field(default_factory=dict)
     note: str | None = None
 
 
-class ClaimPlan(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class ClaimPlan(Strict):
     claim: str
     checks: list[CheckSpec] = Field(default_factory=list)
     gaps: list[str] = Field(default_factory=list, description="Gaps that block parts of the claim")
     note: str | None = None
 
 
-class CheckPlan(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class CheckPlan(Strict):
     claims: list[ClaimPlan] = Field(default_factory=list)
     file: str | None = None
 

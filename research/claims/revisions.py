@@ -109,6 +109,11 @@ class VerdictChange:
     def label_changed(self) -> bool:
         return self.old_label != self.new_label
 
+    @property
+    def reasons_added(self) -> list[str]:
+        """Reasons of the new verdict that the old one did not give."""
+        return [r for r in self.new_reasons if r not in self.old_reasons]
+
     def text(self) -> str:
         def name(label: str | None) -> str:
             return "(no claim)" if label is None else LABEL_NAMES[label]
@@ -122,8 +127,7 @@ class VerdictChange:
             lines.append("    the declared checks for this claim changed")
         if not self.inputs and not self.checks_changed:
             lines.append("    no input record changed (an analysis result or the code did)")
-        added = [r for r in self.new_reasons if r not in self.old_reasons]
-        lines += [f"    now: {reason}" for reason in added]
+        lines += [f"    now: {reason}" for reason in self.reasons_added]
         return "\n".join(lines)
 
     def to_dict(self) -> dict[str, Any]:
@@ -140,7 +144,7 @@ class VerdictChange:
                  "fields": [{"field": f.field, "old": f.old, "new": f.new} for f in c.fields]}
                 for c in self.inputs
             ],
-            "new_reasons": [r for r in self.new_reasons if r not in self.old_reasons],
+            "new_reasons": self.reasons_added,
         }
 
 
@@ -202,9 +206,8 @@ def diff_verifications(
             continue
         read = [claim_id]
         for verdict in (before, after):
-            if verdict is not None:
-                read += verdict.evidence + verdict.gaps
-                read += [e for f in verdict.findings for e in f.evidence]
+            read += verdict.evidence + verdict.gaps
+            read += [e for f in verdict.findings for e in f.evidence]
         inputs = [c for c in (_record_change(r, old_records.get(r), new_records.get(r))
                               for r in dict.fromkeys(read)) if c is not None]
         old_entry, new_entry = old.plan.for_claim(claim_id), new.plan.for_claim(claim_id)

@@ -125,8 +125,6 @@ class Verdict:
 
     claim_id: str
     label: Label
-    fever_label: str
-    claimreview_rating: dict[str, Any]
     confidence: float
     confidence_basis: str
     rationale: list[str]
@@ -142,6 +140,14 @@ class Verdict:
     @property
     def label_name(self) -> str:
         return LABEL_NAMES[self.label]
+
+    @property
+    def fever_label(self) -> str:
+        return fever_label(self.label)
+
+    @property
+    def claimreview_rating(self) -> dict[str, Any]:
+        return claimreview_rating(self.label)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data: ``rationale`` is one paragraph, ``reasons`` the same sentences as a list."""
@@ -261,8 +267,6 @@ def combine_findings(claim_id: str, findings: list[Finding], text: str = "") -> 
     return Verdict(
         claim_id=claim_id,
         label=label,
-        fever_label=fever_label(label),
-        claimreview_rating=claimreview_rating(label),
         confidence=weakest.confidence,
         confidence_basis=basis,
         rationale=rationale,

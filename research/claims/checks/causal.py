@@ -87,8 +87,7 @@ def _table(ctx: CheckContext) -> pd.DataFrame:
 def _pooled(ctx: CheckContext, estimate_id: str) -> Pooled | None:
     table = _table(ctx)
     if estimate_id not in table.index:
-        if estimate_id not in ctx.missing:
-            ctx.missing.append(estimate_id)
+        ctx.note_missing(estimate_id)
         return None
     ctx.use(estimate_id)
     row = table.loc[estimate_id]

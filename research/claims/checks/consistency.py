@@ -98,7 +98,6 @@ def name_consistency(ctx: CheckContext, p: NameParams) -> Finding:
         share,
         f"{len(independent[canonical])} of {total} name mentions in other sources use {canonical}",
         rationale=rationale,
-        evidence=list(ctx.evidence),
-        assumptions=[f"Spellings counted as the same name: "
+        assumptions=["Spellings counted as the same name: "
                      + "; ".join(f"{n} = {', '.join(s)}" for n, s in p.variants.items()) + "."],
     )
