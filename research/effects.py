@@ -131,7 +131,11 @@ def relative_effect_size(a, b, c, d, overdispersion: float = 1.0):
 # --------------------------------------------------------------------------- escalc
 
 
+_ZERO_CELL_RULES = ("all", "only0", "if0all", "none")
+
+
 def _zero_cell_adjust(cells: list[np.ndarray], add: float, to: str) -> list[np.ndarray]:
+    """Add ``add`` to the cells chosen by ``to`` (one of ``_ZERO_CELL_RULES``, checked by escalc)."""
     if to == "none" or add == 0:
         return cells
     if to == "all":
@@ -141,9 +145,7 @@ def _zero_cell_adjust(cells: list[np.ndarray], add: float, to: str) -> list[np.n
         has_zero |= x == 0
     if to == "only0":
         return [np.where(has_zero, x + add, x) for x in cells]
-    if to == "if0all":
-        return [x + add for x in cells] if has_zero.any() else cells
-    raise InputError(f"to must be one of 'all', 'only0', 'if0all', 'none', got {to!r}")
+    return [x + add for x in cells] if has_zero.any() else cells  # if0all
 
 
 def _need(measure: str, **given) -> dict[str, np.ndarray]:
@@ -376,8 +378,8 @@ def escalc(
     handler = _HANDLERS.get(key)
     if handler is None:
         raise InputError(f"unknown measure {measure!r}; known: {', '.join(MEASURES)}")
-    if to not in ("all", "only0", "if0all", "none"):
-        raise InputError(f"to must be one of 'all', 'only0', 'if0all', 'none', got {to!r}")
+    if to not in _ZERO_CELL_RULES:
+        raise InputError(f"to must be one of {', '.join(map(repr, _ZERO_CELL_RULES))}, got {to!r}")
     if add is not None and (not np.isfinite(add) or add < 0):
         raise InputError(f"add must be a finite number >= 0, got {add}")
     yi, vi = handler(

@@ -12,6 +12,7 @@ own stopping rules leave errors of order 1e-5 that would otherwise show up in a 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -55,8 +56,12 @@ def inv_pd(a: np.ndarray) -> np.ndarray:
 
 @dataclass
 class WeightedFit:
-    """Weighted least squares of y on X with weights w, and the pieces the estimators need."""
+    """Weighted least squares of y on X with weights w, and traces of its residual-maker P.
 
+    P = W - WXBX'W with B = (X'WX)^-1; V = diag(v) for the sampling variances v.
+    """
+
+    X: np.ndarray
     w: np.ndarray
     XtW: np.ndarray
     B: np.ndarray  # (X'WX)^-1
@@ -68,44 +73,42 @@ class WeightedFit:
         """y'Py: the weighted residual sum of squares."""
         return float(np.dot(self.w, self.resid**2))
 
+    @cached_property
+    def _xtw2x(self) -> np.ndarray:
+        return self.XtW @ self.XtW.T  # X'W²X
+
     def trace_p(self) -> float:
-        c2 = self.XtW @ (self.XtW.T)  # X'W²X
-        return float(self.w.sum() - np.sum(self.B * c2))
+        return float(self.w.sum() - np.sum(self.B * self._xtw2x))
 
     def trace_pp(self) -> float:
-        c2 = self.XtW @ self.XtW.T
         c3 = (self.XtW * self.w) @ self.XtW.T  # X'W³X
-        bc2 = self.B @ c2
+        bc2 = self.B @ self._xtw2x
         return float(np.dot(self.w, self.w) - 2 * np.sum(self.B * c3) + np.sum(bc2 * bc2.T))
+
+    def trace_pv(self, v: np.ndarray) -> float:
+        u = self.w * v  # diagonal of WV
+        return float(u.sum() - np.sum(self.B * ((self.X.T * (u * self.w)) @ self.X)))
+
+    def trace_pvp(self, v: np.ndarray) -> float:
+        # diag(PP)_j = w_j² (1 - 2 w_j x_j'Bx_j + x_j'B (X'W²X) B x_j)
+        xb = self.X @ self.B
+        q = np.einsum("ij,ij->i", xb, self.X)
+        r = np.einsum("ij,ij->i", xb @ self._xtw2x, xb)
+        return float(np.sum(v * self.w * self.w * (1 - 2 * self.w * q + r)))
+
+    def trace_pvpv(self, v: np.ndarray) -> float:
+        u = self.w * v
+        m_uw = (self.X.T * (u * self.w)) @ self.X  # X'UWX
+        m_uuw = (self.X.T * (u * u * self.w)) @ self.X  # X'U²WX
+        bm = self.B @ m_uw
+        return float(np.dot(u, u) - 2 * np.sum(self.B * m_uuw) + np.sum(bm * bm.T))
 
 
 def wls(X: np.ndarray, w: np.ndarray, y: np.ndarray) -> WeightedFit:
     XtW = X.T * w
     B = inv_pd(XtW @ X)
     beta = B @ (XtW @ y)
-    return WeightedFit(w=w, XtW=XtW, B=B, beta=beta, resid=y - X @ beta)
-
-
-def _pv_traces(X: np.ndarray, w: np.ndarray, v: np.ndarray, B: np.ndarray) -> tuple[float, float, float, float]:
-    """tr(P), tr(PP), tr(PV), tr(PVP), tr(PVPV) for P = W - WXBX'W (B = (X'WX)^-1), V = diag(v)."""
-    XtW = X.T * w
-    c2 = XtW @ XtW.T
-    c3 = (XtW * w) @ XtW.T
-    bc2 = B @ c2
-    tr_p = w.sum() - np.sum(B * c2)
-    tr_pp = np.dot(w, w) - 2 * np.sum(B * c3) + np.sum(bc2 * bc2.T)
-    u = w * v  # diagonal of WV
-    m_uw = (X.T * (u * w)) @ X  # X'UWX
-    m_uuw = (X.T * (u * u * w)) @ X  # X'U²WX
-    tr_pv = u.sum() - np.sum(B * m_uw)
-    bm = B @ m_uw
-    tr_pvpv = np.dot(u, u) - 2 * np.sum(B * m_uuw) + np.sum(bm * bm.T)
-    # diag(PP)_j = w_j² (1 - 2 w_j x_j'Bx_j + x_j'B C2 B x_j)
-    xb = X @ B
-    q = np.einsum("ij,ij->i", xb, X)
-    r = np.einsum("ij,ij->i", xb @ c2, xb)
-    tr_pvp = float(np.sum(v * w * w * (1 - 2 * w * q + r)))
-    return float(tr_p), float(tr_pp), float(tr_pv), tr_pvp, float(tr_pvpv)
+    return WeightedFit(X=X, w=w, XtW=XtW, B=B, beta=beta, resid=y - X @ beta)
 
 
 # --------------------------------------------------------------------------- tau² estimators
@@ -122,14 +125,12 @@ def _rss_at(tau2: float, X: np.ndarray, vi: np.ndarray, y: np.ndarray) -> float:
     return wls(X, 1.0 / (vi + tau2), y).rss
 
 
-def _hedges(X, vi, ymc) -> tuple[float, float]:
-    """Hedges (HE) estimator from ordinary least squares; returns (tau2 untruncated, tr(PV))."""
+def _hedges(X, vi, ymc) -> tuple[float, float, WeightedFit]:
+    """Hedges (HE) estimator from ordinary least squares: tau2 (not truncated), tr(PV) and the fit."""
     k, p = X.shape
-    B = inv_pd(X.T @ X)
-    resid = ymc - X @ (B @ (X.T @ ymc))
-    rss = float(resid @ resid)
-    tr_pv = float(vi.sum() - np.sum(B * ((X.T * vi) @ X)))
-    return (rss - tr_pv) / (k - p), tr_pv
+    ols = wls(X, np.ones(k), ymc)
+    tr_pv = ols.trace_pv(vi)
+    return (ols.rss - tr_pv) / (k - p), tr_pv, ols
 
 
 def _ll_restricted(tau2, X, vi, y, method) -> float:
@@ -148,11 +149,9 @@ def estimate_tau2(method: str, X: np.ndarray, yi: np.ndarray, vi: np.ndarray, co
     if method == "EE":
         return Tau2Estimate(0.0, float("nan"))
     if method == "HE":
-        tau2, _ = _hedges(X, vi, ymc)
+        tau2, tr_pv, ols = _hedges(X, vi, ymc)
         tau2 = max(0.0, tau2)
-        B = inv_pd(X.T @ X)
-        _, _, tr_pv, _, tr_pvpv = _pv_traces(X, np.ones(k), vi, B)
-        se = np.sqrt((2 * tr_pvpv + 4 * tau2 * tr_pv + 2 * tau2**2 * (k - p)) / (k - p) ** 2)
+        se = np.sqrt((2 * ols.trace_pvpv(vi) + 4 * tau2 * tr_pv + 2 * tau2**2 * (k - p)) / (k - p) ** 2)
         return Tau2Estimate(tau2, float(se))
     if method == "DL":
         fit = wls(X, 1.0 / vi, ymc)
@@ -165,8 +164,8 @@ def estimate_tau2(method: str, X: np.ndarray, yi: np.ndarray, vi: np.ndarray, co
         w = 1.0 / (vi + tau2_0)
         fit = wls(X, w, ymc)
         tau2 = max(0.0, tau2_0 * fit.rss / (k - p))
-        _, tr_pp, _, tr_pvp, tr_pvpv = _pv_traces(X, w, vi, fit.B)
-        se = np.sqrt(tau2_0**2 / (k - p) ** 2 * (2 * tr_pvpv + 4 * tau2 * tr_pvp + 2 * tau2**2 * tr_pp))
+        se = np.sqrt(tau2_0**2 / (k - p) ** 2
+                     * (2 * fit.trace_pvpv(vi) + 4 * tau2 * fit.trace_pvp(vi) + 2 * tau2**2 * fit.trace_pp()))
         return Tau2Estimate(tau2, float(se))
     if method == "PM":
         return _paule_mandel(X, yi, vi, ymc, control)

@@ -18,13 +18,7 @@ from scipy import optimize, stats
 
 from research.errors import ConvergenceError, InputError
 from research.meta._core import inv_pd
-from research.meta.model import MetaResults, check_rank, fit_design
-
-
-def _require_intercept_only(result: MetaResults, what: str) -> None:
-    if not result.intercept_only:
-        raise InputError(f"{what} applies to models without moderators")
-
+from research.meta.model import MetaResults, check_rank, fit_design, require_intercept_only
 
 # --------------------------------------------------------------------------- Egger / PET / PEESE
 
@@ -123,7 +117,7 @@ def pet_peese(result: MetaResults, model: str = "lm", alpha: float = 0.05) -> Pe
     model of ``result``. The conditional estimate is PEESE if the PET intercept differs from zero
     at two-sided level ``alpha``, else PET.
     """
-    _require_intercept_only(result, "PET-PEESE")
+    require_intercept_only(result, "PET-PEESE")
     return PetPeese(regtest(result, "sei", model), regtest(result, "vi", model), alpha)
 
 
@@ -166,7 +160,7 @@ def trimfill(result: MetaResults, side: str | None = None, estimator: str = "L0"
     ``side`` is where studies are missing; by default the side opposite to the sign of the
     Egger-type slope. As in metafor, the model with the filled studies uses z tests.
     """
-    _require_intercept_only(result, "trim-and-fill")
+    require_intercept_only(result, "trim-and-fill")
     estimator = estimator.upper()
     if estimator not in ("L0", "R0", "Q0"):
         raise InputError(f"estimator must be L0, R0 or Q0, got {estimator!r}")

@@ -10,7 +10,7 @@ from scipy import stats
 
 from research.errors import InputError
 from research.meta._core import inv_pd
-from research.meta.model import MetaResults, check_rank
+from research.meta.model import MetaResults, check_rank, require_intercept_only
 
 SUMMARY_COLUMNS = ["estimate", "se", "statistic", "p", "ci_low", "ci_high", "q", "q_p", "tau2", "i2", "h2"]
 
@@ -28,34 +28,28 @@ def _single_study_row(y: float, v: float, level: float) -> list[float]:
     return [y, se, z, 2 * stats.norm.sf(abs(z)), y - crit * se, y + crit * se, 0.0, 1.0, 0.0, 0.0, 1.0]
 
 
-def _require_intercept_only(result: MetaResults, what: str) -> None:
-    if not result.intercept_only:
-        raise InputError(f"{what} applies to models without moderators")
+def _subset_row(result: MetaResults, take: np.ndarray) -> list[float]:
+    """The summary row of the model refitted to the studies ``take`` (indices); NaN when it cannot be fitted."""
+    if take.size == 1:
+        return _single_study_row(result.yi[take[0]], result.vi[take[0]], result.level)
+    try:
+        fit = result.refit(yi=result.yi[take], vi=result.vi[take], X=result.X[take], with_r2=False)
+    except InputError:
+        return [math.nan] * len(SUMMARY_COLUMNS)
+    return _summary_row(fit)
 
 
 def leave1out(result: MetaResults) -> pd.DataFrame:
     """Refit the model without each study in turn; one row per omitted study."""
-    _require_intercept_only(result, "leave-one-out analysis")
-    rows = []
-    keep = np.ones(result.k, dtype=bool)
-    for i in range(result.k):
-        keep[:] = True
-        keep[i] = False
-        if keep.sum() == 1:
-            j = int(np.flatnonzero(keep)[0])
-            rows.append(_single_study_row(result.yi[j], result.vi[j], result.level))
-            continue
-        try:
-            fit = result.refit(yi=result.yi[keep], vi=result.vi[keep], X=result.X[keep], with_r2=False)
-            rows.append(_summary_row(fit))
-        except InputError:
-            rows.append([math.nan] * len(SUMMARY_COLUMNS))
+    require_intercept_only(result, "leave-one-out analysis")
+    everyone = np.arange(result.k)
+    rows = [_subset_row(result, everyone[everyone != i]) for i in range(result.k)]
     return pd.DataFrame(rows, columns=SUMMARY_COLUMNS, index=pd.Index(result.labels, name="omitted"))
 
 
 def cumul(result: MetaResults, order=None) -> pd.DataFrame:
     """Cumulative meta-analysis: row j pools the first j studies in ``order`` (indices or sort keys)."""
-    _require_intercept_only(result, "cumulative meta-analysis")
+    require_intercept_only(result, "cumulative meta-analysis")
     if order is None:
         idx = np.arange(result.k)
     else:
@@ -63,17 +57,7 @@ def cumul(result: MetaResults, order=None) -> pd.DataFrame:
         if keys.shape != (result.k,):
             raise InputError(f"order: {keys.size} values for {result.k} studies")
         idx = np.argsort(keys, kind="stable")
-    rows = []
-    for j in range(1, result.k + 1):
-        take = idx[:j]
-        if j == 1:
-            rows.append(_single_study_row(result.yi[take[0]], result.vi[take[0]], result.level))
-            continue
-        try:
-            fit = result.refit(yi=result.yi[take], vi=result.vi[take], X=result.X[take], with_r2=False)
-            rows.append(_summary_row(fit))
-        except InputError:
-            rows.append([math.nan] * len(SUMMARY_COLUMNS))
+    rows = [_subset_row(result, idx[:j]) for j in range(1, result.k + 1)]
     labels = [result.labels[i] for i in idx]
     return pd.DataFrame(rows, columns=SUMMARY_COLUMNS, index=pd.Index(labels, name="added"))
 

@@ -146,6 +146,11 @@ def check_rank(X: np.ndarray, names: list[str]) -> None:
         raise InputError("the moderator matrix is numerically singular (near-collinear moderators); rescale or drop one")
 
 
+def require_intercept_only(result: "MetaResults", what: str) -> None:
+    if not result.intercept_only:
+        raise InputError(f"{what} applies to models without moderators")
+
+
 # --------------------------------------------------------------------------- results
 
 
@@ -553,7 +558,7 @@ def fit_design(
         raise InputError(f"level must be between 0 and 1, got {level}")
     control = control or Control()
     k, p = X.shape
-    labels = list(labels) if labels is not None else [f"study {i + 1}" for i in range(k)]
+    labels = _labels(labels, k)
     tau2_fixed = tau2 is not None and method != "EE"
     if tau2_fixed:
         tau2 = float(tau2)
