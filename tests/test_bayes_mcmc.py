@@ -13,6 +13,7 @@ import pytest
 
 from research.bayes import BiasClass, exact_meta, exact_meta_regression, mcmc_meta, transport
 from research.errors import InputError
+from tests.test_bayes_transport import moderated_frame
 
 pytestmark = pytest.mark.slow
 
@@ -121,15 +122,7 @@ def test_bias_classes_follow_their_rules():
 
 @pytest.fixture(scope="module")
 def moderated():
-    rng = np.random.default_rng(21)
-    k = 16
-    setting = np.array(["city_centre", "car_park", "residential", "car_park"] * 4)
-    monitoring = np.array(["active", "passive"] * 8)
-    base = {"city_centre": -0.1, "car_park": -0.45, "residential": 0.0}
-    truth = np.array([base[s] for s in setting]) + np.where(monitoring == "active", -0.1, 0.0) + rng.normal(0, 0.08, k)
-    vi = rng.uniform(0.01, 0.06, k)
-    return pd.DataFrame({"id": [f"s{i}" for i in range(k)], "yi": rng.normal(truth, np.sqrt(vi)), "vi": vi,
-                         "setting": setting, "monitoring": monitoring})
+    return moderated_frame()
 
 
 def test_meta_regression_agrees_with_the_exact_regression(moderated):

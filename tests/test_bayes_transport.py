@@ -10,8 +10,8 @@ from research.bayes import exact_meta, exact_meta_regression, transport
 from research.errors import InputError
 
 
-@pytest.fixture(scope="module")
-def frame():
+def moderated_frame() -> pd.DataFrame:
+    """16 simulated effects whose size depends on setting and monitoring."""
     rng = np.random.default_rng(21)
     k = 16
     setting = np.array(["city_centre", "car_park", "residential", "car_park"] * 4)
@@ -21,6 +21,11 @@ def frame():
     vi = rng.uniform(0.01, 0.06, k)
     return pd.DataFrame({"id": [f"s{i}" for i in range(k)], "yi": rng.normal(truth, np.sqrt(vi)), "vi": vi,
                          "setting": setting, "monitoring": monitoring})
+
+
+@pytest.fixture(scope="module")
+def frame():
+    return moderated_frame()
 
 
 @pytest.fixture(scope="module")

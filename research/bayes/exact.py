@@ -95,6 +95,11 @@ def _grid_range(log_post, spread: float, tau_prior: Prior) -> tuple[float, float
     )
 
 
+def data_spread(yi, vi) -> float:
+    """A typical size of tau for these data (spread of the estimates plus a typical sampling error)."""
+    return math.sqrt(float(np.var(yi)) + float(np.median(vi)))
+
+
 def integrate_tau(log_post, spread: float, tau_prior: Prior, points: int = 800):
     """Grid over tau where the posterior has its mass, with trapezoid weights.
 
@@ -136,8 +141,7 @@ def tau_grid(yi, vi, mu_prior: Prior, tau_prior: Prior, points: int = 800) -> Ta
     def log_post(tau):
         return tau_prior.logpdf(tau) + _conditional_mu(yi, vi, tau, mu_prior)[2]
 
-    spread = math.sqrt(float(np.var(yi)) + float(np.median(vi)))
-    nodes, weight, density, log_norm = integrate_tau(log_post, spread, tau_prior, points)
+    nodes, weight, density, log_norm = integrate_tau(log_post, data_spread(yi, vi), tau_prior, points)
     mean, var, _ = _conditional_mu(yi, vi, nodes, mu_prior)
     proper = mu_prior.proper and tau_prior.proper
     return TauGrid(nodes, weight, density, mean, var, log_norm if proper else None)

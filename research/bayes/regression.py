@@ -17,7 +17,7 @@ from functools import cached_property
 import numpy as np
 import pandas as pd
 
-from research.bayes.exact import ExactPosterior, TauGrid, check_exact_inputs, format_summary, integrate_tau
+from research.bayes.exact import ExactPosterior, TauGrid, check_exact_inputs, data_spread, format_summary, integrate_tau
 from research.bayes.frame import category, check_effects
 from research.bayes.mixture import Marginal, mixture_cdf, mixture_marginal, mixture_pdf
 from research.bayes.models import DEFAULT_MODERATORS, Design, ModelSpec, build_design, covariate_parts
@@ -181,8 +181,7 @@ def exact_meta_regression(
     def log_post(tau):
         return tau_prior.logpdf(tau) + _conditional_beta(yi, vi, X, tau, prior_mean, prior_precision)[2]
 
-    spread = math.sqrt(float(np.var(yi)) + float(np.median(vi)))
-    nodes, weight, density, log_norm = integrate_tau(log_post, spread, tau_prior, grid_points)
+    nodes, weight, density, log_norm = integrate_tau(log_post, data_spread(yi, vi), tau_prior, grid_points)
     mean, cov, _ = _conditional_beta(yi, vi, X, nodes, prior_mean, prior_precision)
     proper = mu_prior.proper and tau_prior.proper
     grid = TauGrid(nodes, weight, density, mean[:, 0], cov[:, 0, 0], log_norm if proper else None)

@@ -238,10 +238,10 @@ def value_of_information(
     decided_now = p_now >= decision_probability
 
     rng = np.random.default_rng(seed)
+    n = int(n_sim)
     rows = []
     for scenario in scenarios:
         v = scenario.variance()
-        n = int(n_sim)
         # Draw the truth from the current posterior, then data from the truth.
         index = rng.choice(tau2.size, size=n, p=base_w)
         mu = rng.normal(base_mean[index], np.sqrt(base_var[index]))
