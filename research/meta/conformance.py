@@ -2,7 +2,7 @@
 
 ``compare(actual, expected)`` walks the expected structure (dicts, lists, numbers, strings,
 booleans, None) and lists every place where ``actual`` differs, so one failing test shows all
-discrepancies at once. The ``*_view`` functions put results into the reference layout.
+discrepancies at once. ``table_view`` puts a results table into the reference layout.
 """
 
 from __future__ import annotations

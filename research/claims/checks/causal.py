@@ -195,7 +195,8 @@ def _judge_reviews(p: CausalParams, overall: list[Pooled], settings: list[Pooled
     sub_fails = [e for e in subgroups if e.benefit is False]
     changes = [e.percent_change for e in wins if e.percent_change is not None]
     if changes:
-        low, high = sorted((abs(c) for c in changes))[0], sorted(abs(c) for c in changes)[-1]
+        sizes = [abs(c) for c in changes]
+        low, high = min(sizes), max(sizes)
         size = f"{low:.0f}%" if low == high else f"{low:.0f}% to {high:.0f}%"
         rationale.append(f"{len(wins)} of {len(known)} overall pooled results show a significant reduction, "
                          f"of {size}.")
