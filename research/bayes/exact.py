@@ -202,6 +202,11 @@ class ExactPosterior:
     def _pred_components(self):
         return self.grid.weight, self.grid.mu_mean, np.sqrt(self.grid.mu_var + self.grid.tau**2)
 
+    def _pred_parts(self, covariates: dict | None):
+        """Components of the predictive mixture at a site; a meta-regression uses the covariates."""
+        _no_covariates(covariates)
+        return self._pred_components()
+
     # -- marginals ------------------------------------------------------------------
     @cached_property
     def mu(self) -> Marginal:
@@ -212,9 +217,8 @@ class ExactPosterior:
         return mixture_marginal(*self._pred_components())
 
     def predictive(self, covariates: dict | None = None) -> Marginal:
-        """Distribution of the true effect in a new, exchangeable setting."""
-        _no_covariates(covariates)
-        return self._predictive
+        """Distribution of the true effect in a new setting (with these covariates, for a meta-regression)."""
+        return mixture_marginal(*self._pred_parts(covariates)) if covariates else self._predictive
 
     @cached_property
     def tau(self) -> Marginal:
@@ -275,13 +279,11 @@ class ExactPosterior:
 
     def p_pred_below(self, threshold: float = 0.0, covariates: dict | None = None) -> float:
         """Probability that the effect in a new setting is below ``threshold``."""
-        _no_covariates(covariates)
-        return float(mixture_cdf(threshold, *self._pred_components()))
+        return float(mixture_cdf(threshold, *self._pred_parts(covariates)))
 
     def predictive_cdf(self, x, covariates: dict | None = None) -> np.ndarray:
         """P(new effect <= x) at the points ``x``."""
-        _no_covariates(covariates)
-        return mixture_cdf(x, *self._pred_components())
+        return mixture_cdf(x, *self._pred_parts(covariates))
 
     def density(self, x, quantity: str = "mu") -> np.ndarray:
         """Posterior density of "mu", "tau" or "predictive" at the points ``x``."""
@@ -289,7 +291,7 @@ class ExactPosterior:
         if quantity == "mu":
             return mixture_pdf(x, *self._mu_components())
         if quantity == "predictive":
-            return mixture_pdf(x, *self._pred_components())
+            return mixture_pdf(x, *self._pred_parts(None))
         if quantity == "tau":
             g = self.grid
             return np.interp(x, g.tau, g.density, left=0.0, right=0.0)

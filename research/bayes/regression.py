@@ -19,7 +19,7 @@ import pandas as pd
 
 from research.bayes.exact import ExactPosterior, TauGrid, check_exact_inputs, data_spread, format_summary, integrate_tau
 from research.bayes.frame import category, check_effects
-from research.bayes.mixture import Marginal, mixture_cdf, mixture_marginal, mixture_pdf
+from research.bayes.mixture import Marginal, mixture_marginal
 from research.bayes.models import DEFAULT_MODERATORS, Design, ModelSpec, build_design, covariate_parts
 from research.bayes.priors import FlatPrior, HalfNormalPrior, NormalPrior, Prior, parse_prior
 from research.errors import InputError
@@ -92,18 +92,6 @@ class ExactRegressionPosterior(ExactPosterior):
         means, var = self._linear_at(self.covariate_row(covariates))
         return self.grid.weight, means, np.sqrt(var + self.grid.tau**2)
 
-    def predictive(self, covariates: dict | None = None) -> Marginal:
-        """Distribution of the true effect at a new site with these covariates (reference by default)."""
-        if not covariates:
-            return self._predictive
-        return mixture_marginal(*self._pred_parts(covariates))
-
-    def p_pred_below(self, threshold: float = 0.0, covariates: dict | None = None) -> float:
-        return float(mixture_cdf(threshold, *self._pred_parts(covariates)))
-
-    def predictive_cdf(self, x, covariates: dict | None = None):
-        return mixture_cdf(x, *self._pred_parts(covariates))
-
     @cached_property
     def coefficients(self) -> dict[str, Marginal]:
         g = self.grid
@@ -111,11 +99,6 @@ class ExactRegressionPosterior(ExactPosterior):
             name: mixture_marginal(g.weight, self.coef_mean[:, j + 1], np.sqrt(self.coef_cov[:, j + 1, j + 1]))
             for j, name in enumerate(self.design.coefficient_names)
         }
-
-    def density(self, x, quantity: str = "mu"):
-        if quantity == "predictive":
-            return mixture_pdf(np.asarray(x, dtype=float), *self._pred_parts(None))
-        return super().density(x, quantity)
 
     def to_dict(self) -> dict:
         out = super().to_dict()
