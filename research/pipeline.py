@@ -44,7 +44,7 @@ def fingerprint(evidence: Path, analyses_dir: Path) -> str:
     package = Path(research.__file__).parent
     paths += sorted(p for p in package.rglob("*") if p.is_file() and p.suffix in {".py", ".html", ".j2", ".css"})
     for path in paths:
-        digest.update(str(path.name).encode())
+        digest.update(f"{path.parent.name}/{path.name}".encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()
 
@@ -324,12 +324,12 @@ def build(
 
     evidence, analyses_dir, reports = Path(evidence), Path(analyses_dir), Path(reports)
     step = progress or (lambda _message: None)
-    print_ = fingerprint(evidence, analyses_dir)
+    inputs_hash = fingerprint(evidence, analyses_dir)
     results_path = reports / RESULTS_NAME
     outputs = [results_path, reports / "index.html", reports / "summary.md"]
     if not force and all(p.exists() for p in outputs):
         previous = json.loads(results_path.read_text(encoding="utf-8"))
-        if previous.get("evidence_fingerprint") == print_:
+        if previous.get("evidence_fingerprint") == inputs_hash:
             return BuildOutcome(previous, [], up_to_date=True)
 
     step("validating the evidence store")
@@ -341,7 +341,7 @@ def build(
     pooled = {i for r in analyses.values() for i in r["inputs"]}
     results = _clean({
         "generated_at": (today or dt.date.today()).isoformat(),
-        "evidence_fingerprint": print_,
+        "evidence_fingerprint": inputs_hash,
         "store": {"counts": {k: len(v) for k, v in store.records.items()}, "flow": store_flow(store, table, pooled)},
         "analyses": list(analyses.values()),
         "claims": [v.to_dict() for v in verdicts],
