@@ -71,26 +71,12 @@ class DiDResult:
         return "; ".join(problems) or None
 
     def to_dict(self) -> dict:
-        return {
-            "family": self.fit.family,
-            "cov_type": self.fit.cov_type,
-            "n_units": self.n_units,
-            "n_treated": self.n_treated,
-            "n_periods": self.n_periods,
-            "effect": self.effect,
-            "pretrend": self.pretrend,
-            "dispersion": self.fit.dispersion,
-            "alpha": self.fit.alpha,
-            "flag": self.flag,
-            "note": self.fit.note,
-        }
+        return self.fit.report_dict(self.flag, n_units=self.n_units, n_treated=self.n_treated, n_periods=self.n_periods,
+                                    effect=self.effect, pretrend=self.pretrend)
 
     def summary(self) -> str:
         e = self.effect
         lines = [
-            "=" * 72,
-            f"Difference in differences ({self.fit.family}, {self.fit.cov_type} standard errors)".center(72),
-            "=" * 72,
             f"units: {self.n_units} ({self.n_treated} treated)   periods: {self.n_periods}   dispersion: {self.fit.dispersion:.3f}",
             f"effect: rate ratio {e['ratio']:.3f} [{e['ratio_low']:.3f}, {e['ratio_high']:.3f}], log {e['log_estimate']:.4f} (se {e['se']:.4f}), p = {e['p_value']:.4g}",
         ]
@@ -99,12 +85,7 @@ class DiDResult:
             lines.append(f"pre-period trend difference (treated - control) per period: {p['log_estimate']:.4f} (se {p['se']:.4f}), p = {p['p_value']:.3g}")
         else:
             lines.append("pre-period trend check: not possible (fewer than 3 pre-periods)")
-        if self.fit.note:
-            lines.append(self.fit.note)
-        if self.flag:
-            lines.append("*** " + self.flag + " ***")
-        lines.append("=" * 72)
-        return "\n".join(lines)
+        return self.fit.report_text("Difference in differences", lines, self.flag)
 
 
 def _indicator(series: pd.Series, name: str) -> np.ndarray:

@@ -20,6 +20,7 @@ from research.errors import ConvergenceError, InputError
 FAMILIES = ("poisson", "quasipoisson", "negbin")
 # A Poisson fit whose Pearson dispersion exceeds this has intervals that are too narrow.
 OVERDISPERSION_LIMIT = 1.5
+WIDTH = 72  # of the text summaries
 
 
 @dataclass
@@ -69,6 +70,22 @@ class CountFit:
     def table(self, level: float = 0.95) -> pd.DataFrame:
         rows = [{"term": name, **self.combination({name: 1.0}, level)} for name in self.names]
         return pd.DataFrame(rows).set_index("term")
+
+    def report_dict(self, flag: str | None, **results) -> dict:
+        """An analysis's plain-data results, framed by the fit's family, dispersion and note."""
+        return {"family": self.family, "cov_type": self.cov_type, **results, "dispersion": self.dispersion,
+                "alpha": self.alpha, "flag": flag, "note": self.note}
+
+    def report_text(self, analysis: str, lines: list[str], flag: str | None) -> str:
+        """An analysis's text summary: a titled frame around ``lines``, then the fit's note and any flag."""
+        out = ["=" * WIDTH, f"{analysis} ({self.family}, {self.cov_type} standard errors)".center(WIDTH), "=" * WIDTH,
+               *lines]
+        if self.note:
+            out.append(self.note)
+        if flag:
+            out.append("*** " + flag + " ***")
+        out.append("=" * WIDTH)
+        return "\n".join(out)
 
 
 def log_effect(combination: dict[str, float]) -> dict[str, float]:

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from research.errors import InputError
-from research.local.glm import CountFit, check_counts, fit_counts, log_effect
+from research.local.glm import WIDTH, CountFit, check_counts, fit_counts, log_effect
 
 _LEVEL, _SLOPE = "level_change", "slope_change"
 
@@ -66,20 +66,9 @@ class ITSResult:
         return self.fit.table(self.level)
 
     def to_dict(self) -> dict:
-        return {
-            "family": self.fit.family,
-            "cov_type": self.fit.cov_type,
-            "n_before": self.n_before,
-            "n_after": self.n_after,
-            "season": self.season,
-            "harmonics": self.harmonics,
-            "level_change": self.level_change,
-            "trend_change": self.trend_change,
-            "dispersion": self.fit.dispersion,
-            "alpha": self.fit.alpha,
-            "flag": self.flag,
-            "note": self.fit.note,
-        }
+        return self.fit.report_dict(self.flag, n_before=self.n_before, n_after=self.n_after, season=self.season,
+                                    harmonics=self.harmonics, level_change=self.level_change,
+                                    trend_change=self.trend_change)
 
     @property
     def flag(self) -> str | None:
@@ -90,26 +79,18 @@ class ITSResult:
     def summary(self) -> str:
         lc = self.level_change
         lines = [
-            "=" * 72,
-            f"Interrupted time series ({self.fit.family}, {self.fit.cov_type} standard errors)".center(72),
-            "=" * 72,
             f"periods before: {self.n_before}   after: {self.n_after}   season: {self.season or 'none'}"
             f"   harmonics: {self.harmonics if self.season else 0}",
             f"dispersion (Pearson chi2/df of Poisson fit): {self.fit.dispersion:.3f}" + (f"   NB alpha: {self.fit.alpha:.4f}" if self.fit.alpha is not None else ""),
-            "-" * 72,
+            "-" * WIDTH,
             self.coefficients().to_string(float_format=lambda v: f"{v:.4f}"),
-            "-" * 72,
+            "-" * WIDTH,
             f"level change: rate ratio {lc['ratio']:.3f} [{lc['ratio_low']:.3f}, {lc['ratio_high']:.3f}], p = {lc['p_value']:.4g}",
         ]
         if self.trend_change:
             tc = self.trend_change
             lines.append(f"trend change per period: ratio {tc['ratio']:.4f} [{tc['ratio_low']:.4f}, {tc['ratio_high']:.4f}]")
-        if self.fit.note:
-            lines.append(self.fit.note)
-        if self.flag:
-            lines.append("*** " + self.flag + " ***")
-        lines.append("=" * 72)
-        return "\n".join(lines)
+        return self.fit.report_text("Interrupted time series", lines, self.flag)
 
 
 def _intervention_index(dates, intervention) -> int:
