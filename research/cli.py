@@ -27,10 +27,14 @@ app = typer.Typer(
 err = Console(stderr=True, soft_wrap=True)
 
 
+# Help lists command groups in the order a user meets them; other modules follow by name.
+HELP_ORDER = ["build", "store", "meta", "bayes", "claims"]
+
+
 def _register_commands() -> None:
-    for info in sorted((m for m in pkgutil.iter_modules(research.commands.__path__) if not m.name.startswith("_")), key=lambda m: m.name):
-        module = importlib.import_module(f"research.commands.{info.name}")
-        module.register(app)
+    names = [m.name for m in pkgutil.iter_modules(research.commands.__path__) if not m.name.startswith("_")]
+    for name in sorted(names, key=lambda n: (HELP_ORDER.index(n) if n in HELP_ORDER else len(HELP_ORDER), n)):
+        importlib.import_module(f"research.commands.{name}").register(app)
 
 
 _register_commands()

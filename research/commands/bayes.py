@@ -314,10 +314,13 @@ def did(
     _emit(result.to_dict(), result.summary(), as_json)
 
 
+PANEL = "Bayesian models and local data"
+
+
 def register(app: typer.Typer) -> None:
-    app.command("bayes-meta")(bayes_meta)
-    app.command("bayes-sensitivity")(bayes_sensitivity)
-    app.command("transport")(transport_command)
-    app.command("voi")(voi)
-    app.command("its")(its)
-    app.command("did")(did)
+    app.command("bayes-meta", rich_help_panel=PANEL)(bayes_meta)
+    app.command("bayes-sensitivity", rich_help_panel=PANEL)(bayes_sensitivity)
+    app.command("transport", rich_help_panel=PANEL)(transport_command)
+    app.command("voi", rich_help_panel=PANEL)(voi)
+    app.command("its", rich_help_panel=PANEL)(its)
+    app.command("did", rich_help_panel=PANEL)(did)

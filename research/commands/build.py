@@ -48,4 +48,4 @@ def build(
 
 
 def register(app: typer.Typer) -> None:
-    app.command()(build)
+    app.command(rich_help_panel="Main job")(build)

@@ -166,5 +166,5 @@ def check(
 
 
 def register(app: typer.Typer) -> None:
-    app.add_typer(claims_app, name="claims")
-    app.command()(check)
+    app.add_typer(claims_app, name="claims", rich_help_panel="Claim checks")
+    app.command(rich_help_panel="Claim checks")(check)

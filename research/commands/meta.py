@@ -263,6 +263,9 @@ def effect_sizes(
     Console(stderr=True).print(f"wrote {len(frame)} effect sizes to {output}", highlight=False)
 
 
+PANEL = "Meta-analysis"
+
+
 def register(app: typer.Typer) -> None:
-    app.command("meta")(meta)
-    app.command("effect-sizes")(effect_sizes)
+    app.command("meta", rich_help_panel=PANEL)(meta)
+    app.command("effect-sizes", rich_help_panel=PANEL)(effect_sizes)

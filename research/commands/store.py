@@ -91,7 +91,5 @@ def _read(path: Path) -> str:
 
 
 def register(app: typer.Typer) -> None:
-    app.command()(validate)
-    app.command()(query)
-    app.command()(add)
-    app.command()(schema)
+    for command in (validate, query, add, schema):
+        app.command(rich_help_panel="Evidence store")(command)
