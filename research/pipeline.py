@@ -157,7 +157,8 @@ def _bayes(analysis: Analysis, frame: pd.DataFrame) -> tuple[dict[str, Any], Any
     return _clean(result), posterior
 
 
-def run_analysis(analysis: Analysis, table: pd.DataFrame, cache_dir: Path | None = None) -> dict[str, Any]:
+def run_analysis(analysis: Analysis, table: pd.DataFrame, cache_dir: Path | None = None,
+                 progress: Progress | None = None) -> dict[str, Any]:
     """Run one declared analysis on the effect table; the result is plain data (JSON-ready)."""
     chosen = select(table, analysis.where)
     pooled = chosen[chosen["poolable"]].reset_index(drop=True)
@@ -184,7 +185,7 @@ def run_analysis(analysis: Analysis, table: pd.DataFrame, cache_dir: Path | None
         result["transport"] = _clean(_transport(analysis, pooled))
     if analysis.value_of_information:
         result["value_of_information"] = _clean(_value_of_information(analysis, pooled))
-    result["mcmc"], mcmc_fits = _mcmc(analysis, pooled, cache_dir)
+    result["mcmc"], mcmc_fits = _mcmc(analysis, pooled, cache_dir, progress)
     result["figures"] = _figures(analysis, pooled, fit, posterior, mcmc_fits)
     return result
 
@@ -221,18 +222,21 @@ def _value_of_information(analysis: Analysis, frame: pd.DataFrame) -> list[dict[
     ]
 
 
-def _mcmc(analysis: Analysis, frame: pd.DataFrame, cache_dir: Path | None) -> tuple[list[dict[str, Any]], list]:
+def _mcmc(analysis: Analysis, frame: pd.DataFrame, cache_dir: Path | None,
+          progress: Progress | None = None) -> tuple[list[dict[str, Any]], list]:
     """MCMC fits beside the exact result; each carries its diagnostics and a flag if they fail."""
     if not analysis.mcmc:
         return [], []
     from research.bayes import mcmc_meta
 
-    fits = [
-        mcmc_meta(frame, model=spec.model, mu_prior=analysis.bayes.mu_prior, tau_prior=analysis.bayes.tau_prior,
-                  draws=spec.draws, tune=spec.tune, chains=spec.chains, seed=spec.seed,
-                  target_accept=spec.target_accept, cache_dir=cache_dir)
-        for spec in analysis.mcmc
-    ]
+    fits = []
+    for spec in analysis.mcmc:
+        if progress:
+            progress(f"analysis: {analysis.title}: MCMC ({spec.model}, {spec.chains} chains x {spec.draws} draws)")
+        fits.append(mcmc_meta(frame, model=spec.model, mu_prior=analysis.bayes.mu_prior,
+                              tau_prior=analysis.bayes.tau_prior, draws=spec.draws, tune=spec.tune,
+                              chains=spec.chains, seed=spec.seed, target_accept=spec.target_accept,
+                              cache_dir=cache_dir))
     return [_clean(f.to_dict()) for f in fits], fits
 
 
@@ -262,7 +266,7 @@ def run_analyses(store: Store, analyses_dir: str | Path = "analyses", progress: 
     for analysis in load_analyses(analyses_dir):
         if progress:
             progress(f"analysis: {analysis.title}")
-        results[analysis.id] = run_analysis(analysis, table, cache_dir)
+        results[analysis.id] = run_analysis(analysis, table, cache_dir, progress)
     return results
 
 

@@ -74,6 +74,17 @@ def test_fits_are_cached_by_data_model_priors_and_settings(frame, fit, cache):
     assert mcmc_meta(shifted, "random_effects", draws=50, tune=50, seed=1, cache_dir=None).cache_key != fit.cache_key
 
 
+def test_a_cache_hit_needs_no_compiled_model(frame, fit, cache, monkeypatch):
+    import research.bayes.mcmc as mcmc
+
+    def no_compiling(*_args):
+        raise AssertionError("a cached fit must not compile the model")
+
+    monkeypatch.setattr(mcmc, "_compiled", no_compiling)
+    again = mcmc_meta(frame, "random_effects", {"mu": "normal:0,1", "tau": "halfnormal:0.5"}, draws=1500, tune=1000, chains=2, seed=1, cache_dir=cache)
+    assert again.from_cache and again.mu.mean == fit.mu.mean
+
+
 def test_a_failing_fit_is_flagged_everywhere(frame):
     short = mcmc_meta(frame, "random_effects", draws=20, tune=10, chains=2, seed=1, cache_dir=None)
     assert not short.diagnostics.ok

@@ -366,8 +366,12 @@ def make_priors(priors=None, mu_prior=None, tau_prior=None) -> MetaPriors:
     return base
 
 
-def _compiled(design: Design, spec: ModelSpec, priors: MetaPriors):
-    key = fit_key({"structure": design.structure(), "spec": spec.to_dict(), "priors": priors.to_dict()})
+def _structure_key(design: Design, spec: ModelSpec, priors: MetaPriors) -> str:
+    return fit_key({"structure": design.structure(), "spec": spec.to_dict(), "priors": priors.to_dict()})
+
+
+def _compiled(key: str, design: Design, spec: ModelSpec, priors: MetaPriors):
+    """The compiled sampler model for this structure; compiled once per process."""
     if key not in _COMPILED:
         import nutpie
 
@@ -375,7 +379,7 @@ def _compiled(design: Design, spec: ModelSpec, priors: MetaPriors):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             _COMPILED[key] = nutpie.compile_pymc_model(model)
-    return key, _COMPILED[key]
+    return _COMPILED[key]
 
 
 def mcmc_meta(
@@ -411,15 +415,16 @@ def mcmc_meta(
     spec = ModelSpec.named(model, moderators=moderators, bias_classes=bias_classes)
     priors = make_priors(priors, mu_prior, tau_prior)
     design = build_design(frame, spec)
-    structure_key, compiled = _compiled(design, spec, priors)
+    structure_key = _structure_key(design, spec, priors)
     settings = {"draws": int(draws), "tune": int(tune), "chains": int(chains), "seed": int(seed), "target_accept": float(target_accept)}
     key = fit_key({"structure": structure_key, "y": design.y, "se": design.se, "ids": design.ids, "settings": settings})
 
     idata = load_fit(cache_dir, key)
     from_cache = idata is not None
-    if idata is None:
+    if idata is None:  # compiling costs seconds, so only on a cache miss
         import nutpie
 
+        compiled = _compiled(structure_key, design, spec, priors)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             sampler_model = compiled.with_data(y_obs=design.y, se=design.se)
