@@ -20,7 +20,7 @@ from research.store.schema import EffectEstimate
 
 COLUMNS = [
     "id", "study", "label", "source", "intervention", "outcome", "subgroup", "arm", "measure",
-    "estimate", "yi", "vi", "se", "percent_change", "ci_low_pct", "ci_high_pct", "significant",
+    "estimate", "qualifier", "yi", "vi", "se", "percent_change", "ci_low_pct", "ci_high_pct", "significant",
     "design", "design_level", "rob_overall", "setting", "country", "monitoring", "year", "n_units",
     "provenance", "derived", "poolable", "reason",
 ]
@@ -94,6 +94,7 @@ def effect_table(store: Store) -> pd.DataFrame:
                 "arm": est.arm,
                 "measure": est.measure,
                 "estimate": est.estimate,
+                "qualifier": est.qualifier,
                 "yi": yi,
                 "vi": vi,
                 "se": None if vi is None else math.sqrt(vi),

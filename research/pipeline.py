@@ -109,6 +109,7 @@ def _reported_rows(frame: pd.DataFrame) -> list[dict[str, Any]]:
         rows.append({
             "estimate_id": row.id, "study": row.study, "source": row.source, "label": row.label,
             "outcome": row.outcome, "subgroup": row.subgroup, "percent_change": row.percent_change,
+            "qualifier": row.qualifier,
             "significant": None if pd.isna(row.significant) else bool(row.significant),
             "provenance": row.provenance, "measure": row.measure, "design": row.design,
             "year": None if pd.isna(row.year) else int(row.year), "n_units": row.n_units,

@@ -28,7 +28,7 @@ def table(tmp_path):
     records["estimates"] += [
         _estimate("est-counts", measure="RES", a=100, b=80, c=90, d=95),
         _estimate("est-cmf", measure="CMF", estimate=0.8, se=0.1, se_scale="natural"),
-        _estimate("est-pc", measure="percent_change", estimate=-16, significant=True),
+        _estimate("est-pc", measure="percent_change", estimate=-16, significant=True, qualifier="about"),
         _estimate("est-pc-ci", measure="percent_change", estimate=-47, ci_low=-56, ci_high=-36),
         _estimate("est-e", measure="ratio_after_before", estimate=0.96, ci_low=0.93, ci_high=0.99, arm="CCTV"),
         _estimate("est-c", measure="ratio_after_before", estimate=1.11, ci_low=1.08, ci_high=1.14, arm="control"),
@@ -61,6 +61,7 @@ def test_percent_change_without_ci_is_kept_but_not_poolable(table):
     assert row.yi == pytest.approx(math.log(0.84)) and np.isnan(row.vi)
     assert not row.poolable and "confidence interval" in row.reason
     assert row.percent_change == pytest.approx(-16)
+    assert row.qualifier == "about" and table.loc["est-cmf"].qualifier == "exact"
 
 
 def test_percent_change_with_ci(table):

@@ -59,6 +59,15 @@ def test_cctv_analysis_reports_what_is_missing(workspace):
     assert any("per-study" in g["what"].lower() for g in results["gaps"] if g["id"] in cctv["gaps"])
 
 
+def test_hedged_numbers_keep_their_hedge(workspace):
+    base, outcome = workspace
+    speed = next(a for a in outcome.results["analyses"] if a["id"] == "speed-cameras-crashes")
+    hedged = [r for r in speed["reported"] if r["qualifier"] == "about"]
+    assert hedged, "the store records 'about' for Hoye (2014) total crashes"
+    summary = (base / "reports" / "summary.md").read_text()
+    assert f"about {hedged[0]['percent_change']:+.0f}%" in summary
+
+
 def test_unchanged_inputs_skip_the_work(workspace):
     base, _ = workspace
     again = build(base / "evidence", base / "analyses", base / "reports", cache_dir=base / "cache")

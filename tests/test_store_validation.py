@@ -46,6 +46,7 @@ def test_minimal_store_loads(store_dir):
         ("estimates", {"estimate": "large"}, "est-1", "estimate"),  # wrong type
         ("estimates", {"colour": "red"}, "est-1", "colour"),  # unknown field
         ("estimates", {"measure": "XYZ"}, "est-1", "measure"),  # not a known measure
+        ("estimates", {"qualifier": "roughly"}, "est-1", "qualifier"),
         ("estimates", {"quote": None}, "est-1", "quote"),  # provenance is required
         ("estimates", {"study": "study-missing"}, "est-1", "study"),  # dangling reference
         ("claims", {"source": "src-missing"}, "claim-1", "source"),

@@ -349,7 +349,9 @@ def _reported_view(r: Mapping[str, Any]) -> dict[str, Any]:
         "outcome": _text(r.get("outcome")) or NOT_AVAILABLE,
         "subgroup": _text(r.get("subgroup")) or "",
         "value": value,
-        "percent_change": f"{value:+.0f}%" if value is not None else NOT_AVAILABLE,
+        # 'about' keeps the source's own hedge ("about 20%", "approximately 25%")
+        "percent_change": (("about " if r.get("qualifier") == "about" else "") + f"{value:+.0f}%")
+        if value is not None else NOT_AVAILABLE,
         "significant_flag": significant if isinstance(significant, bool) else None,
         "significant": {True: "yes", False: "no"}.get(significant, "not stated"),
         "provenance": _text(r.get("provenance")) or NOT_AVAILABLE,

@@ -79,13 +79,16 @@ class Source(Record):
     doi: str | None = None
 
 
+Qualifier = Literal["exact", "about", "more_than", "less_than", "up_to"]
+
+
 class Quantity(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: NonEmpty
     value: float
     unit: NonEmpty
-    qualifier: Literal["exact", "about", "more_than", "less_than", "up_to"] = "exact"
+    qualifier: Qualifier = "exact"
 
 
 class Claim(Record):
@@ -106,7 +109,7 @@ class Fact(Sourced):
     quantity: NonEmpty = Field(description="What is counted, e.g. 'cameras_total_city'")
     value: float | None = None
     unit: NonEmpty
-    qualifier: Literal["exact", "about", "more_than", "less_than", "up_to"] = "exact"
+    qualifier: Qualifier = "exact"
     place: str | None = None
     date: str | None = Field(None, description="Date or period the value refers to, ISO-like; None if not shown")
     definition: str | None = None
@@ -138,6 +141,7 @@ class EffectEstimate(Sourced):
     c: Count | None = None
     d: Count | None = None
     estimate: float | None = None
+    qualifier: Qualifier = Field("exact", description="'about' for wording such as 'about', 'approximately', 'nearly'")
     ci_low: float | None = None
     ci_high: float | None = None
     ci_level: float = Field(0.95, gt=0, lt=1)
