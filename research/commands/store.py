@@ -13,7 +13,6 @@ from rich.table import Table
 
 from research.errors import InputError
 from research.store import RECORD_TYPES, export_schemas, load_store
-from research.store.index import query as run_query
 from research.store.write import add_records, atomic_write_text
 
 out = Console()
@@ -35,6 +34,8 @@ def query(
 ) -> None:
     """Run SQL on a DuckDB index built from the store."""
     import duckdb
+
+    from research.store.index import query as run_query  # pandas and duckdb load only when queried
 
     store = load_store(evidence)
     try:
