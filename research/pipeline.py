@@ -22,6 +22,7 @@ import pandas as pd
 
 import research
 from research.analyses import Analysis, load_analyses
+from research.bayes.cache import DEFAULT_CACHE
 from research.dataset import as_arrays, effect_table, select
 from research.errors import InputError
 from research.store.loader import Store, evidence_files, load_store
@@ -29,7 +30,6 @@ from research.store.write import atomic_write_text
 
 Progress = Callable[[str], None]
 RESULTS_NAME = "results.json"
-DEFAULT_CACHE = Path(".cache/fits")
 VOI_DECISION_PROBABILITY = 0.9  # "benefit established" when P(benefit) reaches this
 
 

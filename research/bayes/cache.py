@@ -11,6 +11,8 @@ from pathlib import Path
 import numpy as np
 from filelock import FileLock
 
+DEFAULT_CACHE = Path(".cache/fits")  # relative to the working directory, ignored by git
+
 # Bump when the model code changes in a way that makes stored fits stale.
 CACHE_VERSION = 1
 

@@ -20,14 +20,13 @@ import numpy as np
 import pandas as pd
 from scipy import special, stats
 
-from research.bayes.cache import fit_key, load_fit, save_fit
+from research.bayes.cache import DEFAULT_CACHE, fit_key, load_fit, save_fit
 from research.bayes.exact import format_summary
 from research.bayes.mixture import Marginal, draws_marginal, quantiles_by_bisection
 from research.bayes.models import Design, MetaPriors, ModelSpec, build_design, build_pymc_model, covariate_parts
 from research.bayes.priors import parse_prior
 from research.errors import InputError
 
-DEFAULT_CACHE = Path(".cache/fits")
 _COMPILED: dict[str, object] = {}
 
 

@@ -100,10 +100,11 @@ def _fit(frame, method, model, mu_prior, tau_prior, moderators, bias_prior, draw
         classes = DEFAULT_BIAS_CLASSES
         for text in bias_prior:
             classes = parse_bias_prior(text, classes)
+    # The library owns the default cache folder; the command passes only what the user chose.
+    cache = {"cache_dir": None} if no_cache else ({"cache_dir": cache_dir} if cache_dir else {})
     return mcmc_meta(
         frame, model, mu_prior=mu_prior, tau_prior=tau_prior, moderators=moderators or None, bias_classes=classes,
-        draws=draws, tune=tune, chains=chains, seed=seed, target_accept=target_accept,
-        cache_dir=None if no_cache else cache_dir, progress=progress,
+        draws=draws, tune=tune, chains=chains, seed=seed, target_accept=target_accept, progress=progress, **cache,
     )
 
 
@@ -115,7 +116,7 @@ TUNE = typer.Option(1000, "--tune", help="MCMC tuning steps per chain.")
 CHAINS = typer.Option(2, "--chains", help="MCMC chains.")
 SEED = typer.Option(0, "--seed", help="Random seed.")
 TARGET_ACCEPT = typer.Option(0.9, "--target-accept", help="NUTS target acceptance rate (raise to fight divergences).")
-CACHE_DIR = typer.Option(Path(".cache/fits"), "--cache-dir", help="Folder of cached MCMC fits.")
+CACHE_DIR = typer.Option(None, "--cache-dir", help="Folder of cached MCMC fits (default .cache/fits).")
 NO_CACHE = typer.Option(False, "--no-cache", help="Neither read nor write cached fits.")
 PROGRESS = typer.Option(False, "--progress", help="Show sampler progress (for long runs).")
 
@@ -137,7 +138,7 @@ def bayes_meta(
     chains: int = CHAINS,
     seed: int = SEED,
     target_accept: float = TARGET_ACCEPT,
-    cache_dir: Path = CACHE_DIR,
+    cache_dir: Path | None = CACHE_DIR,
     no_cache: bool = NO_CACHE,
     progress: bool = PROGRESS,
     as_json: bool = JSON,
@@ -202,7 +203,7 @@ def transport_command(
     tune: int = TUNE,
     chains: int = CHAINS,
     seed: int = SEED,
-    cache_dir: Path = CACHE_DIR,
+    cache_dir: Path | None = CACHE_DIR,
     no_cache: bool = NO_CACHE,
     progress: bool = PROGRESS,
     as_json: bool = JSON,
