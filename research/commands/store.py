@@ -9,6 +9,7 @@ from pathlib import Path
 import typer
 import yaml
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from research.errors import InputError
@@ -19,9 +20,23 @@ out = Console()
 EVIDENCE = typer.Option(Path("evidence"), "--evidence", "-e", help="Evidence store folder.")
 
 
-def validate(path: Path = typer.Argument(Path("evidence"), help="Evidence folder to validate.")) -> None:
-    """Validate every record in the store (schema, values, references, duplicate ids)."""
+def validate(
+    path: Path = typer.Argument(Path("evidence"), help="Evidence folder to validate."),
+    strict_quotes: bool = typer.Option(False, "--strict-quotes",
+                                       help="Treat a number missing from its own quote as an error, not a warning."),
+) -> None:
+    """Validate every record in the store (schema, values, references, duplicate ids), and check
+    that each stored number is found in its own quote."""
+    from research.store.loader import EvidenceError
+    from research.store.quotes import check_quotes
+
     store = load_store(path)
+    quote_problems = check_quotes(store)
+    if quote_problems and strict_quotes:
+        raise EvidenceError(quote_problems)
+    warnings = Console(stderr=True, soft_wrap=True)
+    for problem in quote_problems:
+        warnings.print(f"[yellow]warning[/] {escape(str(problem))}", highlight=False)
     counts = ", ".join(f"{len(store[k])} {k}" for k in RECORD_TYPES)
     out.print(f"[green]OK[/] {path}: {counts}", highlight=False)
 
