@@ -157,6 +157,11 @@ def digit_readings(token: str) -> list[float]:
     return list(dict.fromkeys(values))
 
 
+def _reads_as_one(token: str) -> bool:
+    """Whether digit groups form one number (thousands groups, maybe with decimals)."""
+    return re.fullmatch(r"\d{1,3}(?:([ \u00a0\u202f\u2009.,'’])\d{3}(?:\1\d{3})*)?(?:[.,]\d+)?", token) is not None
+
+
 @dataclass
 class _Token:
     text: str
@@ -172,7 +177,13 @@ def _tokens(text: str) -> list[_Token]:
         raw = match.group()
         word = raw.lower().rstrip(".")
         if raw[0].isdigit() or raw[0] == "." and raw[1:2].isdigit():
-            tokens.append(_Token(raw, match.start(), match.end(), digit_readings(raw), "digits"))
+            readings = digit_readings(raw)
+            if re.search(r"\s", raw) and not _reads_as_one(raw):  # "2020 100": two numbers, not one
+                for part in re.finditer(r"\S+", raw):
+                    tokens.append(_Token(part.group(), match.start() + part.start(), match.start() + part.end(),
+                                         digit_readings(part.group()), "digits"))
+                continue
+            tokens.append(_Token(raw, match.start(), match.end(), readings, "digits"))
         elif word in SCALE_WORDS and word not in ("k", "m"):
             tokens.append(_Token(raw, match.start(), match.end(), [SCALE_WORDS[word]], "scale"))
         elif word in NUMBER_WORDS:
@@ -182,49 +193,41 @@ def _tokens(text: str) -> list[_Token]:
     return tokens
 
 
-def _compound(values: list[tuple[float, bool]]) -> list[float]:
+def _compound(values: list[tuple[float, bool]]) -> list[tuple[float, int, int]]:
     """Numbers written in parts: "два миллиона одна тысяча 304", "1 тыс. 982", "one hundred five".
 
     ``values`` holds (value, is_scale) in order; a number that cannot continue the one before
-    ("500-600", "six and nine") starts a new number."""
-    out: list[float] = []
+    ("500-600", "six and nine") starts a new number. Returns (value, first, last) index ranges."""
+    out: list[tuple[float, int, int]] = []
     total = current = 0.0
-    started = False
-    for value, is_scale in values:
+    first = 0
+    for index, (value, is_scale) in enumerate(values):
         if is_scale:
             total += (current or 1.0) * value
             current = 0.0
         elif value == 100 and 0 < current < 10:
             current *= 100
-        elif current == 0 or current % (10 ** len(str(int(value)))) == 0 and value == int(value):
+        elif current == 0 and (total == 0 or value < total) \
+                or current % (10 ** len(str(int(value)))) == 0 and value == int(value) and current:
             current += value
         else:
-            out.append(total + current)
-            total, current = 0.0, value
-        started = True
-    if started:
-        out.append(total + current)
+            out.append((total + current, first, index - 1))
+            total, current, first = 0.0, value, index
+    if values:
+        out.append((total + current, first, len(values) - 1))
     return out
 
 
-def read_numbers(text: str) -> list[NumberReading]:
-    """All readings of the numbers in ``text`` (several per number when the writing is ambiguous)."""
-    tokens = _tokens(text)
-    readings: list[NumberReading] = []
+def _number_runs(tokens: list[_Token], text: str) -> list[tuple[int, int, list[_Token]]]:
+    """Runs of numbers and scale words joined by spaces, hyphens or "and"/"и": (first, after, run)."""
+    runs = []
     n = len(tokens)
     i = 0
     while i < n:
-        token = tokens[i]
-        lowered = token.text.lower().rstrip(".")
-        if token.kind == "other":
-            if lowered in FRACTION_WORDS:
-                readings.append(NumberReading(FRACTION_WORDS[lowered], token.start, token.end, "fraction"))
-            if lowered in MULTIPLE_WORDS:
-                readings.append(NumberReading(MULTIPLE_WORDS[lowered], token.start, token.end, "words"))
+        if tokens[i].kind == "other":
             i += 1
             continue
-        # a run of numbers and scale words, joined by spaces, hyphens or "and"/"и"
-        run = [token]
+        run = [tokens[i]]
         j = i + 1
         while j < n:
             nxt = tokens[j]
@@ -236,13 +239,28 @@ def read_numbers(text: str) -> list[NumberReading]:
                 j += 1
             elif nxt.text.lower().rstrip(".") in ("k", "m") and run[-1].kind == "digits" \
                     and text[run[-1].end:nxt.start].strip() == "":
-                run.append(_Token(nxt.text, nxt.start, nxt.end, [SCALE_WORDS[nxt.text.lower().rstrip('.')]],
+                run.append(_Token(nxt.text, nxt.start, nxt.end, [SCALE_WORDS[nxt.text.lower().rstrip(".")]],
                                   "scale"))
                 j += 1
                 break
             else:
                 break
-        start, end = run[0].start, run[-1].end
+        runs.append((i, j, run))
+        i = j
+    return runs
+
+
+def read_numbers(text: str) -> list[NumberReading]:
+    """All readings of the numbers in ``text`` (several per number when the writing is ambiguous)."""
+    tokens = _tokens(text)
+    readings: list[NumberReading] = []
+    for token in tokens:
+        lowered = token.text.lower().rstrip(".")
+        if token.kind == "other" and lowered in FRACTION_WORDS:
+            readings.append(NumberReading(FRACTION_WORDS[lowered], token.start, token.end, "fraction"))
+        if token.kind == "other" and lowered in MULTIPLE_WORDS:
+            readings.append(NumberReading(MULTIPLE_WORDS[lowered], token.start, token.end, "words"))
+    for i, j, run in _number_runs(tokens, text):
         for k, part in enumerate(run):
             how = "digits" if part.kind == "digits" else "words"
             for value in part.values:
@@ -254,13 +272,39 @@ def read_numbers(text: str) -> list[NumberReading]:
         if len(run) > 1 and math.prod(len(c) for c in choices) <= 64:
             kinds = [part.kind == "scale" for part in run]
             for combo in product(*choices):
-                for value in _compound(list(zip(combo, kinds))):
-                    readings.append(NumberReading(value, start, end, "scaled"))
+                for value, first, last in _compound(list(zip(combo, kinds))):
+                    readings.append(NumberReading(value, run[first].start, run[last].end, "scaled"))
         if i > 0 and tokens[i - 1].text.lower() in NEGATION_ONE and run[0].values == [1.0]:
-            readings.append(NumberReading(0.0, tokens[i - 1].start, end, "words"))
+            readings.append(NumberReading(0.0, tokens[i - 1].start, run[-1].end, "words"))
         readings.extend(_context_readings(text, tokens, run, j))
-        i = j
     return _unique(readings)
+
+
+@dataclass(frozen=True)
+class NumberMention:
+    """One number as a reader would take it: its most likely value and where it is written."""
+
+    value: float
+    start: int
+    end: int
+    written: str  # "digits", "words" or "mixed"
+    scaled: bool  # a scale word multiplies it ("2.3 billion")
+
+
+def number_mentions(text: str) -> list[NumberMention]:
+    """Each number of ``text`` once, with its most likely reading ("2,513" as 2513, "1 тыс. 982" as 1982)."""
+    tokens = _tokens(text)
+    mentions = []
+    for _, _, run in _number_runs(tokens, text):
+        kinds = [part.kind == "scale" for part in run]
+        primary = [part.values[0] for part in run]
+        for value, first, last in _compound(list(zip(primary, kinds))):
+            parts = run[first:last + 1]
+            sorts = {"digits" if p.kind == "digits" else "words" for p in parts if p.kind != "scale"} or {"words"}
+            mentions.append(NumberMention(value, parts[0].start, parts[-1].end,
+                                          sorts.pop() if len(sorts) == 1 else "mixed",
+                                          any(p.kind == "scale" for p in parts)))
+    return mentions
 
 
 def _context_readings(text: str, tokens: list[_Token], run: list[_Token], after: int) -> list[NumberReading]:
