@@ -93,7 +93,7 @@ def _draft_for(sentence: Sentence, order: int, source: str, article: str, base: 
     if found:
         drafts = [DraftClaim(id=draft_id, kind="numeric", quantities=[_quantity(q) for q in found], **common)]
         if "causal" in reading.kinds:  # the effect it claims is checked apart from its numbers
-            drafts.append(DraftClaim(id=f"{draft_id}-causal", kind="causal", **common))
+            drafts.append(DraftClaim(id=f"{draft_id}-causal", kind="causal", **{**common, "category": None}))
         return drafts
     primary = next((k for k in ("causal", "opinion") if k in reading.kinds), "descriptive")
     return [DraftClaim(id=draft_id, kind=STORE_KIND[primary], **common)]

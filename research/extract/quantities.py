@@ -78,7 +78,7 @@ aug sep sept oct nov dec января февраля марта апреля м�
 ID_WORDS = {"no", "no.", "№", "number", "article", "articles", "статья", "статьи", "статье", "бап", "бабы", "route",
             "line", "code", "model", "version", "room", "page", "table", "figure", "fig", "chapter", "section"}
 QUOTES = "\"'“”«»‘’„"
-YEAR_BEFORE = {"in", "since", "by", "from", "until", "till", "to", "of", "before", "after", "during", "through",
+YEAR_BEFORE = {"in", "since", "by", "from", "between", "until", "till", "to", "of", "before", "after", "during", "through",
                "в", "с", "до", "по", "за", "к", "от", "году", "года", "год", "начиная"}
 
 
@@ -123,6 +123,7 @@ def _qualifier(text: str, mention: NumberMention) -> tuple[str, int, int]:
 
 
 RUSSIAN_ADJECTIVE = re.compile(r"(?:ых|их|ый|ий|ой|ая|яя|ое|ее|ые|ие|ого|его|ому|ему|ым|им|ую|юю|ыми|ими)$")
+ENGLISH_PLURAL = re.compile(r"^[a-z-]{2,}(?<![su])s$|^[a-z-]*(?:ies|ches|shes|xes|sses)$")
 KAZAKH_LETTERS = re.compile(r"[әғқңөұүһі]", re.I)
 
 
@@ -136,7 +137,7 @@ def language_of(text: str) -> str:
 def _noun_phrase(text: str, end: int, language: str) -> tuple[list[str], int]:
     """The words after a number that name what is counted, and where they end.
 
-    English: up to three words, the last is the head ("120,000 surveillance cameras").
+    English: up to three words, up to the first plural ("120,000 surveillance cameras").
     Russian: adjectives, then the head noun ("515 государственных объектах").
     Kazakh: the first word ("төрт камерадан")."""
     rest = text[end:]
@@ -155,6 +156,8 @@ def _noun_phrase(text: str, end: int, language: str) -> tuple[list[str], int]:
         stop = end + offset + match.end()
         if language == "kk" or (language == "ru" and not RUSSIAN_ADJECTIVE.search(lowered)):
             break
+        if language == "en" and ENGLISH_PLURAL.search(lowered):
+            break  # "1,200 cars cross it": the counted noun is the first plural
     return words, stop
 
 
@@ -191,7 +194,8 @@ def _is_year(text: str, mention: NumberMention) -> bool:
     before = WORD.findall(text[max(0, mention.start - 25):mention.start].lower())
     after = WORD.findall(text[mention.end:mention.end + 20].lower())
     nxt = text[mention.end:mention.end + 3]
-    return bool((before and (before[-1] in YEAR_BEFORE or before[-1] in MONTHS))
+    previous_year = re.search(r"(?:19|20)\d\d\s*(?:and|to|и|до|по)\s*$", text[:mention.start])
+    return bool((before and (before[-1] in YEAR_BEFORE or before[-1] in MONTHS)) or previous_year
                 or (after and re.match(r"год|жыл|year|г$|гг", after[0]))
                 or re.match(r"^\s*(?:[-–—/.,;:)]|$)", nxt) or not after)
 
@@ -275,7 +279,8 @@ def find_quantities(text: str) -> list[FoundQuantity]:
         found.append(FoundQuantity(_slug(name_words), mention.value, unit, qualifier, start, stop,
                                    text[start:stop].strip()))
     found.extend(_word_quantities(text))
-    found = _mark_ranges(text, sorted(found, key=lambda q: q.start))
+    found = _rates_from_every(sorted(found, key=lambda q: q.start))
+    found = _mark_ranges(text, found)
     return _borrow_units(found)
 
 
@@ -289,6 +294,20 @@ def _borrow_units(quantities: list[FoundQuantity]) -> list[FoundQuantity]:
             name = re.sub(r"_(?:low|high|start|end)$", "", previous.name)
             quantity = replace(quantity, unit=previous.unit, name=name + quantity.name[len("quantity"):]
                                if quantity.name.startswith("quantity") else name)
+        out.append(quantity)
+    return out
+
+
+def _rates_from_every(quantities: list[FoundQuantity]) -> list[FoundQuantity]:
+    """"1,200 cars cross it every hour": "every hour" is the rate of the count before it, not an interval."""
+    out: list[FoundQuantity] = []
+    for quantity in quantities:
+        counts = [i for i, q in enumerate(out) if q.role == "count" and " per " not in f" {q.unit} "]
+        if quantity.role == "interval" and counts:
+            i = counts[-1]
+            period = quantity.unit.removesuffix("s")
+            out[i] = replace(out[i], unit=f"{out[i].unit} per {period}", name=f"{out[i].name}_per_{period}")
+            continue
         out.append(quantity)
     return out
 

@@ -3,7 +3,7 @@
 Locations: "headline" (a first line without closing punctuation); "paragraph N, sentence M"
 for body paragraphs (the headline is not counted); "bullet N" for list items ("bullet N,
 sentence M" when an item has several sentences); "image caption" for the alt text of a
-Markdown image ("image caption N" when there are several).
+Markdown image ("image caption N" when there are several; ", sentence M" when it has several sentences).
 """
 
 from __future__ import annotations
@@ -92,8 +92,10 @@ def segment_article(text: str) -> list[Sentence]:
         for caption in captions:
             counters["image caption"] += 1
             where = "image caption" if images == 1 else f"image caption {counters['image caption']}"
-            for number, sentence in enumerate(split_sentences(caption), start=1):
-                out.append(Sentence(sentence, where, "image caption", counters["image caption"], number))
+            sentences = split_sentences(caption)
+            for number, sentence in enumerate(sentences, start=1):
+                at = where if len(sentences) == 1 else f"{where}, sentence {number}"
+                out.append(Sentence(sentence, at, "image caption", counters["image caption"], number))
         if not block:
             continue
         if index == 0 and not _BULLET.match(block) and not _ends_sentence(block):
