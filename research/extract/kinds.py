@@ -109,12 +109,12 @@ def find_speaker(text: str) -> str | None:
     names = [m.group() for m in re.finditer(NAME, clause)
              if not re.match(r"['’]s\b", clause[m.end():])]  # "Almali District's inspector" names no speaker
     if names:
-        return names[-1].strip()
+        return names[-1].strip().rstrip(".")
     appositive = re.match(rf"\s*({NAME})\s*,", rest)
     if appositive:
-        return appositive.group(1).strip()
+        return appositive.group(1).strip().rstrip(".")
     before = re.findall(NAME, text[:match.start()])  # "Dr. Ana Petrov of the university said"
-    return before[0].strip() if before and match.group().lower() in {"said", "says", "told", "stated"} else None
+    return before[0].strip().rstrip(".") if before and match.group().lower() in {"said", "says", "told", "stated"} else None
 
 
 def numeric_category(text: str, quantities: list[FoundQuantity], period: str | None) -> str:

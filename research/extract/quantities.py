@@ -214,16 +214,15 @@ def _is_identifier(text: str, mention: NumberMention) -> bool:
     return bool(before) and (before[-1] in ID_WORDS or before[-1].endswith("№"))
 
 
-def _direction(text: str) -> float:
-    """-1 when the sentence speaks of a fall, +1 of a rise, 0 when it does not say."""
-    down, up = DECREASE.search(text), INCREASE.search(text)
-    if down and not up:
-        return -1.0
-    if up and not down:
-        return 1.0
-    if up and down:
-        return -1.0 if down.start() < up.start() else 1.0
-    return 0.0
+def _direction(text: str, start: int) -> float:
+    """-1 when the words nearest a number speak of a fall, +1 of a rise, 0 when they do not say."""
+    nearest: tuple[int, float] | None = None
+    for pattern, sign in ((DECREASE, -1.0), (INCREASE, 1.0)):
+        for match in pattern.finditer(text):
+            distance = start - match.end() if match.end() <= start else 3 * (match.start() - start)
+            if nearest is None or distance < nearest[0]:
+                nearest = (distance, sign)
+    return nearest[1] if nearest else 0.0
 
 
 def find_quantities(text: str) -> list[FoundQuantity]:
@@ -253,7 +252,7 @@ def find_quantities(text: str) -> list[FoundQuantity]:
         percent = PERCENT_AFTER.match(text[mention.end:])
         times = TIMES_AFTER.match(text[mention.end:])
         if percent:
-            direction = _direction(text)
+            direction = _direction(text, mention.start)
             unit, role = ("percent_change", "change") if direction else ("percent", "percent")
             value = mention.value * (direction or 1.0)
             stop = mention.end + percent.end()
