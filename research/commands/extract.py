@@ -23,7 +23,7 @@ def _default_source(article: Path) -> str:
 def extract(
     article: Path = typer.Argument(..., help="The article as plain text (UTF-8); Markdown bullets and images are read."),
     source: str = typer.Option(None, "--source", "-s",
-                               help="Source id the drafts cite (default: src-<file name>, e.g. src-almaty-article)."),
+                               help="Source id the drafts cite (default: src-<file name without extension>)."),
     out: Path = typer.Option(None, "--out", "-o", help="Write the drafts to this YAML file (default: print them)."),
     min_score: float = typer.Option(None, "--min-score", min=0, max=1,
                                     help="Keep non-numeric sentences whose check-worthiness reaches this "
