@@ -58,15 +58,22 @@ def extract(
         try:  # as `research add claims` would see them; problems are notes, the drafts are still written
             load_store(evidence, extra={"claims": [(str(out or "draft"), d.record()) for d in drafts]})
         except EvidenceError as exc:
-            notes = [str(p) for p in exc.problems]
+            grouped: dict[tuple[str, str], list[str]] = {}
+            for problem in exc.problems:
+                grouped.setdefault((problem.field, problem.message), []).append(problem.record)
+            notes = [f"{field} {message}: {', '.join(ids) if len(ids) <= 3 else f'{len(ids)} drafts'}"
+                     for (field, message), ids in grouped.items()]
     yaml_text = drafts_yaml(drafts, header)
     if out is None:
         sys.stdout.write(yaml_text)
     else:
         atomic_write_text(out, yaml_text)
         err.print(f"wrote {len(drafts)} draft claim(s) ({numeric} numeric) to {escape(str(out))}", highlight=False)
+    if notes:
+        err.print("[yellow]note[/] `research add claims` would refuse these drafts as they are "
+                  "(add the source first; rename ids already in the store):", highlight=False)
     for note in notes:
-        err.print(f"[yellow]note[/] {escape(note)}", highlight=False)
+        err.print(f"  {escape(note)}", highlight=False)
 
 
 def register(app: typer.Typer) -> None:
