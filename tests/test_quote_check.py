@@ -67,6 +67,7 @@ def test_digits_with_any_separator(token, values):
     ("one hundred and five posts", 105),
     ("twenty-five posts", 25),
     ("не зафиксировано ни одного преступления", 0),
+    ("бірде-бір қылмыс тіркелмеді", 0),
     ("d = .12", 0.12),
 ])
 def test_scaled_numbers_and_number_words(text, value):
@@ -171,6 +172,14 @@ def test_derived_estimate_is_checked_against_its_formula(tmp_path):
     estimate["derivation"] = "96 / 110: after over before"
     [problem] = check_quotes(load_store(write_store(tmp_path / "b", records)))
     assert "0.872727" in problem.message
+
+
+def test_derived_estimate_must_say_how(tmp_path):
+    records = copy.deepcopy(MINIMAL_STORE)
+    records["estimates"].append({**records["estimates"][0], "id": "est-2", "derived_from": ["est-1"],
+                                 "quote": "computed from est-1"})
+    [problem] = check_quotes(load_store(write_store(tmp_path / "evidence", records)))
+    assert (problem.record, problem.field) == ("est-2", "estimate") and "derivation" in problem.message
 
 
 def test_derived_fact_must_say_how(tmp_path):

@@ -25,7 +25,8 @@ def _cues(words: str) -> re.Pattern[str]:
 CAUSAL = _cues(
     r"caus\w*|lead(?:s|ing)? to|led to|result(?:s|ed|ing)? in|because|due to|thanks to|owing to|as a result"
     r"|reduc\w*|cut|cuts|cutting|halve|halves|prevent\w*|contribut\w*|effective\w*|efficien\w*|help\w*|aids?|aided|improv\w*|curb\w*"
-    r"|combat\w*|deter\w*|impact\w*|effect(?:s)?|beneficial|driv(?:e|es|en)|boost\w*|lower(?:s|ed)?"
+    r"|combat\w*|deter|deters|deterred|deterrence|deterrent|impact\w*|effect(?:s)?|beneficial|boost\w*"
+    r"|lowers|lowered"
     r"|благодаря|привел\w*|приводит|привело|способств\w*|помога\w*|помог\w*|снижа\w*|позволил\w*|из-за"
     r"|в результате|эффективн\w*|влия\w*|арқасында|себеб\w*|нәтижесінде|әсер\w*|көмектес\w*|ықпал\w*"
 )

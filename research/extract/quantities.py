@@ -209,6 +209,15 @@ def _is_date_day(text: str, mention: NumberMention) -> bool:
     return bool((after and after[0] in MONTHS) or (before and before[-1] in MONTHS))
 
 
+VAGUE_SCALES = {"thousands", "millions", "billions", "hundreds", "тысячи", "тысяч", "тысячами", "тысячах",
+                "миллионы", "миллионов", "миллиарды", "миллиардов", "сотни", "мыңдаған", "миллиондаған"}
+
+
+def _is_vague_scale(text: str, mention: NumberMention) -> bool:
+    """"thousands of cameras", "тысячи камер": a scale word alone, in the plural, is no count."""
+    return text[mention.start:mention.end].lower() in VAGUE_SCALES
+
+
 def _is_identifier(text: str, mention: NumberMention) -> bool:
     before = text[max(0, mention.start - 12):mention.start].lower().split()
     return bool(before) and (before[-1] in ID_WORDS or before[-1].endswith("№"))
@@ -232,8 +241,9 @@ def find_quantities(text: str) -> list[FoundQuantity]:
     mentions = number_mentions(text)
     for mention in mentions:
         if _is_quoted(text, mention) or _is_identifier(text, mention) or _is_year(text, mention) \
-                or _is_date_day(text, mention):
-            continue
+                or _is_date_day(text, mention) or _is_vague_scale(text, mention) \
+                or re.match(r"^/\d", text[mention.end:]) or re.search(r"\d/$", text[:mention.start]):
+            continue  # labels, dates, "thousands of", "24/7"
         clock = CLOCK_AFTER.match(text[mention.end:])
         hhmm = re.fullmatch(r"(\d{1,2})[.:](\d{2})", text[mention.start:mention.end])
         before = _words_before(text, mention.start, 1)

@@ -218,8 +218,11 @@ def _compound(values: list[tuple[float, bool]]) -> list[tuple[float, int, int]]:
     return out
 
 
-def _number_runs(tokens: list[_Token], text: str) -> list[tuple[int, int, list[_Token]]]:
-    """Runs of numbers and scale words joined by spaces, hyphens or "and"/"и": (first, after, run)."""
+def _number_runs(tokens: list[_Token], text: str, spaced_suffix: bool = True) -> list[tuple[int, int, list[_Token]]]:
+    """Runs of numbers and scale words joined by spaces, hyphens or "and"/"и": (first, after, run).
+
+    "k" and "m" multiply the number they follow when attached ("5m"); with ``spaced_suffix``
+    also after a space ("35.983 m"), which a quote may mean but a text may use for metres."""
     runs = []
     n = len(tokens)
     i = 0
@@ -238,7 +241,8 @@ def _number_runs(tokens: list[_Token], text: str) -> list[tuple[int, int, list[_
                     and run[-1].kind != "digits":
                 j += 1
             elif nxt.text.lower().rstrip(".") in ("k", "m") and run[-1].kind == "digits" \
-                    and text[run[-1].end:nxt.start].strip() == "":
+                    and (text[run[-1].end:nxt.start] == "" or spaced_suffix
+                         and text[run[-1].end:nxt.start].strip() == ""):
                 run.append(_Token(nxt.text, nxt.start, nxt.end, [SCALE_WORDS[nxt.text.lower().rstrip(".")]],
                                   "scale"))
                 j += 1
@@ -274,8 +278,9 @@ def read_numbers(text: str) -> list[NumberReading]:
             for combo in product(*choices):
                 for value, first, last in _compound(list(zip(combo, kinds))):
                     readings.append(NumberReading(value, run[first].start, run[last].end, "scaled"))
-        if i > 0 and tokens[i - 1].text.lower() in NEGATION_ONE and run[0].values == [1.0]:
-            readings.append(NumberReading(0.0, tokens[i - 1].start, run[-1].end, "words"))
+        before = [t.text.lower() for t in tokens[max(0, i - 2):i] if t.text != "-"]
+        if before and before[-1] in NEGATION_ONE and run[0].values == [1.0]:  # "ни одного", "бірде-бір"
+            readings.append(NumberReading(0.0, run[0].start, run[-1].end, "words"))
         readings.extend(_context_readings(text, tokens, run, j))
     return _unique(readings)
 
@@ -295,7 +300,7 @@ def number_mentions(text: str) -> list[NumberMention]:
     """Each number of ``text`` once, with its most likely reading ("2,513" as 2513, "1 тыс. 982" as 1982)."""
     tokens = _tokens(text)
     mentions = []
-    for _, _, run in _number_runs(tokens, text):
+    for _, _, run in _number_runs(tokens, text, spaced_suffix=False):
         kinds = [part.kind == "scale" for part in run]
         primary = [part.values[0] for part in run]
         for value, first, last in _compound(list(zip(primary, kinds))):
@@ -468,9 +473,9 @@ def check_quotes(store: Store) -> list[Problem]:
             value = getattr(estimate, name)
             if value is None:
                 continue
-            if derived:
+            if derived:  # inputs named in derived_from are checked as records of their own
                 reason = _check_derived(value, estimate.derivation, estimate.quote, unit)
-                if reason and formula_of(estimate.derivation or "") is not None:
+                if reason:
                     warn(estimate, name, reason)
             elif find_value(value, estimate.quote, unit) is None:
                 warn(estimate, name, _missing(value, estimate.quote, unit, "quote"))
