@@ -179,7 +179,7 @@ def test_derived_estimate_must_say_how(tmp_path):
     records["estimates"].append({**records["estimates"][0], "id": "est-2", "derived_from": ["est-1"],
                                  "quote": "computed from est-1"})
     [problem] = check_quotes(load_store(write_store(tmp_path / "evidence", records)))
-    assert (problem.record, problem.field) == ("est-2", "estimate") and "derivation" in problem.message
+    assert (problem.record, problem.field) == ("est-2", "derivation") and "say how" in problem.message
 
 
 def test_derived_fact_must_say_how(tmp_path):

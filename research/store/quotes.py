@@ -469,10 +469,11 @@ def check_quotes(store: Store) -> list[Problem]:
     for estimate in store["estimates"]:
         derived = bool(estimate.derived_from or estimate.derivation)
         unit = "percent" if estimate.measure == "percent_change" else None
-        for name in ESTIMATE_NUMBERS:
-            value = getattr(estimate, name)
-            if value is None:
-                continue
+        numbers = [(name, getattr(estimate, name)) for name in ESTIMATE_NUMBERS if getattr(estimate, name) is not None]
+        if derived and numbers and not estimate.derivation:
+            warn(estimate, "derivation", _check_derived(numbers[0][1], None, estimate.quote, unit) or "")
+            continue
+        for name, value in numbers:
             if derived:  # inputs named in derived_from are checked as records of their own
                 reason = _check_derived(value, estimate.derivation, estimate.quote, unit)
                 if reason:
