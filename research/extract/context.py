@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import re
 
-from research.extract.quantities import MONTHS
 
 MONTH_NUMBERS: dict[str, int] = {}
 for _number, _names in enumerate([

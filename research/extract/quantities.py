@@ -366,13 +366,10 @@ def _mark_ranges(text: str, quantities: list[FoundQuantity]) -> list[FoundQuanti
             continue
         if between in {"до", "to"} and opener not in {"from", "от", "с", "between"} and first.unit != "number":
             continue
-        role = first.role if first.unit == "number" else first.role
-        if first.unit == "number":
-            first = replace(first, unit=second.unit, name=second.name, role=second.role,
-                            value=first.value * (1 if second.role != "change" or first.value < 0 else
-                                                 (1 if second.value >= 0 else -1)))
+        if first.unit == "number":  # "10-15%", "с семи до десяти вечера": the first end is bare
+            sign = -1.0 if second.role == "change" and second.value < 0 and first.value > 0 else 1.0
+            first = replace(first, unit=second.unit, name=second.name, role=second.role, value=first.value * sign)
         suffix = ("start", "end") if first.role == "clock" else ("low", "high")
-        out[i] = replace(first, name=f"{first.name}_{suffix[0]}", in_range=True, role=role if role != "count"
-                         else first.role)
+        out[i] = replace(first, name=f"{first.name}_{suffix[0]}", in_range=True)
         out[i + 1] = replace(second, name=f"{second.name}_{suffix[1]}", in_range=True)
     return out

@@ -98,9 +98,7 @@ MULTIPLE_WORDS = _forms({1: "once every each per ежедневно ежесут
 NEGATION_ONE = {"ни", "no", "бірде"}  # "ни одного", "бірде-бір": zero
 
 _DIGITS = re.compile(r"(?<![\w.,])\.\d+|\d+(?:[ \u00a0\u202f\u2009.,'’]\d+)*")
-_WORD = re.compile(r"[^\W\d_]+")
 _TOKEN = re.compile(rf"{_DIGITS.pattern}|[^\W\d_]+\.?|%|[-–—]|[^\s\w]", re.UNICODE)
-_GROUP_SEPARATORS = " \u00a0\u202f\u2009.,'’"
 
 
 @dataclass(frozen=True)
