@@ -220,6 +220,7 @@ def test_labels_years_and_dates_are_not_quantities():
     assert find_quantities("Открытый в 2000 году центр") == []
     assert find_quantities("статья 592 КоАП") == []
     assert find_quantities("thousands of cameras, тысячи камер, operators on duty 24/7") == []
+    assert find_quantities("see https://example.org/news/2024/613574/ and Claim 6") == []
     assert _triples(find_quantities("a thousand cameras")) == {(1000.0, "cameras", "exact")}
     assert _triples(find_quantities("fines of €5m")) == {(5e6, "EUR", "exact")}
 

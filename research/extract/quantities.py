@@ -76,7 +76,9 @@ aug sep sept oct nov dec января февраля марта апреля м�
 қаңтар ақпан наурыз сәуір мамыр маусым шілде тамыз қыркүйек қазан қараша желтоқсан
 """.split())
 ID_WORDS = {"no", "no.", "№", "number", "article", "articles", "статья", "статьи", "статье", "бап", "бабы", "route",
-            "line", "code", "model", "version", "room", "page", "table", "figure", "fig", "chapter", "section"}
+            "line", "code", "model", "version", "room", "page", "table", "figure", "fig", "chapter", "section",
+            "claim", "item", "step", "paragraph", "bullet", "news", "issue"}
+URL = re.compile(r"\b(?:https?://|www\.)\S+", re.I)
 QUOTES = "\"'“”«»‘’„"
 YEAR_BEFORE = {"in", "since", "by", "from", "between", "until", "till", "to", "of", "before", "after", "during", "through",
                "в", "с", "до", "по", "за", "к", "от", "году", "года", "год", "начиная"}
@@ -237,6 +239,7 @@ def _direction(text: str, start: int) -> float:
 def find_quantities(text: str) -> list[FoundQuantity]:
     """Every quantity of one sentence, in the order written."""
     found: list[FoundQuantity] = []
+    text = URL.sub(lambda m: " " * len(m.group()), text)  # numbers of web addresses are no claims
     language = language_of(text)
     mentions = number_mentions(text)
     for mention in mentions:
