@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import re
 from pathlib import Path
 
 import pytest
@@ -40,6 +41,37 @@ def test_shipped_store_has_no_unexplained_warning():
 ])
 def test_digits_with_any_separator(token, values):
     assert digit_readings(token) == [float(v) for v in values]
+
+
+def test_english_separators_are_not_ambiguous():
+    assert digit_readings("2,513", "en") == [2513.0]
+    assert digit_readings("35.983", "en") == [35.983]
+    assert digit_readings("2,513", "ru") == [2513.0, 2.513]
+
+
+def test_a_number_with_a_scale_word_is_never_read_bare():
+    assert find_value(36, "установлено 36 тысяч камер") is None
+    assert find_value(1e6, "for over 1 billion tenge ($6.7 million)") is None
+    assert find_value(1000, "тысяча камер") is not None  # a scale word alone is a number
+
+
+def test_every_shipped_fact_with_a_slipped_digit_or_scale_is_caught():
+    """Change each stored value's last digit, or its scale by a thousand: the check notices,
+    unless the quote really states that other number too ("20%-ға ... 21%-ға")."""
+    store = load_store(EVIDENCE)
+    checked = 0
+    for fact in store["facts"]:
+        if fact.value is None or fact.derived or fact.value == 0:
+            continue
+        value = fact.value
+        slips = [value + 1 if value == int(value) else round(value + 0.1, 6), value * 1000,
+                 value / 1000 if abs(value) >= 1000 else value * 10]
+        for slip in slips:
+            if find_value(slip, fact.quote, fact.unit) is not None:
+                plain = f"{abs(slip):g}"
+                assert re.search(rf"(?<![\d.,]){re.escape(plain)}(?![\d])", fact.quote), (fact.id, slip)
+            checked += 1
+    assert checked > 600
 
 
 @pytest.mark.parametrize(("text", "value"), [

@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 
-from research.store.quotes import NumberMention, number_mentions
+from research.store.quotes import NumberMention, language_of, number_mentions
 
 WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)?", re.UNICODE)
 
@@ -126,15 +126,6 @@ def _qualifier(text: str, mention: NumberMention) -> tuple[str, int, int]:
 
 RUSSIAN_ADJECTIVE = re.compile(r"(?:ых|их|ый|ий|ой|ая|яя|ое|ее|ые|ие|ого|его|ому|ему|ым|им|ую|юю|ыми|ими)$")
 ENGLISH_PLURAL = re.compile(r"^[a-z-]{2,}(?<![su])s$|^[a-z-]*(?:ies|ches|shes|xes|sses)$")
-KAZAKH_LETTERS = re.compile(r"[әғқңөұүһі]", re.I)
-
-
-def language_of(text: str) -> str:
-    """"kk", "ru" or "en", from the letters used (enough to pick word-order rules)."""
-    if KAZAKH_LETTERS.search(text):
-        return "kk"
-    return "ru" if re.search(r"[а-яё]", text, re.I) else "en"
-
 
 def _noun_phrase(text: str, end: int, language: str) -> tuple[list[str], int]:
     """The words after a number that name what is counted, and where they end.

@@ -96,6 +96,7 @@ FRACTION_WORDS = _forms({
 MULTIPLE_WORDS = _forms({1: "once every each per ежедневно ежесуточно ежечасно", 2: "twice double doubled",
                          3: "triple tripled thrice"})
 NEGATION_ONE = {"ни", "no", "бірде"}  # "ни одного", "бірде-бір": zero
+KAZAKH_LETTERS = re.compile(r"[әғқңөұүһі]", re.I)
 
 _DIGITS = re.compile(r"(?<![\w.,])\.\d+|\d+(?:[ \u00a0\u202f\u2009.,'’]\d+)*")
 _TOKEN = re.compile(rf"{_DIGITS.pattern}|[^\W\d_]+\.?|%|[-–—]|[^\s\w]", re.UNICODE)
@@ -118,8 +119,16 @@ def _fmt(value: float) -> str:
     return f"{value:,.6g}" if abs(value) < 1e6 else f"{value:,.0f}" if value == int(value) else f"{value:,g}"
 
 
-def digit_readings(token: str) -> list[float]:
-    """Every value a run of digit groups can mean: "2,513" is 2513 or 2.513; "2 060" is 2060.
+def language_of(text: str) -> str:
+    """"kk", "ru" or "en", from the letters used (enough to pick how numbers are written)."""
+    if KAZAKH_LETTERS.search(text):
+        return "kk"
+    return "ru" if re.search(r"[а-яё]", text, re.I) else "en"
+
+
+def digit_readings(token: str, language: str | None = None) -> list[float]:
+    """Every value a run of digit groups can mean: "2 060" is 2060; "2,513" is 2513 or, with a
+    decimal comma, 2.513 (in English text only the first; "35.983" there is only 35.983).
 
     Groups joined by one separator with three digits after each read as thousands; a final
     '.' or ',' group reads as decimals; single groups read as themselves."""
@@ -140,8 +149,12 @@ def digit_readings(token: str) -> list[float]:
         return [float(token)]
     whole = grouped(0, last)
     if whole is not None:  # "2 060", "1 123 735", and "2,513" / "35.983", which may also be decimals
-        decimal = [float(f"{groups[0]}.{groups[1]}")] if last == 1 and separators[0] in ".," else []
-        return [whole, *decimal]
+        if last == 1 and separators[0] in ".,":
+            decimal = float(f"{groups[0]}.{groups[1]}")
+            if language == "en":
+                return [whole] if separators[0] == "," else [decimal]
+            return [whole, decimal]
+        return [whole]
     head = grouped(0, last - 1)
     if head is not None and separators[-1] in ".," and (last == 1 or separators[-1] != separators[0]):
         return [float(f"{''.join(groups[:last])}.{groups[last]}")]  # "5,3", "8.1", "1 234,5"
@@ -170,16 +183,17 @@ class _Token:
 
 
 def _tokens(text: str) -> list[_Token]:
+    language = language_of(text)
     tokens = []
     for match in _TOKEN.finditer(text):
         raw = match.group()
         word = raw.lower().rstrip(".")
         if raw[0].isdigit() or raw[0] == "." and raw[1:2].isdigit():
-            readings = digit_readings(raw)
+            readings = digit_readings(raw, language)
             if re.search(r"\s", raw) and not _reads_as_one(raw):  # "2020 100": two numbers, not one
                 for part in re.finditer(r"\S+", raw):
                     tokens.append(_Token(part.group(), match.start() + part.start(), match.start() + part.end(),
-                                         digit_readings(part.group()), "digits"))
+                                         digit_readings(part.group(), language), "digits"))
                 continue
             tokens.append(_Token(raw, match.start(), match.end(), readings, "digits"))
         elif word in SCALE_WORDS and word not in ("k", "m"):
@@ -265,9 +279,12 @@ def read_numbers(text: str) -> list[NumberReading]:
     for i, j, run in _number_runs(tokens, text):
         for k, part in enumerate(run):
             how = "digits" if part.kind == "digits" else "words"
+            scaled = k + 1 < len(run) and run[k + 1].kind == "scale" and part.kind != "scale"
             for value in part.values:
-                readings.append(NumberReading(value, part.start, part.end, how))
-                if k + 1 < len(run) and run[k + 1].kind == "scale" and part.kind != "scale":
+                # "36 тысяч" is 36000, never 36; "6.7 million" never a bare million
+                if not scaled and (part.kind != "scale" or k == 0):
+                    readings.append(NumberReading(value, part.start, part.end, how))
+                if scaled:
                     readings.append(NumberReading(value * run[k + 1].values[0], part.start, run[k + 1].end,
                                                   "scaled"))
         choices = [part.values for part in run]
@@ -347,7 +364,7 @@ def _unique(readings: list[NumberReading]) -> list[NumberReading]:
 
 
 def same_number(a: float, b: float) -> bool:
-    return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12)
+    return math.isclose(a, b, rel_tol=1e-12, abs_tol=1e-12)
 
 
 def find_value(value: float, text: str, unit: str | None = None) -> NumberReading | None:
