@@ -171,6 +171,8 @@ def test_sentence_splitting_keeps_abbreviations_initials_and_decimals():
     assert split_sentences("Dr. Ana Petrov said 2.3 billion. Then S. Holt left. In 2020 г. Алматы рос.") == [
         "Dr. Ana Petrov said 2.3 billion.", "Then S. Holt left.", "In 2020 г. Алматы рос."]
     assert split_sentences('He said "no." She agreed! Why? Yes…') == ['He said "no."', "She agreed!", "Why?", "Yes…"]
+    assert split_sentences("The answer was no. Case No. 5 (Dr. Holt) closed.") == [
+        "The answer was no.", "Case No. 5 (Dr. Holt) closed."]
 
 
 def test_blank_line_paragraphs_join_wrapped_lines():

@@ -3,7 +3,8 @@
 Locations: "headline" (a first line without closing punctuation); "paragraph N, sentence M"
 for body paragraphs (the headline is not counted); "bullet N" for list items ("bullet N,
 sentence M" when an item has several sentences); "image caption" for the alt text of a
-Markdown image ("image caption N" when there are several; ", sentence M" when it has several sentences).
+Markdown image ("image caption N" when there are several; ", sentence M" added when it has
+several sentences).
 """
 
 from __future__ import annotations
@@ -42,9 +43,10 @@ def split_sentences(text: str) -> list[str]:
     sentences, start = [], 0
     for match in _END.finditer(text):
         before = text[start:match.start()].split()
-        last_word = before[-1].lower() if before else ""
-        if match.group().startswith(".") and (last_word in ABBREVIATIONS or re.fullmatch(r"[^\W\d_]", last_word)):
-            continue  # "e.g. Foo", "тыс. камер", the initial in "S. Azirbek"
+        last_word = before[-1].lower().lstrip("(\"'«“[") if before else ""
+        abbreviation = last_word in ABBREVIATIONS and (last_word != "no" or text[match.end():].lstrip()[:1].isdigit())
+        if match.group().startswith(".") and (abbreviation or re.fullmatch(r"[^\W\d_]", last_word)):
+            continue  # "e.g. Foo", "тыс. камер", "No. 5", the initial in "S. Azirbek"
         sentences.append(text[start:match.end()].strip())
         start = match.end()
     rest = text[start:].strip()
