@@ -21,7 +21,8 @@ def _default_source(article: Path) -> str:
 
 
 def extract(
-    article: Path = typer.Argument(..., help="The article as plain text (UTF-8); Markdown bullets and images are read."),
+    article: Path = typer.Argument(..., help="The article as plain text (UTF-8); Markdown bullets and images "
+                                             "are read."),
     source: str = typer.Option(None, "--source", "-s",
                                help="Source id the drafts cite (default: src-<file name without extension>)."),
     out: Path = typer.Option(None, "--out", "-o", help="Write the drafts to this YAML file (default: print them)."),

@@ -24,7 +24,8 @@ def _cues(words: str) -> re.Pattern[str]:
 
 CAUSAL = _cues(
     r"caus\w*|lead(?:s|ing)? to|led to|result(?:s|ed|ing)? in|because|due to|thanks to|owing to|as a result"
-    r"|reduc\w*|cut|cuts|cutting|halve|halves|prevent\w*|contribut\w*|effective\w*|efficien\w*|help\w*|aids?|aided|improv\w*|curb\w*"
+    r"|reduc\w*|cut|cuts|cutting|halve|halves|prevent\w*|contribut\w*|effective\w*|efficien\w*|help\w*"
+    r"|aids?|aided|improv\w*|curb\w*"
     r"|combat\w*|deter|deters|deterred|deterrence|deterrent|impact\w*|effect(?:s)?|beneficial|boost\w*"
     r"|lowers|lowered"
     r"|благодаря|привел\w*|приводит|привело|способств\w*|помога\w*|помог\w*|снижа\w*|позволил\w*|из-за"
@@ -115,7 +116,9 @@ def find_speaker(text: str) -> str | None:
     if appositive:
         return appositive.group(1).strip().rstrip(".")
     before = re.findall(NAME, text[:match.start()])  # "Dr. Ana Petrov of the university said"
-    return before[0].strip().rstrip(".") if before and match.group().lower() in {"said", "says", "told", "stated"} else None
+    if before and match.group().lower() in {"said", "says", "told", "stated"}:
+        return before[0].strip().rstrip(".")
+    return None
 
 
 def numeric_category(text: str, quantities: list[FoundQuantity], period: str | None) -> str:

@@ -80,7 +80,8 @@ ID_WORDS = {"no", "no.", "№", "number", "article", "articles", "статья",
             "claim", "item", "step", "paragraph", "bullet", "news", "issue"}
 URL = re.compile(r"\b(?:https?://|www\.)\S+", re.I)
 QUOTES = "\"'“”«»‘’„"
-YEAR_BEFORE = {"in", "since", "by", "from", "between", "until", "till", "to", "of", "before", "after", "during", "through",
+YEAR_BEFORE = {"in", "since", "by", "from", "between", "until", "till", "to", "of", "before", "after", "during",
+               "through",
                "в", "с", "до", "по", "за", "к", "от", "году", "года", "год", "начиная"}
 
 
