@@ -81,8 +81,7 @@ ID_WORDS = {"no", "no.", "№", "number", "article", "articles", "статья",
 URL = re.compile(r"\b(?:https?://|www\.)\S+", re.I)
 QUOTES = "\"'“”«»‘’„"
 YEAR_BEFORE = {"in", "since", "by", "from", "between", "until", "till", "to", "of", "before", "after", "during",
-               "through",
-               "в", "с", "до", "по", "за", "к", "от", "году", "года", "год", "начиная"}
+               "through", "в", "с", "до", "по", "за", "к", "от", "году", "года", "год", "начиная"}
 
 
 @dataclass(frozen=True)
