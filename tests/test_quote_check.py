@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 import pytest
+import yaml
 
 from research.cli import main
 from research.store import load_store
@@ -242,3 +243,14 @@ def test_validate_warns_and_strict_quotes_fails(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "evidence/facts/facts.yaml" in err and "'fact-1'" in err and "'value'" in err
     assert main(["validate", "--strict-quotes", str(_store_with_fact(tmp_path / "ok"))]) == 0
+
+
+def test_add_warns_about_a_number_missing_from_its_quote(tmp_path, capsys):
+    root = write_store(tmp_path / "evidence", copy.deepcopy(MINIMAL_STORE))
+    new = tmp_path / "new.yaml"
+    new.write_text(yaml.safe_dump([{
+        "id": "fact-9", "quantity": "cameras", "unit": "cameras", "source": "src-a", "where_read": "page 2",
+        "quote": "установлено 36 тысяч камер", "value": 3600}], allow_unicode=True), encoding="utf-8")
+    assert main(["add", "facts", str(new), "--evidence", str(root)]) == 0
+    err = capsys.readouterr().err
+    assert "warning" in err and "fact-9" in err and "3,600" in err
