@@ -21,8 +21,8 @@ WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)?", re.UNICODE)
 
 QUALIFIERS_BEFORE = [  # (pattern over the words just before the number, qualifier); longest first
     (r"(?:more|greater|higher) than|over|above|exceeding|upwards of|in excess of|at least|no fewer than"
-     r"|no less than|более чем|более|свыше|больше|не менее|не меньше|более|артық", "more_than"),
-    (r"(?:less|fewer|lower) than|under|below|менее|меньше|не более|не больше|кем", "less_than"),
+     r"|no less than|более чем|более|свыше|больше|не менее|не меньше", "more_than"),
+    (r"(?:less|fewer|lower) than|under|below|менее|меньше|не более|не больше", "less_than"),
     (r"up to|as many as|as much as|до", "up_to"),
     (r"around|about|approximately|approx\.?|roughly|nearly|almost|some|close to|an estimated|около|примерно"
      r"|приблизительно|порядка|почти|почти что|чуть более|шамамен|шамасы|жуық|жуығы", "about"),
@@ -62,7 +62,7 @@ CLOCK_AFTER = re.compile(r"^\s*(a\.?\s?m\b\.?|p\.?\s?m\b\.?|утра|вечер�
 EVENING = {"p", "pm", "вечера", "вечером", "дня", "кешкі"}
 DECREASE = re.compile(r"\b(?:decreas|reduc|fell|fall|drop|declin|lower|cut|down|shrank|halv|снизи|сниж|уменьш|сократ|"
                       r"упал|паден|азай|төмендеп|төмендеді|қысқар)\w*", re.I)
-INCREASE = re.compile(r"\b(?:increas|rise|rose|grew|grow|gain|up|doubl|tripl|jump|surg|climb|вырос|выросл|рост|"
+INCREASE = re.compile(r"\b(?:increas|rise|rose|grew|grow|gain|up(?=\s)|doubl|tripl|jump|surg|climb|вырос|выросл|рост|"
                       r"увелич|прирост|плюс|өсті|өсім|артты|көбейді)\w*", re.I)
 FRACTIONS = {"half": 50.0, "quarter": 25.0, "third": 100 / 3, "половина": 50.0, "половину": 50.0,
              "половины": 50.0, "четверть": 25.0, "треть": 100 / 3, "жартысы": 50.0, "ширегі": 25.0}
@@ -126,6 +126,7 @@ def _qualifier(text: str, mention: NumberMention) -> tuple[str, int, int]:
 
 RUSSIAN_ADJECTIVE = re.compile(r"(?:ых|их|ый|ий|ой|ая|яя|ое|ее|ые|ие|ого|его|ому|ему|ым|им|ую|юю|ыми|ими)$")
 ENGLISH_PLURAL = re.compile(r"^[a-z-]{2,}(?<![su])s$|^[a-z-]*(?:ies|ches|shes|xes|sses)$")
+
 
 def _noun_phrase(text: str, end: int, language: str) -> tuple[list[str], int]:
     """The words after a number that name what is counted, and where they end.
