@@ -210,6 +210,8 @@ def test_blank_line_paragraphs_join_wrapped_lines():
     ("5 жылда 156 млрд айыппұл салынған", {(5, "жылда", "exact"), (156e9, "айыппұл", "exact")}),
     ("жол көлік апаттары 20%-ға азайды", {(-20, "percent_change", "exact")}),
     ("сегіз оператор жұмыс істейді", {(8, "оператор", "exact")}),
+    ("100-ден астам камера орнатылды", {(100, "камера", "more_than")}),
+    ("свыше 124 000 нарушений", {(124000, "нарушений", "more_than")}),
 ])
 def test_quantities(text, expected):
     assert _triples(find_quantities(text)) == {(float(v), u, q) for v, u, q in expected}

@@ -124,6 +124,7 @@ def _qualifier(text: str, mention: NumberMention) -> tuple[str, int, int]:
     return "exact", mention.start, mention.end
 
 
+KAZAKH_QUALIFIERS = {"астам", "артық", "жуық", "шамасында", "шамалы", "дейін", "шейін", "кем"}
 RUSSIAN_ADJECTIVE = re.compile(r"(?:ых|их|ый|ий|ой|ая|яя|ое|ее|ые|ие|ого|его|ому|ему|ым|им|ую|юю|ыми|ими)$")
 ENGLISH_PLURAL = re.compile(r"^[a-z-]{2,}(?<![su])s$|^[a-z-]*(?:ies|ches|shes|xes|sses)$")
 
@@ -144,6 +145,8 @@ def _noun_phrase(text: str, end: int, language: str) -> tuple[list[str], int]:
         if word is None or len(words) == 3:
             break
         lowered = word.lower()
+        if not words and lowered in KAZAKH_QUALIFIERS:
+            continue  # "100-ден астам камера": the qualifier stands between number and noun
         if lowered in STOPWORDS or (words and re.search(r"(?:ing|ed)$", lowered)) or lowered in EVENING:
             break
         words.append(word)
