@@ -71,7 +71,7 @@ def _plain(values: dict) -> dict:
 
 def location_slug(location: str) -> str:
     """'paragraph 1, sentence 2' -> 'p1-s2'; 'bullet 3' -> 'b3'; 'image caption' -> 'caption'."""
-    slug = location.lower().replace("image caption", "caption").replace("headline", "headline")
+    slug = location.lower().replace("image caption", "caption")
     slug = re.sub(r"\b(paragraph|sentence|bullet|heading)\s*(\d+)", lambda m: m.group(1)[0] + m.group(2), slug)
     return re.sub(r"[^a-z0-9]+", "-", slug).strip("-")
 
