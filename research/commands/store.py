@@ -9,19 +9,30 @@ from pathlib import Path
 import typer
 import yaml
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from research.errors import InputError
-from research.store import RECORD_TYPES, export_schemas, load_store
+from research.store import RECORD_TYPES, EvidenceError, Problem, export_schemas, load_store
+from research.store.quotes import check_quotes
 from research.store.write import add_records, atomic_write_text
 
 out = Console()
 EVIDENCE = typer.Option(Path("evidence"), "--evidence", "-e", help="Evidence store folder.")
 
 
-def validate(path: Path = typer.Argument(Path("evidence"), help="Evidence folder to validate.")) -> None:
-    """Validate every record in the store (schema, values, references, duplicate ids)."""
+def validate(
+    path: Path = typer.Argument(Path("evidence"), help="Evidence folder to validate."),
+    strict_quotes: bool = typer.Option(False, "--strict-quotes",
+                                       help="Treat a number missing from its own quote as an error, not a warning."),
+) -> None:
+    """Validate every record in the store (schema, values, references, duplicate ids), and check
+    that each stored number is found in its own quote."""
     store = load_store(path)
+    quote_problems = check_quotes(store)
+    if quote_problems and strict_quotes:
+        raise EvidenceError(quote_problems)
+    _print_warnings(quote_problems)
     counts = ", ".join(f"{len(store[k])} {k}" for k in RECORD_TYPES)
     out.print(f"[green]OK[/] {path}: {counts}", highlight=False)
 
@@ -69,10 +80,12 @@ def add(
     if not all(isinstance(r, dict) for r in records):
         raise InputError(f"{file}: expected a mapping or a list of mappings")
     try:
-        add_records(evidence, kind, records, into)
+        store = add_records(evidence, kind, records, into)
     except ValueError as exc:
         raise InputError(str(exc)) from exc
     out.print(f"[green]added[/] {len(records)} {kind} record(s): {', '.join(str(r.get('id')) for r in records)}")
+    added = {str(r.get("id")) for r in records}
+    _print_warnings([p for p in check_quotes(store) if p.record in added])
 
 
 def schema(
@@ -82,6 +95,12 @@ def schema(
     for kind, schema_doc in export_schemas().items():
         atomic_write_text(out_dir / f"{kind}.schema.json", json.dumps(schema_doc, indent=2) + "\n")
     out.print(f"wrote {len(RECORD_TYPES)} schemas to {out_dir}")
+
+
+def _print_warnings(problems: list[Problem]) -> None:
+    warnings = Console(stderr=True, soft_wrap=True)
+    for problem in problems:
+        warnings.print(f"[yellow]warning[/] {escape(str(problem))}", highlight=False)
 
 
 def _read(path: Path) -> str:
