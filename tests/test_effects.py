@@ -31,8 +31,10 @@ def _case_id(case: dict) -> str:
 def test_escalc_matches_metafor(case):
     data = _raw(case["dataset"])
     inputs = {arg: data[column].to_numpy(dtype=float) for arg, column in case["args"].items()}
-    yi, vi = escalc(case["measure"], **inputs, **case["options"])
-    assert_matches({"yi": yi, "vi": vi}, {"yi": case["yi"], "vi": case["vi"]}, rtol=1e-10, atol=1e-14)
+    frame = escalc(case["measure"], **inputs, **case["options"])
+    assert list(frame.columns) == ["yi", "vi"] and frame.attrs["measure"] == case["measure"]
+    assert_matches({"yi": frame["yi"].to_numpy(), "vi": frame["vi"].to_numpy()}, {"yi": case["yi"], "vi": case["vi"]},
+                   rtol=1e-10, atol=1e-14)
 
 
 def test_every_measure_is_covered_by_a_reference_case():

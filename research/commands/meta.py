@@ -159,8 +159,9 @@ def _bias_text(result: dict[str, Any]) -> str:
 
 # --------------------------------------------------------------------------- research effect-sizes
 
-_COUNT_OPTIONS = ("ai", "bi", "ci", "di", "n1i", "n2i", "x1i", "x2i", "t1i", "t2i", "m1i", "m2i", "sd1i", "sd2i",
-                  "ri", "ni", "xi", "mi")
+# options naming input columns; their names are escalc's argument names
+_COLUMN_OPTIONS = ("ai", "bi", "ci", "di", "n1i", "n2i", "x1i", "x2i", "t1i", "t2i", "m1i", "m2i", "sd1i", "sd2i",
+                   "ri", "ni", "xi", "mi", "estimate", "ci_low", "ci_high", "se")
 
 
 def effect_sizes(
@@ -209,50 +210,26 @@ def effect_sizes(
 
     The input CSV is written back with two columns added. Ratios are on the log scale.
     """
-    from research.effects import escalc, log_ratio_from_ci, log_ratio_from_se, relative_effect_size
+    from research.effects import escalc
 
     frame = read_csv(file)
     for name in (yi_name, vi_name):
         if name in frame.columns and not replace:
             raise InputError(f"{file}: column {name!r} exists already; use --replace or --yi-name/--vi-name")
-    given = {k: v for k, v in locals().items() if k in _COUNT_OPTIONS and v is not None}
-
-    def col(name: str, option: str) -> np.ndarray:
-        return _column(frame, file, name, option)
-
-    key = measure.upper()
+    columns = {k: v for k, v in locals().items() if k in _COLUMN_OPTIONS and v is not None}
+    # every column is read here, so that a bad cell is reported with its row and line
+    inputs = {name: _column(frame, file, column, "--" + name.replace("_", "-")) for name, column in columns.items()}
     try:
-        if key == "RES":
-            missing = [f"--{c}" for c in ("ai", "bi", "ci", "di") if c not in given]
-            if missing:
-                raise InputError(f"RES needs {', '.join(missing)}")
-            try:
-                factor: float | np.ndarray = float(overdispersion)
-            except ValueError:
-                factor = col(overdispersion, "--overdispersion")
-            cells = [col(given[c], f"--{c}") for c in ("ai", "bi", "ci", "di")]
-            if isinstance(factor, np.ndarray):
-                pairs = [relative_effect_size(*(c[i] for c in cells), overdispersion=factor[i]) for i in range(len(frame))]
-                yi_values = np.array([p[0] for p in pairs])
-                vi_values = np.array([p[1] for p in pairs])
-            else:
-                yi_values, vi_values = relative_effect_size(*cells, overdispersion=factor)
-        elif key == "RATIO-CI":
-            if None in (estimate, ci_low, ci_high):
-                raise InputError("RATIO-CI needs --estimate, --ci-low and --ci-high")
-            yi_values, vi_values = log_ratio_from_ci(col(estimate, "--estimate"), col(ci_low, "--ci-low"),
-                                                     col(ci_high, "--ci-high"), level=ci_level)
-        elif key == "RATIO-SE":
-            if None in (estimate, se):
-                raise InputError("RATIO-SE needs --estimate and --se")
-            yi_values, vi_values = log_ratio_from_se(col(estimate, "--estimate"), col(se, "--se"), se_scale=se_scale)
-        else:
-            inputs = {name: col(column, f"--{name}") for name, column in given.items()}
-            yi_values, vi_values = escalc(key, **inputs, add=add, to=to, drop00=drop00, vtype=vtype)
+        inputs["overdispersion"] = float(overdispersion)
+    except ValueError:
+        inputs["overdispersion"] = _column(frame, file, overdispersion, "--overdispersion")
+    try:
+        result = escalc(measure, **inputs, level=ci_level, se_scale=se_scale, add=add, to=to, drop00=drop00,
+                        vtype=vtype)
     except InputError as exc:
         raise InputError(f"{file}: {exc}") from exc
-    frame[yi_name] = np.atleast_1d(yi_values)
-    frame[vi_name] = np.atleast_1d(vi_values)
+    frame[yi_name] = result["yi"].to_numpy()
+    frame[vi_name] = result["vi"].to_numpy()
     text = frame.to_csv(index=False, float_format="%.17g")
     if output is None:
         sys.stdout.write(text)
