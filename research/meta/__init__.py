@@ -3,7 +3,8 @@
 Flow: effect sizes from :mod:`research.effects` -> :func:`rma` (one fitted results object) ->
 its methods (``summary``, ``to_dict``, ``predict``, ``leave1out``, ``influence``, ``cumul``) and
 the small-study methods (``egger``, ``trimfill``, ``pet_peese``, ``selmodel``), plus
-:func:`subgroup` for subgroup analyses. Conformance with metafor is tested against reference values
+:func:`subgroup` for subgroup analyses and :func:`rma_mv` for multilevel models (several
+estimates per evaluation). Conformance with metafor is tested against reference values
 written by conformance/metafor_reference.R.
 """
 
@@ -22,6 +23,7 @@ from research.meta.bias import (
 from research.meta.conformance import assert_matches, compare
 from research.meta.diagnostics import cumul, influence, leave1out
 from research.meta.model import TESTS, MetaResults, Prediction, Summary, rma
+from research.meta.multilevel import MultilevelControl, MultilevelResults, VarianceComponent, rma_mv
 from research.meta.subgroup import SubgroupResults, subgroup
 
 __all__ = [
@@ -29,6 +31,8 @@ __all__ = [
     "TESTS",
     "Control",
     "MetaResults",
+    "MultilevelControl",
+    "MultilevelResults",
     "PetPeese",
     "Prediction",
     "RegressionTest",
@@ -36,6 +40,7 @@ __all__ = [
     "SubgroupResults",
     "Summary",
     "TrimFill",
+    "VarianceComponent",
     "assert_matches",
     "compare",
     "cumul",
@@ -45,6 +50,7 @@ __all__ = [
     "pet_peese",
     "regtest",
     "rma",
+    "rma_mv",
     "selmodel",
     "subgroup",
     "trimfill",
