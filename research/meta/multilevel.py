@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 from scipy import optimize, stats
+from scipy.sparse.csgraph import connected_components
 
 from research.errors import ConvergenceError, InputError
 from research.meta.model import Prediction, _design, _fmt_p, _p_phrase, check_outcomes
@@ -133,16 +134,27 @@ class _Likelihood:
         if reml:  # metafor's REML likelihood carries the constant 1/2 log|X'X|
             self.const += 0.5 * np.linalg.slogdet(X.T @ X)[1]
 
+        # V is block diagonal over the clusters that no random effect links: invert block by block
+        linked = np.zeros((k, k), dtype=bool)
+        for gram in G:
+            linked |= gram > 0
+        _, block = connected_components(linked, directed=False)
+        self.blocks = [np.flatnonzero(block == b) for b in range(int(block.max()) + 1)]
+
     def __call__(self, sigma2: np.ndarray, derivatives: bool = True) -> _Evaluation:
         V = np.diag(self.v)
         for s, G in zip(sigma2, self.G):
             V = V + s * G
-        try:
-            chol = np.linalg.cholesky(V)
-        except np.linalg.LinAlgError as exc:
-            raise ConvergenceError("the marginal covariance matrix is not positive definite") from exc
-        inv_chol = np.linalg.inv(chol)
-        Vinv = inv_chol.T @ inv_chol
+        Vinv = np.zeros_like(V)
+        logdet_v = 0.0
+        for idx in self.blocks:
+            try:
+                chol = np.linalg.cholesky(V[np.ix_(idx, idx)])
+            except np.linalg.LinAlgError as exc:
+                raise ConvergenceError("the marginal covariance matrix is not positive definite") from exc
+            inv_chol = np.linalg.inv(chol)
+            Vinv[np.ix_(idx, idx)] = inv_chol.T @ inv_chol
+            logdet_v += 2 * float(np.sum(np.log(np.diag(chol))))
         XtVinv = self.X.T @ Vinv
         XtVinvX = XtVinv @ self.X
         B = np.linalg.inv(XtVinvX)
@@ -150,7 +162,6 @@ class _Likelihood:
         beta = B @ (XtVinv @ self.y)
         P = Vinv - XtVinv.T @ B @ XtVinv
         Py = P @ self.y
-        logdet_v = 2 * float(np.sum(np.log(np.diag(chol))))
         ll = self.const - 0.5 * logdet_v - 0.5 * float(self.y @ Py)
         if self.reml:
             ll -= 0.5 * np.linalg.slogdet(XtVinvX)[1]
