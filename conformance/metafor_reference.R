@@ -394,8 +394,9 @@ counts_case <- function(dataset, measure, arg_cols, d, mods = character(0), meth
   if (length(mods)) call_args$mods <- as.formula(paste("~", paste(mods, collapse = " + ")))
   if (length(mods)) call_args$data <- d
   r <- do.call(rma, call_args)
+  categorical <- mods[!sapply(d[mods], is.numeric)]
   list(dataset = dataset, measure = measure, args = arg_cols, method = method, test = test, mods = I(mods),
-       yi = num(r$yi), vi = num(r$vi), expected = fit_view(r))
+       categorical = I(categorical), yi = num(r$yi), vi = num(r$vi), expected = fit_view(r))
 }
 counts <- list(
   counts_case("bcg", "RR", two_by_two, dat.bcg),
@@ -403,7 +404,9 @@ counts <- list(
   counts_case("bcg", "RR", two_by_two, dat.bcg, mods = "year", method = "DL", test = "hksj"),
   counts_case("bcg", "OR", two_by_two, dat.bcg),
   counts_case("li2007", "RR", list(ai = "ai", bi = "bi", ci = "ci", di = "di"), li_raw),
-  counts_case("hart1999", "IRR", list(x1i = "x1i", x2i = "x2i", t1i = "t1i", t2i = "t2i"), hart, mods = "year")
+  counts_case("hart1999", "IRR", list(x1i = "x1i", x2i = "x2i", t1i = "t1i", t2i = "t2i"), hart, mods = "year"),
+  # a categorical moderator (the allocation, kept as the studies' setting) next to a continuous one
+  counts_case("bcg", "RR", two_by_two, transform(dat.bcg, setting = alloc), mods = c("year", "setting"))
 )
 write_json_file(list(metafor_version = as.character(packageVersion("metafor")), data = raw_files, cases = counts),
                 "counts.json")

@@ -15,6 +15,7 @@ import pytest
 from research.meta import rma
 from research.meta.bias import egger, pet_peese, selmodel, trimfill
 from research.meta.conformance import assert_matches, table_view
+from research.meta.moderators import moderator_matrix
 from research.meta.subgroup import subgroup
 
 REFERENCE = Path(__file__).parent / "reference"
@@ -143,7 +144,9 @@ def _counts_store(tmp_path: Path, case: dict) -> Path:
     studies, estimates = [], []
     for i, row in raw.iterrows():
         studies.append({"id": f"study-{i + 1}", "title": f"row {i + 1}", "source": "src-metadat",
-                        "year": int(row["year"]), "design": "randomised_experiment", "intervention": "treatment"})
+                        "year": int(row["year"]), "design": "randomised_experiment", "intervention": "treatment",
+                        # bcg's allocation stands in for a categorical study attribute
+                        **({"setting": str(row["alloc"])} if "alloc" in row else {})})
         estimates.append({"id": f"est-{i + 1}", "study": f"study-{i + 1}", "source": "src-metadat",
                           "where_read": f"row {i + 1}", "quote": "counts as in the data set", "outcome": "events",
                           "measure": case["measure"], "provenance": "primary",
@@ -162,6 +165,7 @@ def test_estimates_given_as_counts_pool_as_metafor_rma_with_counts(tmp_path, cas
     assert table["poolable"].all() and (table["measure"] == case["measure"]).all()
     assert_matches({"yi": table["yi"].to_numpy(), "vi": table["vi"].to_numpy()},
                    {"yi": case["yi"], "vi": case["vi"]}, rtol=1e-10, atol=1e-14)
-    mods = {name: table[name].to_numpy(dtype=float) for name in case["mods"]} or None
+    continuous = [name for name in case["mods"] if name not in case["categorical"]]
+    mods = moderator_matrix(table, continuous, case["categorical"]) or None
     fit = rma(table["yi"], table["vi"], mods=mods, method=case["method"], test=case["test"])
     assert_matches(fit.to_dict(), case["expected"], what=f"{case['dataset']} {case['measure']} from counts")
