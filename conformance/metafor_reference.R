@@ -462,7 +462,9 @@ for (method in c("REML", "ML")) for (test in c("z", "t")) {
 multilevel <- c(multilevel, list(
   mv_case("konstantopoulos2011", kon_file, kon, c("district", "study"), nested = FALSE),
   mv_case("assink2016", assink_file, assink, c("study", "esid")),
-  mv_case("assink2016", assink_file, assink, c("study", "esid"), method = "ML", test = "t", mods = "year")
+  mv_case("assink2016", assink_file, assink, c("study", "esid"), method = "ML", test = "t", mods = "year"),
+  # the variance between designs is estimated at the boundary (0)
+  mv_case("hackshaw1998", file.path("data", "hackshaw1998.csv"), hack, c("design", "study"))
 ))
 write_json_file(list(metafor_version = as.character(packageVersion("metafor")), cases = multilevel),
                 "multilevel.json")
