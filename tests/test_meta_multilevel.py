@@ -105,3 +105,28 @@ def test_invalid_input_raises_clear_error(kwargs, message):
     args = {"random": {"a": [1, 1, 2, 2]}, **kwargs}
     with pytest.raises(InputError, match=message):
         rma_mv(np.array([0.1, 0.2, 0.3, 0.4]), np.array([0.01, 0.02, 0.01, 0.02]), **args)
+
+
+def test_cli_meta_random_matches_metafor(capsys):
+    from research.cli import main
+
+    case = next(c for c in CASES if c["dataset"] == "konstantopoulos2011" and c["mods"] and c["method"] == "ML"
+                and c["test"] == "t")
+    code = main(["meta", str(REFERENCE / case["data"]), "--yi", "yi", "--vi", "vi", "--random", "district,school",
+                 "--mods", "year", "--method", "ML", "--test", "t", "--json"])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    result = json.loads(captured.out)
+    expected = {k: case["expected"][k] for k in ("estimate", "se", "sigma2", "q", "qm", "coefficients")}
+    assert_matches(result, expected)
+    assert result["components"] == ["district", "district/school"] and result["df"] == 54
+
+
+def test_cli_meta_random_refuses_bias_checks_and_unknown_columns(capsys):
+    from research.cli import main
+
+    data = str(REFERENCE / "data" / "konstantopoulos2011.csv")
+    assert main(["meta", data, "--yi", "yi", "--vi", "vi", "--random", "district", "--bias"]) == 2
+    assert "--bias apply to models without --random" in " ".join(capsys.readouterr().err.split())
+    assert main(["meta", data, "--yi", "yi", "--vi", "vi", "--random", "region"]) == 2
+    assert "--random 'region' is not a column" in " ".join(capsys.readouterr().err.split())
