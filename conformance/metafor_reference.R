@@ -427,6 +427,14 @@ mv_view <- function(r) {
     sigma2_ci_high = num(bounds[, 2]), q = num(r$QE), q_p = num(r$QEp), q_df = r$k - r$p,
     ll = num(logLik(r)), aic = num(AIC(r)), bic = num(BIC(r))
   )
+  # I2 per level as in the metafor FAQ (multilevel models): sigma2 over sigma2 plus the typical
+  # sampling variance (k - p) / tr(P), P the residual maker with weights 1/vi
+  W <- solve(r$V)
+  X <- model.matrix(r)
+  P <- W - W %*% X %*% solve(t(X) %*% W %*% X) %*% t(X) %*% W
+  typical <- (r$k - r$p) / sum(diag(P))
+  v$i2 <- num(100 * r$sigma2 / (sum(r$sigma2) + typical))
+  v$i2_total <- num(100 * sum(r$sigma2) / (sum(r$sigma2) + typical))
   if (!r$int.only) {
     v$coefficients <- lapply(seq_len(r$p), function(j) list(
       name = if (j == 1) "intercept" else rownames(r$beta)[j],

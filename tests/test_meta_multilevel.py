@@ -40,10 +40,13 @@ def test_rma_mv_matches_metafor(case):
     expected = dict(case["expected"])
     # profile-likelihood bounds: metafor refits each point with its optimiser's default tolerance
     bounds = {key: expected.pop(key) for key in ("sigma2_ci_low", "sigma2_ci_high")}
+    expected.pop("i2")
     assert_matches(fit.to_dict(), expected, rtol=1e-6, what=_case_id(case))
     assert fit.to_dict()["components"] == [("/" if case["nested"] else "+").join(case["random"][: j + 1])
                                            if case["nested"] else name for j, name in enumerate(case["random"])]
     assert_matches(fit.to_dict(), bounds, rtol=1e-5, what=_case_id(case) + " sigma2 CI")
+    # I² is in percent: a component metafor leaves at about 1e-11 instead of 0 shows as about 1e-8 %
+    assert_matches(fit.to_dict(), {"i2": case["expected"]["i2"]}, atol=1e-6, what=_case_id(case) + " I2")
     # metafor's optimiser (nlminb) stops up to about 1e-6 (relative) short of the maximum; ours goes on
     assert fit.ll >= case["expected"]["ll"] - 1e-10
 

@@ -307,6 +307,24 @@ class MultilevelResults:
         return float(self.beta[0])
 
     @property
+    def typical_vi(self) -> float:
+        """The typical sampling variance, (k - p) / tr(P) with P = W - WX(X'WX)^-1X'W and W = diag(1/vi)."""
+        w = 1.0 / self.vi
+        B = np.linalg.inv((self.X.T * w) @ self.X)
+        trace_p = float(w.sum() - np.einsum("ij,jk,ik->", self.X * w[:, None], B, self.X * w[:, None]))
+        return (self.k - self.p) / trace_p
+
+    @property
+    def i2(self) -> np.ndarray:
+        """Percentage of the total variance due to each level (I² per level, as in the metafor FAQ)."""
+        return 100 * self.sigma2 / (self.sigma2.sum() + self.typical_vi)
+
+    @property
+    def i2_total(self) -> float:
+        """Percentage of the total variance due to all levels together."""
+        return float(100 * self.sigma2.sum() / (self.sigma2.sum() + self.typical_vi))
+
+    @property
     def n_parameters(self) -> int:
         return self.p + sum(not c.fixed for c in self.components)
 
@@ -402,6 +420,8 @@ class MultilevelResults:
             "sigma2_ci_high": [None if math.isinf(hi) else hi for _, hi in intervals],
             "components": [c.name for c in self.components],
             "n_levels": [c.n_levels for c in self.components],
+            "i2": [float(x) for x in self.i2],
+            "i2_total": self.i2_total,
             "q": self.q,
             "q_df": self.q_df,
             "q_p": self.q_p,
@@ -458,6 +478,8 @@ class MultilevelSummary:
         for c, (lo, hi) in zip(r.components, r.confint_sigma2()):
             ci = "fixed" if c.fixed else f"[{lo:.4f}, {'inf' if math.isinf(hi) else f'{hi:.4f}'}]"
             lines.append(f"  {c.name:<{width}} {c.sigma2:>8.4f} {c.sigma:>8.4f} {c.n_levels:>7} {ci}")
+        shares = ", ".join(f"{c.name} {share:.1f}%" for c, share in zip(r.components, r.i2))
+        lines.append(f"I^2 (share of the total variance): {r.i2_total:.1f}% ({shares})")
         lines.append("")
         lines.append(f"Test for {'residual ' if not r.intercept_only else ''}heterogeneity: "
                      f"Q({r.q_df}) = {r.q:.4f}, {_p_phrase(r.q_p)}")
