@@ -25,7 +25,6 @@ from scipy import special, stats
 from research.errors import InputError
 
 __all__ = [
-    "INPUTS",
     "MEASURES",
     "PROJECT_MEASURES",
     "escalc",
@@ -366,10 +365,6 @@ MEASURES: dict[str, str] = {
 
 #: Measures of this project that metafor's escalc does not have (its zero-cell options apply to RES).
 PROJECT_MEASURES = ("RES", "RATIO-CI", "RATIO-SE")
-
-#: The input arguments of :func:`escalc`, in metafor's names where metafor has them.
-INPUTS = ("ai", "bi", "ci", "di", "n1i", "n2i", "x1i", "x2i", "t1i", "t2i", "m1i", "m2i", "sd1i", "sd2i",
-          "ri", "ni", "xi", "mi", "estimate", "ci_low", "ci_high", "se", "overdispersion")
 
 
 def _resolve(name: str, value, data: pd.DataFrame | None):
