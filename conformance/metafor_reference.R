@@ -357,6 +357,122 @@ raw_files$li2007 <- write_data(li_raw, "raw_li2007.csv")
 # derived from them: the reference for converting a reported estimate and CI
 from_ci <- list(dataset = "hackshaw1998", estimate = "or", ci_low = "or.lb", ci_high = "or.ub",
                 level = 0.95, yi = num(hack$yi), vi = num(hack$vi))
+# the project's own measures, written in the layout of the escalc cases: RES is escalc's log odds
+# ratio of the four before/after counts with its variance times the over-dispersion factor; a
+# reported ratio with its CI or SE is checked against metadat's published conversion of hackshaw1998
+project_case <- function(dataset, measure, arg_cols, options, yi, vi) {
+  no_options <- structure(list(), names = character(0))
+  list(dataset = dataset, measure = measure, args = arg_cols,
+       options = if (length(options)) options else no_options, yi = num(yi), vi = num(vi))
+}
+bcg_or <- escalc(measure = "OR", ai = tpos, bi = tneg, ci = cpos, di = cneg, data = dat.bcg)
+li_or <- escalc(measure = "OR", ai = ai, bi = bi, ci = ci, di = di, data = li_raw)
+hack_raw <- transform(hack, se_log = sqrt(vi), se_natural = or * sqrt(vi))
+raw_files$hackshaw1998 <- write_data(hack_raw, "raw_hackshaw1998.csv")
+cases <- c(cases, list(
+  project_case("bcg", "RES", two_by_two, list(), bcg_or$yi, bcg_or$vi),
+  project_case("bcg", "RES", two_by_two, list(overdispersion = 2.5), bcg_or$yi, bcg_or$vi * 2.5),
+  project_case("li2007", "RES", list(ai = "ai", bi = "bi", ci = "ci", di = "di"), list(), li_or$yi, li_or$vi),
+  project_case("hackshaw1998", "RATIO-CI", list(estimate = "or", ci_low = "or.lb", ci_high = "or.ub"), list(),
+               hack$yi, hack$vi),
+  project_case("hackshaw1998", "RATIO-SE", list(estimate = "or", se = "se_log"), list(se_scale = "log"),
+               hack$yi, hack$vi),
+  project_case("hackshaw1998", "RATIO-SE", list(estimate = "or", se = "se_natural"), list(se_scale = "natural"),
+               hack$yi, hack$vi)
+))
 write_json_file(list(metafor_version = as.character(packageVersion("metafor")), data = raw_files,
                      escalc = cases, relative_effect_size = relative, log_ratio_from_ci = from_ci),
                 "effects.json")
+
+# --------------------------------------------------------------------------- pooled from raw counts
+
+# rma() given the counts and a measure (metafor computes the effect sizes itself): the reference for
+# store estimates recorded as counts, turned into effect sizes by research.dataset and pooled
+counts_case <- function(dataset, measure, arg_cols, d, mods = character(0), method = "REML", test = "z") {
+  call_args <- c(list(measure = measure), lapply(arg_cols, function(col) d[[col]]),
+                 list(method = method, test = TESTS[[test]]))
+  if (length(mods)) call_args$mods <- as.formula(paste("~", paste(mods, collapse = " + ")))
+  if (length(mods)) call_args$data <- d
+  r <- do.call(rma, call_args)
+  categorical <- mods[!sapply(d[mods], is.numeric)]
+  list(dataset = dataset, measure = measure, args = arg_cols, method = method, test = test, mods = I(mods),
+       categorical = I(categorical), yi = num(r$yi), vi = num(r$vi), expected = fit_view(r))
+}
+counts <- list(
+  counts_case("bcg", "RR", two_by_two, dat.bcg),
+  counts_case("bcg", "RR", two_by_two, dat.bcg, mods = "year"),
+  counts_case("bcg", "RR", two_by_two, dat.bcg, mods = "year", method = "DL", test = "hksj"),
+  counts_case("bcg", "OR", two_by_two, dat.bcg),
+  counts_case("li2007", "RR", list(ai = "ai", bi = "bi", ci = "ci", di = "di"), li_raw),
+  counts_case("hart1999", "IRR", list(x1i = "x1i", x2i = "x2i", t1i = "t1i", t2i = "t2i"), hart, mods = "year"),
+  # a categorical moderator (the allocation, kept as the studies' setting) next to a continuous one
+  counts_case("bcg", "RR", two_by_two, transform(dat.bcg, setting = alloc), mods = c("year", "setting"))
+)
+write_json_file(list(metafor_version = as.character(packageVersion("metafor")), data = raw_files, cases = counts),
+                "counts.json")
+
+# --------------------------------------------------------------------------- multilevel models
+
+# rma.mv with nested random intercepts (e.g. ~ 1 | district/school). Profile-likelihood intervals
+# of the variance components are found to a tight tolerance (confint's default stops at 1e-4).
+mv_view <- function(r) {
+  pred <- if (r$int.only) predict(r) else predict(r, newmods = rbind(rep(0, r$p - 1)))
+  ci <- confint(r, control = list(tol = 1e-12))
+  if (length(r$sigma2) == 1) ci <- list(ci)
+  bounds <- t(sapply(ci[seq_along(r$sigma2)], function(x) x$random[1, 2:3]))
+  v <- list(
+    k = r$k, estimate = num(r$beta[1]), se = num(r$se[1]), statistic = num(r$zval[1]), p = num(r$pval[1]),
+    ci_low = num(r$ci.lb[1]), ci_high = num(r$ci.ub[1]), pi_low = num(pred$pi.lb), pi_high = num(pred$pi.ub),
+    sigma2 = num(r$sigma2), n_levels = as.integer(r$s.nlevels), sigma2_ci_low = num(bounds[, 1]),
+    sigma2_ci_high = num(bounds[, 2]), q = num(r$QE), q_p = num(r$QEp), q_df = r$k - r$p,
+    ll = num(logLik(r)), aic = num(AIC(r)), bic = num(BIC(r))
+  )
+  # I2 per level as in the metafor FAQ (multilevel models): sigma2 over sigma2 plus the typical
+  # sampling variance (k - p) / tr(P), P the residual maker with weights 1/vi
+  W <- solve(r$V)
+  X <- model.matrix(r)
+  P <- W - W %*% X %*% solve(t(X) %*% W %*% X) %*% t(X) %*% W
+  typical <- (r$k - r$p) / sum(diag(P))
+  v$i2 <- num(100 * r$sigma2 / (sum(r$sigma2) + typical))
+  v$i2_total <- num(100 * sum(r$sigma2) / (sum(r$sigma2) + typical))
+  if (!r$int.only) {
+    v$coefficients <- lapply(seq_len(r$p), function(j) list(
+      name = if (j == 1) "intercept" else rownames(r$beta)[j],
+      estimate = num(r$beta[j]), se = num(r$se[j]), statistic = num(r$zval[j]), p = num(r$pval[j]),
+      ci_low = num(r$ci.lb[j]), ci_high = num(r$ci.ub[j])))
+    v$qm <- num(r$QM)
+    v$qm_p <- num(r$QMp)
+  }
+  v
+}
+
+mv_case <- function(dataset, data_file, d, random, nested = TRUE, method = "REML", test = "z",
+                    mods = character(0)) {
+  formula <- if (nested) as.formula(paste("~ 1 |", paste(random, collapse = "/")))
+             else lapply(random, function(g) as.formula(paste("~ 1 |", g)))
+  f <- if (length(mods)) as.formula(paste("~", paste(mods, collapse = " + "))) else NULL
+  r <- if (is.null(f)) rma.mv(yi, vi, random = formula, data = d, method = method, test = test)
+       else rma.mv(yi, vi, mods = f, random = formula, data = d, method = method, test = test)
+  list(dataset = dataset, data = data_file, random = I(random), nested = nested, method = method, test = test,
+       mods = I(mods), expected = mv_view(r))
+}
+
+kon_file <- file.path("data", "konstantopoulos2011.csv")
+assink <- dat.assink2016
+assink_file <- write_data(assink, "assink2016.csv")
+multilevel <- list()
+for (method in c("REML", "ML")) for (test in c("z", "t")) {
+  multilevel[[length(multilevel) + 1]] <- mv_case("konstantopoulos2011", kon_file, kon, c("district", "school"),
+                                                  method = method, test = test)
+  multilevel[[length(multilevel) + 1]] <- mv_case("konstantopoulos2011", kon_file, kon, c("district", "school"),
+                                                  method = method, test = test, mods = "year")
+}
+multilevel <- c(multilevel, list(
+  mv_case("konstantopoulos2011", kon_file, kon, c("district", "study"), nested = FALSE),
+  mv_case("assink2016", assink_file, assink, c("study", "esid")),
+  mv_case("assink2016", assink_file, assink, c("study", "esid"), method = "ML", test = "t", mods = "year"),
+  # the variance between designs is estimated at the boundary (0)
+  mv_case("hackshaw1998", file.path("data", "hackshaw1998.csv"), hack, c("design", "study"))
+))
+write_json_file(list(metafor_version = as.character(packageVersion("metafor")), cases = multilevel),
+                "multilevel.json")

@@ -13,7 +13,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from research.effects import log_ratio_from_ci, log_ratio_from_se, relative_effect_size
+from research.effects import escalc, log_ratio_from_ci, log_ratio_from_se, relative_effect_size
 from research.errors import InputError
 from research.store.loader import Store
 from research.store.schema import EffectEstimate
@@ -30,9 +30,39 @@ def _percent_to_log(pc: float) -> float:
     return math.log1p(pc / 100.0)
 
 
+# Raw counts of an estimate -> escalc's arguments, per measure. Row 1 (a, b) is the group with the
+# intervention, row 2 (c, d) the group without: events and non-events for RR and OR (metafor's ai, bi,
+# ci, di), events and exposure (e.g. site-years) for IRR (x1i, t1i, x2i, t2i).
+COUNT_LAYOUTS: dict[str, tuple[str, str, str, str]] = {
+    "RR": ("ai", "bi", "ci", "di"),
+    "OR": ("ai", "bi", "ci", "di"),
+    "IRR": ("x1i", "t1i", "x2i", "t2i"),
+}
+
+
+def _from_counts(est: EffectEstimate) -> tuple[float | None, float | None, str] | None:
+    """(yi, vi, reason) from the counts a-d, or None when the record gives no counts or reports its own
+    ratio with an uncertainty (that one is used: it may be adjusted, the counts are crude)."""
+    counts = (est.a, est.b, est.c, est.d)
+    if est.measure not in COUNT_LAYOUTS or all(v is None for v in counts):
+        return None
+    if est.estimate is not None and (est.se is not None or est.ci_low is not None):
+        return None
+    if any(v is None for v in counts):
+        if est.estimate is not None:
+            return None  # the reported ratio, without an uncertainty, says more than partial counts
+        missing = ", ".join(name for name, v in zip("abcd", counts) if v is None)
+        return None, None, f"counts incomplete: {missing} missing"
+    frame = escalc(est.measure, **dict(zip(COUNT_LAYOUTS[est.measure], counts)))
+    return float(frame["yi"].iloc[0]), float(frame["vi"].iloc[0]) * (est.overdispersion or 1.0), ""
+
+
 def _log_effect(est: EffectEstimate, by_id: dict[str, EffectEstimate]) -> tuple[float | None, float | None, str]:
     """(yi, vi, reason) on the common scale; yi/vi None with a reason when not computable."""
     try:
+        from_counts = _from_counts(est)
+        if from_counts is not None:
+            return from_counts
         if est.measure == "RES" and None not in (est.a, est.b, est.c, est.d):
             yi, vi = relative_effect_size(est.a, est.b, est.c, est.d, est.overdispersion or 1.0)
             return -yi, vi, ""
@@ -43,7 +73,7 @@ def _log_effect(est: EffectEstimate, by_id: dict[str, EffectEstimate]) -> tuple[
                 return None, None, "an arm it is derived from has no usable uncertainty"
             # log(E after/before) - log(C after/before): negative = relatively fewer events with CCTV
             return parts[0][0] - parts[1][0], parts[0][1] + parts[1][1], ""
-        if est.measure in ("RR", "CMF", "ratio_after_before", "RES") and est.estimate is not None:
+        if est.measure in ("RR", "OR", "IRR", "CMF", "ratio_after_before", "RES") and est.estimate is not None:
             sign = -1.0 if est.measure == "RES" else 1.0
             if est.se is not None:
                 yi, vi = log_ratio_from_se(est.estimate, est.se, est.se_scale)

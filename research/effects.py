@@ -1,10 +1,17 @@
 """Effect sizes and their sampling variances (the escalc step).
 
-Every function returns ``(yi, vi)``: floats for scalar input, numpy arrays otherwise. Ratios
-(risk ratio, odds ratio, relative effect size, crash modification factor) are on the log scale.
-Formulas and zero-cell rules follow metafor's ``escalc`` so that results can be checked against it:
-by default 1/2 is added to every cell of a 2x2 table that has a zero cell (``add=0.5, to="only0"``)
-and tables with zero events in both groups are kept (``drop00=False``).
+:func:`escalc` is the one entry point for raw data: like metafor's ``escalc`` it returns a data
+frame carrying ``yi`` and ``vi`` (the input frame with the two columns added when ``data`` is
+given). It covers metafor's measures for 2x2 tables, rates, means, correlations and proportions,
+plus three measures of this project: ``RES`` (relative effect size of an area-based evaluation),
+``RATIO-CI`` and ``RATIO-SE`` (a reported ratio with its confidence interval or standard error).
+The helpers :func:`relative_effect_size`, :func:`log_ratio_from_ci` and :func:`log_ratio_from_se`
+return ``(yi, vi)`` pairs: floats for scalar input, numpy arrays otherwise.
+
+Ratios (risk ratio, odds ratio, rate ratio, relative effect size, crash modification factor) are on
+the log scale. Formulas and zero-cell rules follow metafor's ``escalc`` so that results can be
+checked against it: by default 1/2 is added to every cell of a 2x2 table that has a zero cell
+(``add=0.5, to="only0"``) and tables with zero events in both groups are kept (``drop00=False``).
 """
 
 from __future__ import annotations
@@ -12,12 +19,14 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
+import pandas as pd
 from scipy import special, stats
 
 from research.errors import InputError
 
 __all__ = [
     "MEASURES",
+    "PROJECT_MEASURES",
     "escalc",
     "log_ratio_from_ci",
     "log_ratio_from_se",
@@ -111,21 +120,31 @@ def log_ratio_from_se(estimate, se, se_scale: str = "log"):
     return _out(np.log(est), se_log**2, scalar=scalar)
 
 
-def relative_effect_size(a, b, c, d, overdispersion: float = 1.0):
+def relative_effect_size(a, b, c, d, overdispersion=1.0):
     """Log relative effect size of an area-based before/after evaluation with a control area.
 
     ``a``, ``b``: crimes before and after in the experimental area; ``c``, ``d``: before and after in
     the control area. RES = (a*d)/(b*c) (values above 1 mean relatively fewer crimes after in the
     experimental area); var(log RES) = (1/a + 1/b + 1/c + 1/d) * overdispersion. A count of zero
     adds 1/2 to all four counts of that evaluation, as escalc does for 2x2 tables.
+    ``overdispersion``: one factor >= 1, or one per evaluation.
     """
-    overdispersion = float(overdispersion)
-    if not np.isfinite(overdispersion) or overdispersion < 1.0:
-        raise InputError(f"overdispersion must be a finite factor >= 1, got {overdispersion}")
-    scalar = _is_scalar(a, b, c, d)
-    yi, vi = escalc("OR", ai=a, bi=b, ci=c, di=d)
-    vi = vi * overdispersion
+    scalar = _is_scalar(a, b, c, d, overdispersion)
+    yi, vi = _relative(a, b, c, d, overdispersion, add=None, to="only0", drop00=False)
     return _out(yi, vi, scalar=scalar)
+
+
+def _relative(a, b, c, d, overdispersion, *, add, to, drop00) -> tuple[np.ndarray, np.ndarray]:
+    factor = _as_array("overdispersion", overdispersion)
+    if (factor < 1.0).any():
+        raise InputError(f"overdispersion must be a finite factor >= 1, got {overdispersion}")
+    cells = _need("RES", ai=a, bi=b, ci=c, di=d)
+    yi, vi = _binary("OR", **cells, n1i=None, n2i=None, add=add, to=to, drop00=drop00, vtype="LS")
+    try:
+        vi = vi * factor
+    except ValueError as exc:
+        raise InputError(f"overdispersion: {factor.size} factors for {vi.size} evaluations") from exc
+    return yi, vi
 
 
 # --------------------------------------------------------------------------- escalc
@@ -338,12 +357,36 @@ MEASURES: dict[str, str] = {
     "PR": "raw proportion: xi, mi (or xi, ni)",
     "PLN": "log proportion: xi, mi (or xi, ni)",
     "PLO": "logit proportion: xi, mi (or xi, ni)",
+    "RES": "log relative effect size of an area-based evaluation: ai, bi (experimental area before, after), "
+           "ci, di (control area before, after); overdispersion",
+    "RATIO-CI": "log of a reported ratio with its confidence interval: estimate, ci_low, ci_high; level",
+    "RATIO-SE": "log of a reported ratio with its standard error: estimate, se; se_scale ('log' or 'natural')",
 }
+
+#: Measures of this project that metafor's escalc does not have (its zero-cell options apply to RES).
+PROJECT_MEASURES = ("RES", "RATIO-CI", "RATIO-SE")
+
+
+def _resolve(name: str, value, data: pd.DataFrame | None):
+    """An input given as a column name of ``data`` becomes that column's values."""
+    if not isinstance(value, str):
+        return value
+    if data is None:
+        raise InputError(f"{name}={value!r} names a column, but no data frame was given (data=...)")
+    if value not in data.columns:
+        raise InputError(f"{name}: {value!r} is not a column (columns: {', '.join(map(str, data.columns))})")
+    column = pd.to_numeric(data[value], errors="coerce")
+    bad = column.isna() & data[value].notna()
+    if bad.any():
+        row = int(np.flatnonzero(bad.to_numpy())[0])
+        raise InputError(f"{name}: column {value!r}, row {row + 1} is not a number ({data[value].iloc[row]!r})")
+    return column.to_numpy(dtype=float)
 
 
 def escalc(
     measure: str,
     *,
+    data: pd.DataFrame | None = None,
     ai=None,
     bi=None,
     ci=None,
@@ -362,32 +405,84 @@ def escalc(
     ni=None,
     xi=None,
     mi=None,
+    estimate=None,
+    ci_low=None,
+    ci_high=None,
+    se=None,
+    overdispersion=1.0,
+    level: float = 0.95,
+    se_scale: str = "log",
     add: float | None = None,
     to: str = "only0",
     drop00: bool = False,
     vtype: str = "LS",
-):
-    """Compute effect sizes ``yi`` and sampling variances ``vi`` as metafor's ``escalc`` does.
+    var_names: tuple[str, str] = ("yi", "vi"),
+) -> pd.DataFrame:
+    """Effect sizes ``yi`` and sampling variances ``vi`` as metafor's ``escalc`` computes them.
 
-    Argument names follow metafor (see :data:`MEASURES`). ``add`` (default 1/2; 0 for "AS") is added
-    to the cells chosen by ``to``: "only0" (tables with a zero cell), "all", "if0all" (every table if
-    any has a zero cell) or "none". With ``drop00=True`` tables with no events (or only events) in
-    both groups give NaN. Always returns numpy arrays.
+    Inputs follow metafor's names (see :data:`MEASURES`): numbers, arrays, or, with ``data``, names
+    of its columns. Returns a data frame: ``data`` with the columns ``var_names`` (default yi, vi)
+    added or replaced, or, without ``data``, a frame of just those two columns. The measure is kept
+    in ``frame.attrs["measure"]``.
+
+    ``add`` (default 1/2; 0 for "AS") is added to the cells chosen by ``to``: "only0" (tables with
+    a zero cell), "all", "if0all" (every table if any has a zero cell) or "none". With
+    ``drop00=True`` tables with no events (or only events) in both groups give NaN. ``level`` is
+    the confidence level of a reported interval (RATIO-CI); ``se_scale`` says whether a reported
+    standard error is on the log or the natural scale (RATIO-SE); ``overdispersion`` inflates the
+    variance of RES (one factor or one per row).
+
+    >>> es = escalc("RR", ai=[4, 6], bi=[119, 300], ci=[11, 29], di=[128, 274])
+    >>> es.round(4).to_dict("list")
+    {'yi': [-0.8893, -1.5854], 'vi': [0.3256, 0.1946]}
     """
     key = str(measure).upper()
-    handler = _HANDLERS.get(key)
-    if handler is None:
+    if key not in MEASURES:
         raise InputError(f"unknown measure {measure!r}; known: {', '.join(MEASURES)}")
     if to not in _ZERO_CELL_RULES:
         raise InputError(f"to must be one of {', '.join(map(repr, _ZERO_CELL_RULES))}, got {to!r}")
     if add is not None and (not np.isfinite(add) or add < 0):
         raise InputError(f"add must be a finite number >= 0, got {add}")
-    yi, vi = handler(
-        key,
-        ai=ai, bi=bi, ci=ci, di=di, n1i=n1i, n2i=n2i,
-        x1i=x1i, x2i=x2i, t1i=t1i, t2i=t2i,
-        m1i=m1i, m2i=m2i, sd1i=sd1i, sd2i=sd2i,
-        ri=ri, ni=ni, xi=xi, mi=mi,
-        add=add, to=to, drop00=drop00, vtype=vtype,
-    )
-    return np.atleast_1d(np.asarray(yi, dtype=float)), np.atleast_1d(np.asarray(vi, dtype=float))
+    if len(var_names) != 2 or var_names[0] == var_names[1]:
+        raise InputError(f"var_names: two different column names, got {var_names!r}")
+    given = dict(ai=ai, bi=bi, ci=ci, di=di, n1i=n1i, n2i=n2i, x1i=x1i, x2i=x2i, t1i=t1i, t2i=t2i, m1i=m1i,
+                 m2i=m2i, sd1i=sd1i, sd2i=sd2i, ri=ri, ni=ni, xi=xi, mi=mi, estimate=estimate, ci_low=ci_low,
+                 ci_high=ci_high, se=se, overdispersion=overdispersion)
+    inputs = {name: _resolve(name, value, data) for name, value in given.items()}
+    if key == "RES":
+        yi, vi = _relative(*(_required(key, inputs, name) for name in ("ai", "bi", "ci", "di")),
+                           inputs["overdispersion"], add=add, to=to, drop00=drop00)
+    elif key == "RATIO-CI":
+        yi, vi = log_ratio_from_ci(*(_required(key, inputs, n) for n in ("estimate", "ci_low", "ci_high")),
+                                   level=level)
+    elif key == "RATIO-SE":
+        yi, vi = log_ratio_from_se(_required(key, inputs, "estimate"), _required(key, inputs, "se"),
+                                   se_scale=se_scale)
+    else:
+        inputs.pop("overdispersion")
+        yi, vi = _HANDLERS[key](key, **inputs, add=add, to=to, drop00=drop00, vtype=vtype)
+    yi = np.atleast_1d(np.asarray(yi, dtype=float))
+    vi = np.atleast_1d(np.asarray(vi, dtype=float))
+    if data is not None:
+        if len(data) != yi.size:
+            raise InputError(f"data has {len(data)} rows but the inputs give {yi.size} effect sizes")
+        frame = data.copy()
+    else:
+        frame = pd.DataFrame(index=pd.RangeIndex(yi.size))
+    frame[var_names[0]] = yi
+    frame[var_names[1]] = vi
+    frame.attrs["measure"] = key
+    return frame
+
+
+def _required(measure: str, inputs: dict, name: str):
+    if inputs.get(name) is None:
+        missing = [n for n in _PROJECT_INPUTS[measure] if inputs.get(n) is None]
+        raise InputError(f"escalc({measure!r}) needs {', '.join(missing)}")
+    return inputs[name]
+
+
+_PROJECT_INPUTS = {"RES": ("ai", "bi", "ci", "di"), "RATIO-CI": ("estimate", "ci_low", "ci_high"),
+                   "RATIO-SE": ("estimate", "se")}
+
+

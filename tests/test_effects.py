@@ -31,8 +31,10 @@ def _case_id(case: dict) -> str:
 def test_escalc_matches_metafor(case):
     data = _raw(case["dataset"])
     inputs = {arg: data[column].to_numpy(dtype=float) for arg, column in case["args"].items()}
-    yi, vi = escalc(case["measure"], **inputs, **case["options"])
-    assert_matches({"yi": yi, "vi": vi}, {"yi": case["yi"], "vi": case["vi"]}, rtol=1e-10, atol=1e-14)
+    frame = escalc(case["measure"], **inputs, **case["options"])
+    assert list(frame.columns) == ["yi", "vi"] and frame.attrs["measure"] == case["measure"]
+    assert_matches({"yi": frame["yi"].to_numpy(), "vi": frame["vi"].to_numpy()}, {"yi": case["yi"], "vi": case["vi"]},
+                   rtol=1e-10, atol=1e-14)
 
 
 def test_every_measure_is_covered_by_a_reference_case():
@@ -112,3 +114,84 @@ def test_scalar_inputs_give_floats_and_arrays_give_arrays():
 def test_invalid_input_raises_clear_error(call, message):
     with pytest.raises(InputError, match=message):
         call()
+
+
+def test_escalc_with_data_adds_yi_and_vi_to_the_frame_as_metafor_does():
+    data = _raw("bcg").set_index("trial")
+    frame = escalc("RR", data=data, ai="tpos", bi="tneg", ci="cpos", di="cneg")
+    assert list(frame.columns) == [*data.columns, "yi", "vi"]
+    assert frame.index.equals(data.index) and frame.attrs["measure"] == "RR"
+    case = next(c for c in REFERENCE["escalc"] if c["dataset"] == "bcg" and c["measure"] == "RR")
+    assert_matches(frame["yi"].to_numpy(), case["yi"], rtol=1e-10, atol=1e-14)
+    assert "yi" not in data.columns  # the input frame is left as it was
+    renamed = escalc("RR", data=data, ai="tpos", bi="tneg", ci="cpos", di="cneg", var_names=("lrr", "v"))
+    assert list(renamed.columns[-2:]) == ["lrr", "v"]
+
+
+def test_relative_effect_size_takes_one_overdispersion_factor_per_evaluation():
+    frame = escalc("RES", ai=[100, 100], bi=[50, 80], ci=[100, 90], di=[100, 95], overdispersion=[1.0, 3.0])
+    single = [relative_effect_size(a, b, c, d) for a, b, c, d in ((100, 50, 100, 100), (100, 80, 90, 95))]
+    assert frame["vi"].tolist() == pytest.approx([single[0][1], 3 * single[1][1]])
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda: escalc("RR", ai="tpos", bi=[1], ci=[1], di=[1]), "no data frame was given"),
+        (lambda: escalc("RR", data=_raw("bcg"), ai="nope", bi="tneg", ci="cpos", di="cneg"), "'nope' is not a column"),
+        (lambda: escalc("RES", ai=[1], bi=[2], ci=[3]), "needs di"),
+        (lambda: escalc("RATIO-CI", estimate=[0.8]), "needs ci_low, ci_high"),
+        (lambda: escalc("RES", ai=[1, 2], bi=[2, 2], ci=[3, 2], di=[1, 1], overdispersion=[1, 2, 3]), "3 factors"),
+    ],
+)
+def test_escalc_input_errors_name_the_argument(call, message):
+    with pytest.raises(InputError, match=message):
+        call()
+
+
+# --------------------------------------------------------------------------- store estimates given as counts
+
+
+def _count_table(tmp_path, *estimates):
+    import copy
+
+    from research.dataset import effect_table
+    from research.store import load_store
+    from tests.conftest import MINIMAL_STORE, write_store
+
+    records = copy.deepcopy(MINIMAL_STORE)
+    base = {"study": "study-1", "source": "src-b", "where_read": "Table 1", "quote": "test data", "outcome": "crashes",
+            "provenance": "primary"}
+    records["estimates"] += [{**base, **fields} for fields in estimates]
+    return effect_table(load_store(write_store(tmp_path / "evidence", records))).set_index("id")
+
+
+def test_store_counts_become_effect_sizes_by_measure(tmp_path):
+    table = _count_table(
+        tmp_path,
+        {"id": "est-rr", "measure": "RR", "a": 4, "b": 119, "c": 11, "d": 128},
+        {"id": "est-or", "measure": "OR", "a": 4, "b": 119, "c": 11, "d": 128, "overdispersion": 2},
+        {"id": "est-irr", "measure": "IRR", "a": 9, "b": 413, "c": 19, "d": 398},
+        {"id": "est-zero", "measure": "RR", "a": 0, "b": 40, "c": 2, "d": 34},
+    )
+    rr = escalc("RR", ai=4, bi=119, ci=11, di=128)
+    assert (table.loc["est-rr", "yi"], table.loc["est-rr", "vi"]) == pytest.approx((rr["yi"][0], rr["vi"][0]))
+    odds = escalc("OR", ai=4, bi=119, ci=11, di=128)
+    assert table.loc["est-or", "vi"] == pytest.approx(2 * odds["vi"][0])
+    rate = escalc("IRR", x1i=9, t1i=413, x2i=19, t2i=398)
+    assert table.loc["est-irr", "yi"] == pytest.approx(rate["yi"][0])
+    # a zero cell: 1/2 is added to all four cells, as in metafor
+    assert table.loc["est-zero", "yi"] == pytest.approx(math.log((0.5 / 41) / (2.5 / 37)))
+    assert table.loc[["est-rr", "est-or", "est-irr", "est-zero"], "poolable"].all()
+
+
+def test_reported_ratio_with_uncertainty_is_preferred_to_counts(tmp_path):
+    table = _count_table(
+        tmp_path,
+        {"id": "est-both", "measure": "RR", "a": 4, "b": 119, "c": 11, "d": 128, "estimate": 0.5, "ci_low": 0.3,
+         "ci_high": 0.8},
+        {"id": "est-partial", "measure": "RR", "a": 4, "c": 11},
+    )
+    assert table.loc["est-both", "yi"] == pytest.approx(math.log(0.5))
+    row = table.loc["est-partial"]
+    assert not row.poolable and "counts incomplete: b, d missing" in row.reason

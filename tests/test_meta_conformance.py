@@ -15,10 +15,12 @@ import pytest
 from research.meta import rma
 from research.meta.bias import egger, pet_peese, selmodel, trimfill
 from research.meta.conformance import assert_matches, table_view
+from research.meta.moderators import moderator_matrix
 from research.meta.subgroup import subgroup
 
 REFERENCE = Path(__file__).parent / "reference"
-DATASETS = sorted(p.stem for p in REFERENCE.glob("*.json") if p.stem != "effects")
+# one file per data set with rma fits; effects.json, counts.json and multilevel.json have their own tests
+DATASETS = sorted(p.stem for p in REFERENCE.glob("*.json") if "fits" in json.loads(p.read_text()))
 
 
 def _load(name: str) -> tuple[dict, pd.DataFrame]:
@@ -124,3 +126,46 @@ def test_subgroup_analysis_matches_metafor(name):
     result = subgroup(data["yi"], data["vi"], data[case["column"]], method=case["method"], test=case["test"],
                       labels=data["label"])
     assert_matches(result.to_dict(), case["expected"], what=f"{name} subgroups")
+
+
+# --------------------------------------------------------------------------- store estimates given as counts
+
+COUNTS = json.loads((REFERENCE / "counts.json").read_text())
+
+
+def _counts_store(tmp_path: Path, case: dict) -> Path:
+    """Test data: one study and one estimate per row of a metadat data set, the counts as a-d."""
+    from research.dataset import COUNT_LAYOUTS
+    from tests.conftest import write_store
+
+    raw = pd.read_csv(REFERENCE / COUNTS["data"][case["dataset"]])
+    cells = dict(zip("abcd", (case["args"][name] for name in COUNT_LAYOUTS[case["measure"]])))
+    source = {"id": "src-metadat", "kind": "dataset", "citation": f"metadat::dat.{case['dataset']} (test data)"}
+    studies, estimates = [], []
+    for i, row in raw.iterrows():
+        studies.append({"id": f"study-{i + 1}", "title": f"row {i + 1}", "source": "src-metadat",
+                        "year": int(row["year"]), "design": "randomised_experiment", "intervention": "treatment",
+                        # bcg's allocation stands in for a categorical study attribute
+                        **({"setting": str(row["alloc"])} if "alloc" in row else {})})
+        estimates.append({"id": f"est-{i + 1}", "study": f"study-{i + 1}", "source": "src-metadat",
+                          "where_read": f"row {i + 1}", "quote": "counts as in the data set", "outcome": "events",
+                          "measure": case["measure"], "provenance": "primary",
+                          **{cell: float(row[column]) for cell, column in cells.items()}})
+    return write_store(tmp_path / "evidence", {"sources": [source], "studies": studies, "estimates": estimates})
+
+
+@pytest.mark.parametrize("case", COUNTS["cases"],
+                         ids=lambda c: f"{c['dataset']}-{c['measure']}-{c['method']}-{c['test']}-{'+'.join(c['mods']) or 'int'}")
+def test_estimates_given_as_counts_pool_as_metafor_rma_with_counts(tmp_path, case):
+    """Counts a-d with a measure -> research.dataset.effect_table -> rma, against rma(measure=, ai, bi, ci, di)."""
+    from research.dataset import effect_table
+    from research.store import load_store
+
+    table = effect_table(load_store(_counts_store(tmp_path, case)))
+    assert table["poolable"].all() and (table["measure"] == case["measure"]).all()
+    assert_matches({"yi": table["yi"].to_numpy(), "vi": table["vi"].to_numpy()},
+                   {"yi": case["yi"], "vi": case["vi"]}, rtol=1e-10, atol=1e-14)
+    continuous = [name for name in case["mods"] if name not in case["categorical"]]
+    mods = moderator_matrix(table, continuous, case["categorical"]) or None
+    fit = rma(table["yi"], table["vi"], mods=mods, method=case["method"], test=case["test"])
+    assert_matches(fit.to_dict(), case["expected"], what=f"{case['dataset']} {case['measure']} from counts")

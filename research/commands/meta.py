@@ -4,7 +4,8 @@
 contract that scripts rely on: k, estimate, se, ci_low, ci_high, pi_low, pi_high, tau2,
 tau2_ci_low, tau2_ci_high, i2 (percent), h2, q, q_p; with ``--mods`` also ``coefficients``
 (name, estimate, se, ...), qm and r2; with ``--bias`` also ``egger`` {z, p, ...} and
-``trimfill`` {k0, side, estimate, ...}.
+``trimfill`` {k0, side, estimate, ...}. With ``--random`` (a multilevel model) the variance keys are
+sigma2, sigma2_ci_low, sigma2_ci_high (lists, one per level), components and n_levels.
 """
 
 from __future__ import annotations
@@ -66,8 +67,12 @@ def meta(
     vi: str = typer.Option(None, "--vi", help="Column with the sampling variances."),
     sei: str = typer.Option(None, "--sei", help="Column with standard errors (instead of --vi)."),
     method: str = typer.Option("REML", "--method", help="tau2 estimator: REML, ML, DL, PM, HE, SJ, EB, or EE (common effect)."),
-    test: str = typer.Option("z", "--test", help="Inference: z (Wald) or hksj (Knapp-Hartung, t and F with k-p df)."),
+    test: str = typer.Option("z", "--test", help=(
+        "Inference: z (Wald) or hksj (Knapp-Hartung, t and F with k-p df); with --random: z or t (t and F with k-p df).")),
     mods: str = typer.Option(None, "--mods", help="Comma-separated moderator columns for a meta-regression, e.g. a,b."),
+    random: str = typer.Option(None, "--random", help=(
+        "Comma-separated grouping columns, outermost first, for a multilevel model (metafor's rma.mv with "
+        "~ 1 | a/b), e.g. evaluation,estimate. Methods REML or ML; tests z or t.")),
     bias: bool = typer.Option(False, "--bias", help="Add small-study checks: Egger's test, trim-and-fill, PET-PEESE, 3PSM."),
     level: float = typer.Option(0.95, "--level", help="Confidence level of the intervals."),
     label: str = typer.Option(None, "--label", help="Column with study labels (default: label, study or id if present)."),
@@ -80,6 +85,8 @@ def meta(
 
     With --mods, estimate/se/CI/PI describe the intercept (all moderators at 0) and the JSON
     gains coefficients, qm and r2. Results agree with R's metafor 3.8 rma() to 1e-6.
+    With --random, a multilevel model (rma.mv): the JSON has sigma2 (one per level, with
+    profile-likelihood CIs) in place of tau2, i2 and h2.
     """
     from research.meta import rma
 
@@ -93,6 +100,10 @@ def meta(
     if mods:
         names = [m.strip() for m in mods.split(",") if m.strip()]
         moderators = {name: _column(frame, file, name, "--mods") for name in names}
+    if random:
+        _multilevel(frame, file, y, v, labels, moderators, random, method, test, level, as_json,
+                    unsupported={"--bias": bias, "--forest": forest, "--funnel": funnel})
+        return
     try:
         fit = rma(y, v, mods=moderators, method=method, test=test, level=level, labels=labels)
     except InputError as exc:
@@ -116,6 +127,28 @@ def meta(
     if bias:
         out.print("", highlight=False)
         out.print(_bias_text(result), highlight=False, markup=False)
+
+
+def _multilevel(frame, file: Path, y, v, labels, moderators, random: str, method: str, test: str, level: float,
+                as_json: bool, unsupported: dict[str, Any]) -> None:
+    from research.meta import rma_mv
+
+    given = [option for option, value in unsupported.items() if value]
+    if given:
+        raise InputError(f"{', '.join(given)} apply to models without --random")
+    groups = [g.strip() for g in random.split(",") if g.strip()]
+    for name in groups:
+        if name not in frame.columns:
+            raise InputError(f"{file}: --random {name!r} is not a column (columns: {', '.join(map(str, frame.columns))})")
+    try:
+        fit = rma_mv(y, v, random={name: frame[name].tolist() for name in groups}, mods=moderators,
+                     method=method, test=test, level=level, labels=labels)
+    except InputError as exc:
+        raise InputError(f"{file}: {exc}") from exc
+    if as_json:
+        print_json(jsonable(fit.to_dict()))
+        return
+    out.print(fit.summary().as_text(), highlight=False, markup=False)
 
 
 def _bias(fit) -> dict[str, Any]:
@@ -159,8 +192,9 @@ def _bias_text(result: dict[str, Any]) -> str:
 
 # --------------------------------------------------------------------------- research effect-sizes
 
-_COUNT_OPTIONS = ("ai", "bi", "ci", "di", "n1i", "n2i", "x1i", "x2i", "t1i", "t2i", "m1i", "m2i", "sd1i", "sd2i",
-                  "ri", "ni", "xi", "mi")
+# options naming input columns; their names are escalc's argument names
+_COLUMN_OPTIONS = ("ai", "bi", "ci", "di", "n1i", "n2i", "x1i", "x2i", "t1i", "t2i", "m1i", "m2i", "sd1i", "sd2i",
+                   "ri", "ni", "xi", "mi", "estimate", "ci_low", "ci_high", "se")
 
 
 def effect_sizes(
@@ -209,50 +243,26 @@ def effect_sizes(
 
     The input CSV is written back with two columns added. Ratios are on the log scale.
     """
-    from research.effects import escalc, log_ratio_from_ci, log_ratio_from_se, relative_effect_size
+    from research.effects import escalc
 
     frame = read_csv(file)
     for name in (yi_name, vi_name):
         if name in frame.columns and not replace:
             raise InputError(f"{file}: column {name!r} exists already; use --replace or --yi-name/--vi-name")
-    given = {k: v for k, v in locals().items() if k in _COUNT_OPTIONS and v is not None}
-
-    def col(name: str, option: str) -> np.ndarray:
-        return _column(frame, file, name, option)
-
-    key = measure.upper()
+    columns = {k: v for k, v in locals().items() if k in _COLUMN_OPTIONS and v is not None}
+    # every column is read here, so that a bad cell is reported with its row and line
+    inputs = {name: _column(frame, file, column, "--" + name.replace("_", "-")) for name, column in columns.items()}
     try:
-        if key == "RES":
-            missing = [f"--{c}" for c in ("ai", "bi", "ci", "di") if c not in given]
-            if missing:
-                raise InputError(f"RES needs {', '.join(missing)}")
-            try:
-                factor: float | np.ndarray = float(overdispersion)
-            except ValueError:
-                factor = col(overdispersion, "--overdispersion")
-            cells = [col(given[c], f"--{c}") for c in ("ai", "bi", "ci", "di")]
-            if isinstance(factor, np.ndarray):
-                pairs = [relative_effect_size(*(c[i] for c in cells), overdispersion=factor[i]) for i in range(len(frame))]
-                yi_values = np.array([p[0] for p in pairs])
-                vi_values = np.array([p[1] for p in pairs])
-            else:
-                yi_values, vi_values = relative_effect_size(*cells, overdispersion=factor)
-        elif key == "RATIO-CI":
-            if None in (estimate, ci_low, ci_high):
-                raise InputError("RATIO-CI needs --estimate, --ci-low and --ci-high")
-            yi_values, vi_values = log_ratio_from_ci(col(estimate, "--estimate"), col(ci_low, "--ci-low"),
-                                                     col(ci_high, "--ci-high"), level=ci_level)
-        elif key == "RATIO-SE":
-            if None in (estimate, se):
-                raise InputError("RATIO-SE needs --estimate and --se")
-            yi_values, vi_values = log_ratio_from_se(col(estimate, "--estimate"), col(se, "--se"), se_scale=se_scale)
-        else:
-            inputs = {name: col(column, f"--{name}") for name, column in given.items()}
-            yi_values, vi_values = escalc(key, **inputs, add=add, to=to, drop00=drop00, vtype=vtype)
+        inputs["overdispersion"] = float(overdispersion)
+    except ValueError:
+        inputs["overdispersion"] = _column(frame, file, overdispersion, "--overdispersion")
+    try:
+        result = escalc(measure, **inputs, level=ci_level, se_scale=se_scale, add=add, to=to, drop00=drop00,
+                        vtype=vtype)
     except InputError as exc:
         raise InputError(f"{file}: {exc}") from exc
-    frame[yi_name] = np.atleast_1d(yi_values)
-    frame[vi_name] = np.atleast_1d(vi_values)
+    frame[yi_name] = result["yi"].to_numpy()
+    frame[vi_name] = result["vi"].to_numpy()
     text = frame.to_csv(index=False, float_format="%.17g")
     if output is None:
         sys.stdout.write(text)

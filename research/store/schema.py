@@ -41,13 +41,15 @@ Design = Literal[
 Measure = Literal[
     "RES",  # relative effect size of CCTV reviews: (a*d)/(b*c), >1 = fewer crimes
     "RR",  # after/before ratio of the intervention group relative to control, <1 = fewer
+    "OR",  # odds ratio, intervention vs control, <1 = fewer
+    "IRR",  # incidence rate ratio (events per exposure), intervention vs control, <1 = fewer
     "CMF",  # crash modification factor, <1 = fewer crashes
     "ratio_after_before",  # one arm's after/before ratio, no control
     "percent_change",  # as reported, e.g. -16 for a 16% decrease
     "cohens_d",
     "narrative",  # a statement with no usable number
 ]
-RATIO_MEASURES = {"RES", "RR", "CMF", "ratio_after_before"}
+RATIO_MEASURES = {"RES", "RR", "OR", "IRR", "CMF", "ratio_after_before"}
 RobJudgement = Literal["low", "some_concerns", "high", "unclear"]
 GapStatus = Literal["open", "requested", "partly_filled", "filled"]
 
@@ -135,7 +137,9 @@ class EffectEstimate(Sourced):
     provenance: Provenance
     arm: str | None = None
     subgroup: str | None = None
-    # 2x2 counts: crimes before (a) and after (b) in experimental areas, before (c) and after (d) in control
+    # 2x2 counts. RES: crimes before (a) and after (b) in experimental areas, before (c) and after (d) in
+    # control. RR, OR: events (a) and non-events (b) with the intervention, events (c) and non-events (d)
+    # without. IRR: events (a) and exposure (b) with, events (c) and exposure (d) without.
     a: Count | None = None
     b: Count | None = None
     c: Count | None = None
