@@ -1,0 +1,179 @@
+"""Reading evidence text safely: UTF-8 named by line, strict YAML, CSV rows with their line.
+
+Owns the rules every evidence, analysis or record file is read with: bytes that are not UTF-8
+are reported by line and column; YAML is parsed with the safe loader (libyaml when present),
+duplicate keys are refused, nesting is bounded and a list or mapping may not be reused through
+an alias (so a few lines cannot expand into billions of values); CSV headers may not repeat a
+column, and every row keeps the line it starts on. Nothing here writes or follows a path.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+from typing import Any
+
+import yaml
+from yaml.constructor import ConstructorError, SafeConstructor
+from yaml.nodes import MappingNode, ScalarNode
+
+MAX_DEPTH = 32  # records are at most four levels deep; anything far deeper is not evidence
+
+_Base = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class ReadError(ValueError):
+    """A file (or text) cannot be read as evidence; ``line`` says where, when known."""
+
+    def __init__(self, message: str, line: int | None = None):
+        self.line = line
+        super().__init__(f"line {line}: {message}" if line else message)
+        self.reason = message
+
+
+class StrictLoader(_Base):  # type: ignore[misc, valid-type]
+    """The safe YAML loader, refusing a key given twice in one mapping."""
+
+    def construct_mapping(self, node, deep=False):
+        if isinstance(node, MappingNode):
+            seen: dict[Any, int] = {}
+            for key_node, _ in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":
+                    continue
+                key = self.construct_object(key_node, deep=True)
+                try:
+                    first = seen.get(key)
+                except TypeError:
+                    continue  # an unhashable key is reported by the base constructor
+                line = key_node.start_mark.line + 1
+                if first is not None:
+                    raise ConstructorError(None, None, f"key {key!r} given twice (first on line {first})",
+                                           key_node.start_mark)
+                seen[key] = line
+        return super().construct_mapping(node, deep=deep)
+
+
+def decode(data: bytes) -> str:
+    """UTF-8 text (a leading byte-order mark dropped); bad bytes are named by line and column."""
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise ReadError(f"not UTF-8 text (byte 0x{data[exc.start]:02x} at column {column})", line) from None
+
+
+def read_text(path: Path) -> str:
+    """The file's text; a folder, a missing or unreadable file or bad bytes raise ReadError."""
+    if path.is_dir():
+        raise ReadError("is a folder, not a file")
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ReadError(exc.strerror or str(exc)) from None
+    return decode(data)
+
+
+def _yaml_error(exc: yaml.YAMLError) -> ReadError:
+    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    line = mark.line + 1 if mark is not None else None
+    problem = getattr(exc, "problem", None) or str(exc)
+    context = getattr(exc, "context", None)
+    message = f"not valid YAML: {context + ', ' if context else ''}{problem}".replace("\n", " ")
+    return ReadError(message, line)
+
+
+def check_shape(data: Any) -> None:
+    """Refuse nesting deeper than MAX_DEPTH and lists or mappings reached twice (YAML aliases)."""
+    seen: set[int] = set()
+    stack: list[tuple[Any, int]] = [(data, 0)]
+    while stack:
+        value, depth = stack.pop()
+        if not isinstance(value, (list, dict)):
+            continue
+        if depth > MAX_DEPTH:
+            raise ReadError(f"nested more than {MAX_DEPTH} levels deep")
+        if id(value) in seen:
+            raise ReadError("a list or mapping is repeated through a YAML alias; write it out instead")
+        seen.add(id(value))
+        children = value.values() if isinstance(value, dict) else value
+        stack.extend((child, depth + 1) for child in children)
+
+
+def load_yaml_document(text: str) -> tuple[Any, list[int]]:
+    """Parse one YAML document; also the start line of each item when it is a top-level list."""
+    loader = StrictLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None, []
+        lines = [item.start_mark.line + 1 for item in node.value] if node.id == "sequence" else []
+        data = loader.construct_document(node)
+    except yaml.YAMLError as exc:
+        raise _yaml_error(exc) from None
+    except RecursionError:
+        raise ReadError(f"nested more than {MAX_DEPTH} levels deep") from None
+    finally:
+        loader.dispose()
+    check_shape(data)
+    return data, lines
+
+
+def load_yaml(text: str) -> Any:
+    """Parse one YAML document with the strict rules above."""
+    return load_yaml_document(text)[0]
+
+
+# --------------------------------------------------------------------------- CSV cells
+
+_RESOLVER = yaml.resolver.Resolver()
+_CONSTRUCTOR = SafeConstructor()
+_SCALAR_TYPES = {
+    "tag:yaml.org,2002:int": _CONSTRUCTOR.construct_yaml_int,
+    "tag:yaml.org,2002:float": _CONSTRUCTOR.construct_yaml_float,
+    "tag:yaml.org,2002:bool": _CONSTRUCTOR.construct_yaml_bool,
+}
+
+
+def coerce_cell(value: str) -> Any:
+    """A CSV cell as YAML would read the bare scalar: numbers and booleans typed, the rest text.
+
+    Uses the YAML resolver's patterns directly (no parser per cell), so large files stay fast."""
+    text = value.strip()
+    if not text:
+        return None
+    tag = _RESOLVER.resolve(ScalarNode, text, (True, False))
+    build = _SCALAR_TYPES.get(tag)
+    if build is None:
+        return value
+    try:
+        return build(ScalarNode(tag, text))
+    except (ValueError, OverflowError):
+        return value
+
+
+def read_csv_rows(text: str) -> tuple[list[str], list[tuple[int, list[str]]]]:
+    """Header and rows (each with the line it starts on); a repeated or empty column name is an error."""
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        header = next(reader, None)
+        if header is None:
+            return [], []
+        header = [name.strip() for name in header]
+        seen: dict[str, int] = {}
+        for position, name in enumerate(header, start=1):
+            if not name:
+                raise ReadError(f"column {position} of the header has no name", 1)
+            if name in seen:
+                raise ReadError(f"column '{name}' appears twice in the header (columns {seen[name]} and {position})", 1)
+            seen[name] = position
+        rows = []
+        start = reader.line_num + 1
+        for cells in reader:
+            if any(cell.strip() for cell in cells):
+                rows.append((start, cells))
+            start = reader.line_num + 1
+    except csv.Error as exc:
+        raise ReadError(f"not valid CSV: {exc}", reader.line_num or None) from None
+    return header, rows
