@@ -84,21 +84,45 @@ def _yaml_error(exc: yaml.YAMLError) -> ReadError:
     return ReadError(message, line)
 
 
+def _children(value: list | dict) -> list:
+    return list(value.values()) if isinstance(value, dict) else value
+
+
 def check_shape(data: Any) -> None:
-    """Refuse nesting deeper than MAX_DEPTH and lists or mappings reached twice (YAML aliases)."""
-    seen: set[int] = set()
-    stack: list[tuple[Any, int]] = [(data, 0)]
+    """Refuse data nested more than MAX_DEPTH deep, a list or mapping inside itself, and YAML
+    aliases that expand a few lines into far more values than the text holds (billion laughs).
+
+    Shared values are measured once, so this takes time linear in the text."""
+    sizes: dict[int, tuple[int, int]] = {}  # id -> (expanded size, height)
+    on_path: set[int] = set()
+    written = 0  # values as written, each shared one counted once
+    stack: list[tuple[Any, bool]] = [(data, False)]
     while stack:
-        value, depth = stack.pop()
-        if not isinstance(value, (list, dict)):
+        value, finished = stack.pop()
+        key = id(value)
+        if finished:
+            on_path.discard(key)
+            size, height = 1, 1
+            for child in _children(value):
+                child_size, child_height = sizes.get(id(child), (1, 0))
+                size += child_size
+                height = max(height, child_height + 1)
+            sizes[key] = (size, height)
+            if height > MAX_DEPTH:
+                raise ReadError(f"nested more than {MAX_DEPTH} levels deep")
             continue
-        if depth > MAX_DEPTH:
-            raise ReadError(f"nested more than {MAX_DEPTH} levels deep")
-        if id(value) in seen:
-            raise ReadError("a list or mapping is repeated through a YAML alias; write it out instead")
-        seen.add(id(value))
-        children = value.values() if isinstance(value, dict) else value
-        stack.extend((child, depth + 1) for child in children)
+        if key in sizes:
+            continue
+        if key in on_path:
+            raise ReadError("a list or mapping contains itself through a YAML alias")
+        on_path.add(key)
+        children = _children(value)
+        written += 1 + len(children)
+        stack.append((value, True))
+        stack.extend((child, False) for child in children if isinstance(child, (list, dict)))
+    expanded = sizes.get(id(data), (1, 0))[0]
+    if expanded > 10 * written + 10_000:
+        raise ReadError(f"YAML aliases expand {written} written values into {expanded}; write the values out")
 
 
 def load_yaml_document(text: str) -> tuple[Any, list[int]]:
