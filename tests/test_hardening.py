@@ -450,3 +450,81 @@ def test_unexpected_errors_are_internal_errors_with_a_hint(store_dir, capsys, mo
     assert main(["validate", str(store_dir)]) == 1
     assert "Traceback" in capsys.readouterr().err
     assert loader.load_store is not broken
+
+
+# --------------------------------------------------------------------------- SVG allow-list
+
+SVG_HEAD = '<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink">'
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        '<animate attributeName="href" values="javascript:alert(1)"/>',
+        '<a href="javascript:alert(1)"><rect width="1" height="1"/></a>',
+        '<set attributeName="onclick" to="alert(1)"/>',
+        '<animateTransform attributeName="transform"/>',
+        '<rect width="1" height="1" onmouseover="alert(1)"/>',
+        '<use xlink:href="https://example.org/sprite.svg#x"/>',
+        '<use href="data:image/svg+xml;base64,PHN2Zz48L3N2Zz4="/>',
+        '<image href="data:image/svg+xml;base64,PHN2Zz48L3N2Zz4=" width="1" height="1"/>',
+        '<image xlink:href="//example.org/x.png" width="1" height="1"/>',
+        '<rect width="1" height="1" fill="url(https://example.org/x#p)"/>',
+        '<rect width="1" height="1" style="fill: url(https://example.org/x.png)"/>',
+        '<rect width="1" height="1" style="behavior: url(x.htc)"/>',
+        '<rect width="1" height="1" style="fill: red; background: blue"/>',
+        '<style>@import url(https://example.org/a.css);</style>',
+        '<style>@font-face { src: url(https://example.org/f.woff) }</style>',
+        '<style>rect { fill: url(https://example.org/x) }</style>',
+        '<style>rect { fill: e\\78 pression(alert(1)) }</style>',
+        '<style type="text/javascript">x</style>',
+        '<rect width="1" height="1" xml:base="https://example.org/"/>',
+        '<html:script xmlns:html="http://www.w3.org/1999/xhtml">alert(1)</html:script>',
+        '<rect width="1" height="1" xlink:title="x" xlink:actuate="onLoad"/>',
+        '<text><tspan><script>alert(1)</script></tspan></text>',
+        '<feImage href="https://example.org/x.png"/>',
+        '<iframe src="https://example.org"/>',
+    ],
+)
+def test_svg_allow_list_refuses(body):
+    from research.report.svg import UnsafeSvg, safe_svg, sanitize_svg
+
+    svg = SVG_HEAD + body + "</svg>"
+    with pytest.raises(UnsafeSvg):
+        sanitize_svg(svg)
+    assert safe_svg(svg) is None
+
+
+def test_svg_comment_and_entity_tricks_cannot_smuggle_markup():
+    from research.report.svg import safe_svg
+
+    # `<!-->` ends a comment early for an HTML parser but not for XML: what is inlined has no comments at all
+    tricky = SVG_HEAD + '<!--><img src=x onerror=alert(1)>--><text>a &lt;b&gt; "c"</text></svg>'
+    inlined = str(safe_svg(tricky))
+    assert "<img" not in inlined and "<!--" not in inlined and "onerror" not in inlined
+    assert "<text>a &lt;b&gt; \"c\"</text>" in inlined
+    doctype = '<!DOCTYPE svg [<!ENTITY x "y">]><svg xmlns="http://www.w3.org/2000/svg"><text>&x;</text></svg>'
+    assert safe_svg(doctype) is None
+
+
+def test_svg_plots_of_the_project_pass_unchanged_in_what_they_draw():
+    import numpy as np
+
+    from research.meta import rma
+    from research.pipeline import _svg
+    from research.plots import report as report_plots
+    from research.plots.meta import forest_plot, funnel_plot
+    from research.report.svg import safe_svg
+
+    fit = rma(np.array([0.1, 0.2, -0.3, 0.4]), np.array([0.01, 0.02, 0.03, 0.02]), labels=["a <b> & -->", "b", "c", "d"])
+    figures = [
+        _svg(forest_plot(fit, ratio=True)),
+        _svg(funnel_plot(fit)),
+        report_plots.prisma_flow({"sources": 3, "studies": 2, "studies_with_estimates": 2, "estimates": 5}),
+    ]
+    for figure in figures:
+        inlined = safe_svg(figure)
+        assert inlined is not None
+        for tag in ("<path", "<use", "<rect", "<text", "<clipPath"):
+            assert inlined.count(tag) == figure.count(tag), tag
+        assert "<metadata" not in inlined
