@@ -54,14 +54,25 @@ class StrictLoader(_Base):  # type: ignore[misc, valid-type]
         return super().construct_mapping(node, deep=deep)
 
 
+def _position(data: bytes, offset: int) -> tuple[int, int]:
+    """Line and column (both from 1) of a byte offset."""
+    return data.count(b"\n", 0, offset) + 1, offset - (data.rfind(b"\n", 0, offset) + 1) + 1
+
+
 def decode(data: bytes) -> str:
-    """UTF-8 text (a leading byte-order mark dropped); bad bytes are named by line and column."""
+    """UTF-8 text (a leading byte-order mark dropped); bad bytes are named by line and column.
+
+    A NUL byte is refused too: it marks a binary or UTF-16 file, never evidence text."""
     try:
-        return data.decode("utf-8-sig")
+        text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        line = data.count(b"\n", 0, exc.start) + 1
-        column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        line, column = _position(data, exc.start)
         raise ReadError(f"not UTF-8 text (byte 0x{data[exc.start]:02x} at column {column})", line) from None
+    nul = data.find(b"\x00")
+    if nul >= 0:
+        line, column = _position(data, nul)
+        raise ReadError(f"contains a NUL byte (column {column}); is it a binary or UTF-16 file?", line)
+    return text
 
 
 def read_text(path: Path) -> str:
@@ -93,6 +104,8 @@ def check_shape(data: Any) -> None:
     aliases that expand a few lines into far more values than the text holds (billion laughs).
 
     Shared values are measured once, so this takes time linear in the text."""
+    if not isinstance(data, (list, dict)):
+        return
     sizes: dict[int, tuple[int, int]] = {}  # id -> (expanded size, height)
     on_path: set[int] = set()
     written = 0  # values as written, each shared one counted once
@@ -136,6 +149,8 @@ def load_yaml_document(text: str) -> tuple[Any, list[int]]:
         data = loader.construct_document(node)
     except yaml.YAMLError as exc:
         raise _yaml_error(exc) from None
+    except ValueError as exc:  # a scalar the constructor cannot build, e.g. an integer of 5,000 digits
+        raise ReadError(f"a value cannot be read: {exc}") from None
     except RecursionError:
         raise ReadError(f"nested more than {MAX_DEPTH} levels deep") from None
     finally:
