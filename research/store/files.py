@@ -10,7 +10,9 @@ column, and every row keeps the line it starts on. Nothing here writes or follow
 from __future__ import annotations
 
 import csv
+import functools
 import io
+import re
 from pathlib import Path
 from typing import Any
 
@@ -175,13 +177,26 @@ _SCALAR_TYPES = {
 }
 
 
+_PLAIN_INT = re.compile(r"[-+]?(?:0|[1-9][0-9]*)")  # YAML reads a leading 0 as octal: left to the resolver
+_PLAIN_FLOAT = re.compile(r"[-+]?[0-9]+\.[0-9]*(?:[eE][-+][0-9]+)?")
+_IMPLICIT_FIRST = frozenset(k for k in _RESOLVER.yaml_implicit_resolvers if k is not None)
+
+
+@functools.lru_cache(maxsize=65536)
 def coerce_cell(value: str) -> Any:
     """A CSV cell as YAML would read the bare scalar: numbers and booleans typed, the rest text.
 
-    Uses the YAML resolver's patterns directly (no parser per cell), so large files stay fast."""
+    Common cells take a fast path (plain integers and decimals, or text whose first character no
+    YAML type can start with); the rest use the YAML resolver's patterns, never a parser per cell."""
     text = value.strip()
     if not text:
         return None
+    if _PLAIN_INT.fullmatch(text):
+        return int(text) if len(text) < 4000 else value
+    if _PLAIN_FLOAT.fullmatch(text):
+        return float(text)
+    if text[0] not in _IMPLICIT_FIRST:
+        return value
     tag = _RESOLVER.resolve(ScalarNode, text, (True, False))
     build = _SCALAR_TYPES.get(tag)
     if build is None:

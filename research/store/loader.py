@@ -9,6 +9,8 @@ size of the store: ids are indexed once.
 
 from __future__ import annotations
 
+import gc
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
@@ -250,10 +252,27 @@ def check_store(store: Store, invalid_ids: set[str] = frozenset(), unchecked: se
     return problems
 
 
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    # Loading allocates millions of small objects and no cycles; the cyclic collector would
+    # rescan the growing heap again and again (quadratic on large stores).
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def load_store(root: str | Path = "evidence", extra: dict[str, list[tuple[str, Any]]] | None = None) -> Store:
     """Load and validate the whole store. ``extra`` adds raw records (kind -> [(file, raw)])
     that are checked together with the files, as a write would leave them."""
-    root = Path(root)
+    with _collector_paused():
+        return _load_store(Path(root), extra)
+
+
+def _load_store(root: Path, extra: dict[str, list[tuple[str, Any]]] | None) -> Store:
     if not root.is_dir():
         raise EvidenceError([Problem(str(root), "-", "-", "evidence folder not found")])
     store = Store(root=root)
