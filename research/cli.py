@@ -48,6 +48,14 @@ REPORT_HINT = ("This is a fault in the program, not in your input. Please report
                f"and this message; run again with {DEBUG_VARIABLE}=1 to include the traceback.")
 
 
+def _internal_error(exc: BaseException) -> int:
+    err.print(f"[bold red]Internal error[/]: {type(exc).__name__}: {escape(str(exc))}", highlight=False)
+    err.print(REPORT_HINT, highlight=False, markup=False)
+    if os.environ.get(DEBUG_VARIABLE):
+        err.print("".join(traceback.format_exception(exc)), highlight=False, markup=False)
+    return 1
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the app and turn known input errors into exit code 2.
 
@@ -74,15 +82,18 @@ def main(argv: list[str] | None = None) -> int:
         except (OSError, ValueError, AttributeError):
             pass
         return 1
+    except OSError as exc:
+        if exc.filename is None:
+            return _internal_error(exc)
+        # a file or folder the user named cannot be read or written (missing, a folder, no permission)
+        err.print(f"[bold red]Error[/]: {escape(str(exc.filename))}: {escape(exc.strerror or str(exc))}",
+                  highlight=False)
+        return 2
     except KeyboardInterrupt:
         err.print("interrupted", highlight=False)
         return 130
     except Exception as exc:  # noqa: BLE001 - the last line of defence
-        err.print(f"[bold red]Internal error[/]: {type(exc).__name__}: {escape(str(exc))}", highlight=False)
-        err.print(REPORT_HINT, highlight=False, markup=False)
-        if os.environ.get(DEBUG_VARIABLE):
-            err.print(traceback.format_exc(), highlight=False, markup=False)
-        return 1
+        return _internal_error(exc)
     return 0
 
 

@@ -528,3 +528,38 @@ def test_svg_plots_of_the_project_pass_unchanged_in_what_they_draw():
         for tag in ("<path", "<use", "<rect", "<text", "<clipPath"):
             assert inlined.count(tag) == figure.count(tag), tag
         assert "<metadata" not in inlined
+
+
+# --------------------------------------------------------------------------- other files a user names
+
+
+def test_other_input_files_fail_cleanly(tmp_path, capsys, store_dir):
+    data = tmp_path / "d.csv"
+    data.write_text("yi,vi,yi\n0.1,0.01,0.5\n0.2,0.01,0.6\n0.3,0.02,0.7\n")
+    code, _, err = run(capsys, "meta", data, "--yi", "yi", "--vi", "vi")
+    assert code == 2 and "d.csv" in err and "'yi' appears twice" in err
+    code, _, err = run(capsys, "meta", tmp_path, "--yi", "yi", "--vi", "vi")  # a folder
+    assert code == 2
+    results = tmp_path / "results.json"
+    results.write_bytes(b'{"a": "caf\xe9"}')
+    checks = tmp_path / "checks.yaml"
+    checks.write_text("claims: []\n")
+    code, _, err = run(capsys, "claims", "--evidence", store_dir, "--checks", checks, "--results", results)
+    assert code == 2 and "results.json" in err
+    checks.write_bytes(b"claims:\n  - claim: caf\xe9\n")
+    code, _, err = run(capsys, "claims", "--evidence", store_dir, "--checks", checks, "--no-analyses")
+    assert code == 2 and "checks.yaml" in err and "line 2" in err
+    data.write_text("id,yi,vi\na,0.1,0.01\nb,0.2,0.01\nc,0.3,0.02\n")
+    scenarios = tmp_path / "scenarios.yaml"
+    scenarios.write_bytes(b"- gap_id: caf\xe9\n")
+    code, _, err = run(capsys, "voi", data, "--scenarios", scenarios)
+    assert code == 2 and "scenarios.yaml" in err and "line 1" in err
+
+
+def test_csv_infinite_counts_are_refused(store_dir, capsys):
+    (store_dir / "estimates" / "inf.csv").write_text(
+        "id,study,source,where_read,quote,outcome,measure,provenance,a,b,c,d\n"
+        "est-2,study-1,src-b,T3,q,crime,RES,primary,.inf,8,12,13\n"
+        "est-3,study-1,src-b,T3,q,crime,RES,primary,1e999,8,12,13\n")
+    code, _, err = run(capsys, "validate", store_dir)
+    assert code == 2 and "inf.csv:2: record 'est-2': field 'a'" in err and "inf.csv:3: record 'est-3': field 'a'" in err

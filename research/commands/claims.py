@@ -33,7 +33,7 @@ def _analyses(store, analyses_dir: Path, results: Path | None, skip: bool) -> di
     if results is not None:
         try:
             data = json.loads(results.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError) as exc:
+        except (OSError, ValueError) as exc:  # ValueError: not JSON, or not UTF-8
             raise InputError(f"{results}: cannot be read as JSON: {exc}") from exc
         if isinstance(data, dict) and isinstance(data.get("analyses"), list):
             return {a["id"]: a for a in data["analyses"] if isinstance(a, dict) and "id" in a}
