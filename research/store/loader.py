@@ -105,7 +105,8 @@ def _read_csv(text: str, model: type[Record], file: str) -> tuple[list[RawRecord
         if len(cells) > len(header):
             given = dict(zip(header, cells)).get("id", "").strip()
             record_id = given or f"line {line}"
-            problems.append(Problem(file, record_id, "(row)", f"row has {len(cells)} cells but the header has {len(header)}", line))
+            message = f"row has {len(cells)} cells but the header has {len(header)}"
+            problems.append(Problem(file, record_id, "(row)", message, line))
             continue
         row: dict[str, Any] = {}
         for column, cell in zip(header, cells):
@@ -114,14 +115,12 @@ def _read_csv(text: str, model: type[Record], file: str) -> tuple[list[RawRecord
                 continue
             if column in list_fields:
                 value = [part.strip() for part in str(value).split(";") if part.strip()]
-            if "." in column:
-                outer, inner = column.split(".", 1)
-                nested = row.setdefault(outer, {})
-                if isinstance(nested, dict):
-                    nested[inner] = value
-                else:
-                    problems.append(Problem(file, str(row.get("id", f"line {line}")), column,
-                                            f"column '{outer}' and column '{column}' both fill field '{outer}'", line))
+            outer, dot, inner = column.partition(".")
+            if (outer in row) and (not dot or not isinstance(row[outer], dict)):
+                problems.append(Problem(file, str(row.get("id", f"line {line}")), column,
+                                        f"column '{column}' fills field '{outer}' that another column fills", line))
+            elif dot:
+                row.setdefault(outer, {})[inner] = value
             else:
                 row[column] = value
         records.append(RawRecord(row, line))
