@@ -82,3 +82,28 @@ def test_bad_filters_say_what_and_where(text, message):
 def test_type_mismatches_are_errors_not_silent_falses(text, message):
     with pytest.raises(FilterError, match=message):
         parse_filter(text, COLUMNS).mask(ROWS)
+
+
+def test_filters_agree_with_sql_on_the_shipped_store():
+    """The shipped analyses' filters (and a few more) pick the same rows as DuckDB's WHERE did."""
+    from pathlib import Path
+
+    import duckdb
+
+    from research.analyses import load_analyses
+    from research.dataset import effect_table, select
+    from research.store import load_store
+
+    root = Path(__file__).resolve().parents[1]
+    table = effect_table(load_store(root / "evidence"))
+    filters = [text for a in load_analyses(root / "analyses") for text in (a.where, a.reported_where) if text]
+    filters += ["NOT poolable", "design_level >= 3 OR rob_overall = 'high'", "year BETWEEN 2000 AND 2010",
+                "subgroup IS NULL AND measure IN ('RR', 'CMF')", "country NOT ILIKE '%kingdom%'"]
+    con = duckdb.connect()
+    con.register("effects", table)
+    try:
+        for text in filters:
+            expected = sorted(con.execute(f"SELECT id FROM effects WHERE {text}").fetchdf()["id"])
+            assert sorted(select(table, text)["id"]) == expected, text
+    finally:
+        con.close()
