@@ -89,7 +89,7 @@ def store_lock(root: Path, timeout: float = 60) -> FileLock:
 
 def target_file(root: Path, kind: str, file: str | None) -> Path:
     """The file new records go to: a file name directly inside ``<root>/<kind>/``, never a path."""
-    name = file or f"{kind}.yaml"
+    name = f"{kind}.yaml" if file is None else file
     if not name or name != Path(name).name or "/" in name or "\\" in name or name in (".", ".."):
         raise ValueError(f"--into {name!r}: give a file name inside {root}/{kind}/, not a path")
     if name.startswith("."):
