@@ -563,3 +563,12 @@ def test_csv_infinite_counts_are_refused(store_dir, capsys):
         "est-3,study-1,src-b,T3,q,crime,RES,primary,1e999,8,12,13\n")
     code, _, err = run(capsys, "validate", store_dir)
     assert code == 2 and "inf.csv:2: record 'est-2': field 'a'" in err and "inf.csv:3: record 'est-3': field 'a'" in err
+
+
+def test_console_markup_in_store_text_is_shown_as_written(tmp_path, capsys):
+    data = records(sources={"citation": "[/x] [bold]not markup[/bold]"})
+    store = write_store(tmp_path / "[red]evidence", data)
+    code, out, _ = run(capsys, "validate", store)
+    assert code == 0 and "[red]evidence" in out
+    code, out, _ = run(capsys, "query", "SELECT citation AS \"[/c]\" FROM sources WHERE id = 'src-a'", "--evidence", store)
+    assert code == 0 and "[/x] [bold]not markup[/bold]" in out and "[/c]" in out

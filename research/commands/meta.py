@@ -289,7 +289,7 @@ def effect_sizes(
     from research.store.write import atomic_write_text
 
     atomic_write_text(output, text)
-    Console(stderr=True).print(f"wrote {len(frame)} effect sizes to {output}", highlight=False)
+    Console(stderr=True).print(f"wrote {len(frame)} effect sizes to {output}", highlight=False, markup=False)
 
 
 PANEL = "Meta-analysis"

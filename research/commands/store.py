@@ -8,7 +8,9 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from research.errors import InputError
 from research.store import RECORD_TYPES, export_schemas, load_store
@@ -23,7 +25,7 @@ def validate(path: Path = typer.Argument(Path("evidence"), help="Evidence folder
     """Validate every record in the store (schema, values, references, duplicate ids)."""
     store = load_store(path)
     counts = ", ".join(f"{len(store[k])} {k}" for k in RECORD_TYPES)
-    out.print(f"[green]OK[/] {path}: {counts}", highlight=False)
+    out.print(f"[green]OK[/] {escape(str(path))}: {counts}", highlight=False)
 
 
 def query(
@@ -50,9 +52,12 @@ def query(
     elif as_csv:
         sys.stdout.write(frame.to_csv(index=False))
     else:
-        table = Table(*[str(c) for c in frame.columns])
+        # Text cells: values from the store are shown as written, never read as console markup
+        table = Table()
+        for column in frame.columns:
+            table.add_column(Text(str(column)))
         for row in frame.itertuples(index=False):
-            table.add_row(*["" if v is None else str(v) for v in row])
+            table.add_row(*[Text("" if v is None else str(v)) for v in row])
         out.print(table)
 
 
@@ -88,7 +93,7 @@ def schema(
     """Export a JSON Schema for every record type."""
     for kind, schema_doc in export_schemas().items():
         atomic_write_text(out_dir / f"{kind}.schema.json", json.dumps(schema_doc, indent=2) + "\n")
-    out.print(f"wrote {len(RECORD_TYPES)} schemas to {out_dir}")
+    out.print(f"wrote {len(RECORD_TYPES)} schemas to {out_dir}", highlight=False, markup=False)
 
 
 def register(app: typer.Typer) -> None:
