@@ -572,3 +572,14 @@ def test_console_markup_in_store_text_is_shown_as_written(tmp_path, capsys):
     assert code == 0 and "[red]evidence" in out
     code, out, _ = run(capsys, "query", "SELECT citation AS \"[/c]\" FROM sources WHERE id = 'src-a'", "--evidence", store)
     assert code == 0 and "[/x] [bold]not markup[/bold]" in out and "[/c]" in out
+
+
+def test_long_derivation_chains_are_refused_without_exhausting_the_stack(tmp_path, capsys):
+    data = records()
+    base = data["estimates"][0]
+    # each estimate derived twice from the one before: evaluating it naively would take 2**n steps
+    chain = [dict(base, id=f"est-c{i}", derived_from=[f"est-c{i - 1}"] * 2 if i else []) for i in range(3000)]
+    data["estimates"] = chain
+    store = write_store(tmp_path / "evidence", data)
+    code, _, err = run(capsys, "validate", store)
+    assert code == 2 and "1 problem(s)" in err and "est-c9" in err and "more than 8 steps" in err

@@ -192,18 +192,23 @@ def _parse(kind: str, raw_records: list[Any], file: str) -> tuple[list[tuple[Rec
     return records, problems
 
 
-def _cycles(store: Store) -> list[Problem]:
-    """Estimates derived, directly or through others, from themselves."""
-    graph = {e.id: [t for t in e.derived_from] for e in store["estimates"]}
+MAX_DERIVATION_STEPS = 8  # an estimate derived from derived estimates, at most this many times over
+
+
+def _derivations(store: Store) -> list[Problem]:
+    """Estimates derived, directly or through others, from themselves, or through too many steps.
+
+    One depth-first pass (no recursion, so a long chain cannot exhaust the stack)."""
+    graph = {e.id: list(e.derived_from) for e in store["estimates"]}
     state: dict[str, int] = {}  # 1 = on the current path, 2 = done
+    steps: dict[str, int] = {}  # longest chain of derivations below an estimate
     problems: list[Problem] = []
     for start in graph:
         if state.get(start):
             continue
-        path: list[str] = []
+        path: list[str] = [start]
         stack: list[tuple[str, Iterator[str]]] = [(start, iter(graph[start]))]
         state[start] = 1
-        path.append(start)
         while stack:
             node, children = stack[-1]
             child = next(children, None)
@@ -211,6 +216,11 @@ def _cycles(store: Store) -> list[Problem]:
                 stack.pop()
                 path.pop()
                 state[node] = 2
+                steps[node] = max((steps.get(c, 0) + 1 for c in graph[node] if c in graph), default=0)
+                if steps[node] == MAX_DERIVATION_STEPS + 1:
+                    problems.append(Problem(store.origin.get(node, "estimates"), node, "derived_from",
+                                            f"derived through more than {MAX_DERIVATION_STEPS} steps",
+                                            store.lines.get(node)))
                 continue
             if child not in graph:
                 continue
@@ -226,7 +236,8 @@ def _cycles(store: Store) -> list[Problem]:
 
 
 def check_store(store: Store, invalid_ids: set[str] = frozenset(), unchecked: set[str] = frozenset()) -> list[Problem]:
-    """Cross-record checks: every reference names a record that exists, and none forms a cycle.
+    """Cross-record checks: every reference names a record that exists; derivations neither loop
+    nor chain more than MAX_DERIVATION_STEPS deep.
 
     References to records that exist but failed validation are not reported again, nor are
     references into a kind (in ``unchecked``) of which a file could not be read at all."""
@@ -247,7 +258,7 @@ def check_store(store: Store, invalid_ids: set[str] = frozenset(), unchecked: se
                         where = target_kind or "the store"
                         problems.append(Problem(file, record.id, name, f"refers to '{target}', which is not in {where}",
                                                 store.lines.get(record.id)))
-    problems.extend(_cycles(store))
+    problems.extend(_derivations(store))
     return problems
 
 
