@@ -73,7 +73,7 @@ def add(
     """Validate new records against the whole store, then append them atomically under a lock."""
     name = "<stdin>" if str(file) == "-" else str(file)
     try:
-        text = decode(sys.stdin.buffer.read()) if str(file) == "-" else read_text(file)
+        text = _stdin_text() if str(file) == "-" else read_text(file)
         data = load_yaml(text)
     except ReadError as exc:
         raise InputError(f"{name}: {exc}") from exc
@@ -85,6 +85,11 @@ def add(
     except ValueError as exc:
         raise InputError(str(exc)) from exc
     out.print(f"[green]added[/] {len(records)} {kind} record(s): {', '.join(str(r.get('id')) for r in records)}")
+
+
+def _stdin_text() -> str:
+    buffer = getattr(sys.stdin, "buffer", None)  # bytes, so bad bytes are named by line
+    return decode(buffer.read()) if buffer is not None else sys.stdin.read()
 
 
 def schema(
