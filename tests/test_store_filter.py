@@ -107,3 +107,72 @@ def test_filters_agree_with_sql_on_the_shipped_store():
             assert sorted(select(table, text)["id"]) == expected, text
     finally:
         con.close()
+
+
+# --------------------------------------------------------------------------- generated filters against SQL
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+TEXT_VALUES = ["CMF", "RR", "cmf", "Speed camera", "red_light", "a%b", None]
+FRAME_ROWS = [
+    {"name": TEXT_VALUES[i % 7], "flag": [True, False, None][i % 3], "n": [1, 2.5, None, -3, 0][i % 5]}
+    for i in range(15)
+]
+
+text_literal = st.sampled_from(["'CMF'", "'cmf'", "'Speed camera'", "'a%b'", "'zzz'", "''"])
+number_literal = st.sampled_from(["0", "1", "2.5", "-3", "10"])
+pattern = st.sampled_from(["'%'", "'c%'", "'%camera'", "'_MF'", "'a%b'", "'S%c%'", "'%_%'", "'red\\_%'"])
+
+
+@st.composite
+def predicates(draw) -> str:
+    kind = draw(st.integers(0, 7))
+    op = draw(st.sampled_from(["=", "<>", "<", "<=", ">", ">=", "!="]))
+    if kind == 0:
+        return f"name {op} {draw(text_literal)}"
+    if kind == 1:
+        return f"n {op} {draw(number_literal)}"
+    if kind == 2:
+        return f"name {draw(st.sampled_from(['LIKE', 'ILIKE', 'NOT LIKE', 'NOT ILIKE']))} {draw(pattern)}"
+    if kind == 3:
+        items = draw(st.lists(text_literal, min_size=1, max_size=3))
+        return f"name {draw(st.sampled_from(['IN', 'NOT IN']))} ({', '.join(items)})"
+    if kind == 4:
+        return f"{draw(st.sampled_from(['name', 'n', 'flag']))} IS {draw(st.sampled_from(['NULL', 'NOT NULL']))}"
+    if kind == 5:
+        low, high = sorted(draw(st.lists(st.integers(-4, 4), min_size=2, max_size=2)))
+        return f"n {draw(st.sampled_from(['BETWEEN', 'NOT BETWEEN']))} {low} AND {high}"
+    if kind == 6:
+        return f"flag = {draw(st.sampled_from(['TRUE', 'FALSE']))}"
+    return "flag"
+
+
+expressions = st.recursive(
+    predicates(),
+    lambda inner: st.one_of(
+        st.builds(lambda a, b: f"({a}) AND ({b})", inner, inner),
+        st.builds(lambda a, b: f"{a} OR {b}", inner, inner),
+        st.builds(lambda a: f"NOT ({a})", inner),
+    ),
+    max_leaves=5,
+)
+
+
+@settings(max_examples=150, deadline=None, derandomize=True, database=None)
+@given(text=expressions)
+def test_generated_filters_agree_with_sql(text):
+    import duckdb
+    import pandas as pd
+
+    frame = pd.DataFrame(FRAME_ROWS)
+    frame["flag"] = frame["flag"].astype("boolean")
+    frame["id"] = range(len(frame))
+    con = duckdb.connect()
+    con.register("t", frame)
+    try:
+        expected = sorted(con.execute(f"SELECT id FROM t WHERE {text}").fetchdf()["id"])
+    finally:
+        con.close()
+    mask = parse_filter(text, frame.columns).mask(frame.to_dict("records"))
+    assert [i for i, keep in zip(frame["id"], mask) if keep] == expected, text
