@@ -78,6 +78,10 @@ def effect_table(store: Store) -> pd.DataFrame:
         study = studies[est.study]
         bias = rob.get(study.id)
         yi, vi, reason = _log_effect(est, by_id)
+        if any(v is not None and not math.isfinite(v) for v in (yi, vi)):
+            fields = "a, b, c, d" if est.a is not None else "estimate, ci_low, ci_high, se"
+            raise InputError(f"{store.origin.get(est.id, 'estimates')}: record '{est.id}': fields {fields}: "
+                             "these numbers give no finite effect size (too extreme to compute)")
         ci_pct = (None, None)
         if yi is not None and vi is not None:
             half = 1.959963984540054 * math.sqrt(vi)

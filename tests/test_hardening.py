@@ -583,3 +583,15 @@ def test_long_derivation_chains_are_refused_without_exhausting_the_stack(tmp_pat
     store = write_store(tmp_path / "evidence", data)
     code, _, err = run(capsys, "validate", store)
     assert code == 2 and "1 problem(s)" in err and "est-c9" in err and "more than 8 steps" in err
+
+
+def test_numbers_too_extreme_for_an_effect_size_name_file_and_record(tmp_path):
+    from research.dataset import effect_table
+    from research.errors import InputError
+
+    change = {"a": 1e300, "b": 1.0, "c": 1.0, "d": 1.0, "estimate": None, "ci_low": None, "ci_high": None}
+    data = records(estimates=change)
+    data["estimates"][0] = {k: v for k, v in data["estimates"][0].items() if v is not None}
+    store = load_store(write_store(tmp_path / "evidence", data))
+    with pytest.raises(InputError, match=r"evidence/estimates/estimates.yaml: record 'est-1': fields a, b, c, d"):
+        effect_table(store)
