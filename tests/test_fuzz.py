@@ -225,3 +225,24 @@ def test_hostile_analysis_files(tmp_path, name):
     with pytest.raises(EvidenceError) as info:
         load_analyses(tmp_path)
     assert all(p.file.endswith(f"{name}.yaml") for p in info.value.problems)
+
+
+# --------------------------------------------------------------------------- analysis filters
+
+filter_tokens = st.sampled_from(["measure", "poolable", "year", "id", "'CMF'", "'%a%'", "1", "-", "2.5", "NULL",
+                                 "TRUE", "AND", "OR", "NOT", "IN", "LIKE", "ILIKE", "IS", "BETWEEN", "(", ")", ",",
+                                 "=", "<>", "<=", ";", "SELECT", "COPY", "'", '"', "--", "read_text"])
+
+
+@FUZZ
+@given(parts=st.lists(st.one_of(filter_tokens, st.text(max_size=4)), max_size=12))
+def test_generated_filters_parse_or_fail_cleanly(parts):
+    from research.store.filter import FilterError, parse_filter
+
+    rows = [{"id": "a", "measure": "CMF", "poolable": True, "year": 2001},
+            {"id": "b", "measure": None, "poolable": None, "year": None}]
+    try:
+        chosen = parse_filter(" ".join(parts), ["id", "measure", "poolable", "year"]).mask(rows)
+    except FilterError:
+        return
+    assert len(chosen) == 2 and all(isinstance(keep, bool) for keep in chosen)
