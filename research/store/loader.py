@@ -164,7 +164,7 @@ def _field_of(error: dict[str, Any]) -> tuple[str, str]:
         body = message.removeprefix("Value error, ")
         name, _, rest = body.partition(":")
         return name.strip(), rest.strip()
-    return ".".join(loc) or "(record)", message
+    return ".".join(loc) or "(record)", message.removeprefix("Value error, ")
 
 
 def parse_records(kind: str, raw_records: list[Any], file: str) -> tuple[list[Record], list[Problem]]:
