@@ -367,10 +367,16 @@ def test_bad_csv_rows_name_their_line(store_dir, capsys):
 
 def test_yaml_problems_name_the_record_line(store_dir):
     path = store_dir / "estimates" / "estimates.yaml"
-    path.write_text("# estimates\n" + path.read_text().replace("estimate: 1.2", "estimate: 7.0"))
+    text = "# estimates\n" + path.read_text().replace("estimate: 1.2", "estimate: 7.0")
+    path.write_text(text + "- 42\n- id: est-2\n  colour: red\n")
+    estimate_line = text.splitlines().index("  estimate: 7.0") + 1
     with pytest.raises(EvidenceError) as info:
         load_store(store_dir)
-    assert [(p.record, p.field, p.line) for p in info.value.problems] == [("est-1", "estimate", 2)]
+    found = {(p.record, p.field, p.line) for p in info.value.problems}
+    end = len(text.splitlines())
+    assert ("est-1", "estimate", estimate_line) in found  # the field's own line
+    assert ("#2", "(record)", end + 1) in found  # a record that is not a mapping: where it starts
+    assert ("est-2", "colour", end + 3) in found and ("est-2", "quote", end + 2) in found  # missing: the record
 
 
 # --------------------------------------------------------------------------- linear time

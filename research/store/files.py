@@ -2,9 +2,9 @@
 
 Owns the rules every evidence, analysis or record file is read with: bytes that are not UTF-8
 are reported by line and column; YAML is parsed with the safe loader (libyaml when present),
-duplicate keys are refused, nesting is bounded and a list or mapping may not be reused through
-an alias (so a few lines cannot expand into billions of values); CSV headers may not repeat a
-column, and every row keeps the line it starts on. Nothing here writes or follows a path.
+duplicate keys are refused, nesting is bounded and aliases may not expand a few lines into
+billions of values; CSV headers may not repeat a column. Records keep the line they start on
+(and, in YAML, the line of each field). Nothing here writes or follows a path.
 """
 
 from __future__ import annotations
@@ -140,14 +140,15 @@ def check_shape(data: Any) -> None:
         raise ReadError(f"YAML aliases expand {written} written values into {expanded}; write the values out")
 
 
-def load_yaml_document(text: str) -> tuple[Any, list[int]]:
-    """Parse one YAML document; also the start line of each item when it is a top-level list."""
+def load_yaml_document(text: str) -> tuple[Any, list[tuple[int, dict[str, int]]]]:
+    """Parse one YAML document. For a top-level list, also where each item starts: its line and
+    the line of each of its keys (so a problem with a field can name the field's line)."""
     loader = StrictLoader(text)
     try:
         node = loader.get_single_node()
         if node is None:
             return None, []
-        lines = [item.start_mark.line + 1 for item in node.value] if node.id == "sequence" else []
+        places = [(item.start_mark.line + 1, _key_lines(item)) for item in node.value] if node.id == "sequence" else []
         data = loader.construct_document(node)
     except yaml.YAMLError as exc:
         raise _yaml_error(exc) from None
@@ -158,7 +159,13 @@ def load_yaml_document(text: str) -> tuple[Any, list[int]]:
     finally:
         loader.dispose()
     check_shape(data)
-    return data, lines
+    return data, places
+
+
+def _key_lines(node) -> dict[str, int]:
+    if not isinstance(node, MappingNode):
+        return {}
+    return {key.value: key.start_mark.line + 1 for key, _ in node.value if isinstance(key, ScalarNode)}
 
 
 def load_yaml(text: str) -> Any:

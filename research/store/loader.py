@@ -79,10 +79,12 @@ class Store:
 
 @dataclass(frozen=True)
 class RawRecord:
-    """One record as read, before validation: its mapping and the line it starts on."""
+    """One record as read, before validation: its mapping, the line it starts on and, when known,
+    the line of each field."""
 
     data: Any
     line: int | None = None
+    field_lines: dict[str, int] = field(default_factory=dict)
 
 
 def _relative(path: Path, root: Path) -> str:
@@ -132,12 +134,12 @@ def read_evidence_file(path: Path, kind: str, file: str) -> tuple[list[RawRecord
     text = read_text(path)
     if path.suffix == ".csv":
         return _read_csv(text, RECORD_TYPES[kind], file)
-    data, lines = load_yaml_document(text)
+    data, places = load_yaml_document(text)
     if data is None:
         return [], []
     if not isinstance(data, list):
         raise ReadError("a YAML evidence file must hold a list of records")
-    return [RawRecord(item, line) for item, line in zip(data, lines)], []
+    return [RawRecord(item, line, fields) for item, (line, fields) in zip(data, places)], []
 
 
 def _entries(root: Path) -> Iterator[tuple[str, Path]]:
@@ -178,7 +180,9 @@ def _parse(kind: str, raw_records: list[Any], file: str) -> tuple[list[tuple[Rec
     records: list[tuple[Record, int | None]] = []
     problems: list[Problem] = []
     for index, item in enumerate(raw_records, start=1):
-        raw, line = (item.data, item.line) if isinstance(item, RawRecord) else (item, None)
+        if not isinstance(item, RawRecord):
+            item = RawRecord(item)
+        raw, line = item.data, item.line
         if not isinstance(raw, dict):
             problems.append(Problem(file, f"#{index}", "(record)", "expected a mapping of field: value", line))
             continue
@@ -188,7 +192,8 @@ def _parse(kind: str, raw_records: list[Any], file: str) -> tuple[list[tuple[Rec
         except ValidationError as exc:
             for error in exc.errors():
                 name, message = _field_of(error)
-                problems.append(Problem(file, record_id, name, message, line))
+                where = item.field_lines.get(name.split(".")[0], line)  # the field's own line when known
+                problems.append(Problem(file, record_id, name, message, where))
     return records, problems
 
 
