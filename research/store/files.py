@@ -4,7 +4,7 @@ Owns the rules every evidence, analysis or record file is read with: bytes that 
 are reported by line and column; YAML is parsed with the safe loader (libyaml when present),
 duplicate keys are refused, nesting is bounded and aliases may not expand a few lines into
 billions of values; CSV headers may not repeat a column. Records keep the line they start on
-(and, in YAML, the line of each field). Nothing here writes or follows a path.
+(and, in YAML, the line of each field). Nothing here writes a file.
 """
 
 from __future__ import annotations
