@@ -34,6 +34,7 @@ benchmark: $(STAMP)
 	$(BIN)/python benchmarks/bench_reml.py
 	$(BIN)/python benchmarks/bench_bayes.py
 	$(BIN)/python benchmarks/bench_build.py
+	$(BIN)/python benchmarks/bench_validate.py
 
 schema: $(STAMP)
 	$(BIN)/research schema

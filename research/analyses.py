@@ -1,18 +1,20 @@
 """Declared analyses: which effect estimates answer which question, with which model.
 
-Each ``analyses/*.yaml`` file holds one declaration. The selection is a SQL ``WHERE`` clause
-over the effect table (see ``research.dataset``), so a researcher can read and change exactly
-what goes into a pooled estimate.
+Each ``analyses/*.yaml`` file holds one declaration. The selection is a filter over the
+effect table's columns (see ``research.dataset`` and ``research.store.filter``; it reads like a
+SQL ``WHERE`` clause but is never run as SQL), so a researcher can read and change exactly what
+goes into a pooled estimate. Filters are checked when the file is read.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 from typing import Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from research.store.files import ReadError, load_yaml, read_text
 from research.store.loader import EvidenceError, Problem
 
 
@@ -72,7 +74,7 @@ class Analysis(BaseModel):
     question: str
     intervention: str
     outcome: str
-    where: str = Field(description="SQL WHERE clause over the effect table selecting the pooled estimates")
+    where: str = Field(description="Filter over the effect table selecting the pooled estimates")
     reported_where: str | None = Field(None, description="Selects reported pooled results to show beside the model")
     min_k: int = Field(3, ge=2)
     method: Literal["REML", "DL", "PM", "ML", "HE", "SJ", "EB"] = "REML"
@@ -93,20 +95,44 @@ def load_analyses(folder: str | Path = "analyses") -> list[Analysis]:
         if path.name == "claim-checks.yaml":
             continue
         file = f"{folder.name}/{path.name}"
+        raw = None
         try:
-            raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-            analyses.append(Analysis.model_validate({**raw, "file": file}))
-        except yaml.YAMLError as exc:
-            problems.append(Problem(file, "-", "-", f"cannot be read: {exc}".replace("\n", " ")))
+            raw = load_yaml(read_text(path))
+            if not isinstance(raw, dict):
+                raise TypeError("a declaration is a mapping of field: value")
+            analysis = Analysis.model_validate({**raw, "file": file})
+        except ReadError as exc:
+            problems.append(Problem(file, "-", "-", f"cannot be read: {exc.reason}", exc.line))
+            continue
         except (ValidationError, TypeError) as exc:
             errors = exc.errors() if isinstance(exc, ValidationError) else [{"loc": (), "msg": str(exc)}]
             record = str(raw.get("id", "-")) if isinstance(raw, dict) else "-"
             for error in errors:
                 problems.append(Problem(file, record, ".".join(map(str, error["loc"])) or "-", error["msg"]))
-    ids = [a.id for a in analyses]
+            continue
+        problems.extend(_filter_problems(analysis))
+        analyses.append(analysis)
+    counts = Counter(a.id for a in analyses)
     for analysis in analyses:
-        if ids.count(analysis.id) > 1:
+        if counts[analysis.id] > 1:
             problems.append(Problem(analysis.file or "-", analysis.id, "id", "duplicate analysis id"))
     if problems:
         raise EvidenceError(problems)
     return analyses
+
+
+def _filter_problems(analysis: Analysis) -> list[Problem]:
+    """Filters that do not parse, or name a column the effect table does not have."""
+    from research.dataset import COLUMNS
+    from research.store.filter import FilterError, parse_filter
+
+    problems = []
+    for name in ("where", "reported_where"):
+        text = getattr(analysis, name)
+        if text is None:
+            continue
+        try:
+            parse_filter(text, COLUMNS)
+        except FilterError as exc:
+            problems.append(Problem(analysis.file or "-", analysis.id, name, str(exc)))
+    return problems

@@ -7,11 +7,14 @@ so the command groups stay next to the layer they drive.
 from __future__ import annotations
 
 import importlib
+import os
 import pkgutil
 import sys
+import traceback
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 import research.commands
 from research.errors import InputError
@@ -40,11 +43,25 @@ def _register_commands() -> None:
 _register_commands()
 
 
+DEBUG_VARIABLE = "RESEARCH_DEBUG"  # set to 1 to see the traceback of an internal error
+REPORT_HINT = ("This is a fault in the program, not in your input. Please report it with the command you ran "
+               f"and this message; run again with {DEBUG_VARIABLE}=1 to include the traceback.")
+
+
+def _internal_error(exc: BaseException) -> int:
+    err.print(f"[bold red]Internal error[/]: {type(exc).__name__}: {escape(str(exc))}", highlight=False)
+    err.print(REPORT_HINT, highlight=False, markup=False)
+    if os.environ.get(DEBUG_VARIABLE):
+        err.print("".join(traceback.format_exception(exc)), highlight=False, markup=False)
+    return 1
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the app and turn known input errors into exit code 2.
 
     Usage errors (unknown option, missing argument) are reported by the command-line parser
-    itself, also with exit code 2.
+    itself, also with exit code 2. Anything unexpected is an internal error: one line saying
+    so, a hint to report it, and exit code 1 (the traceback only with RESEARCH_DEBUG=1).
     """
     try:
         app(args=argv, standalone_mode=True)
@@ -56,8 +73,27 @@ def main(argv: list[str] | None = None) -> int:
             err.print(f"  {problem}", highlight=False, markup=False)
         return 2
     except InputError as exc:
-        err.print(f"[bold red]Error[/]: {exc}", highlight=False)
+        err.print(f"[bold red]Error[/]: {escape(str(exc))}", highlight=False)
         return 2
+    except BrokenPipeError:
+        # the reader of our output went away (e.g. `| head`); nothing more to say
+        try:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        except (OSError, ValueError, AttributeError):
+            pass
+        return 1
+    except OSError as exc:
+        if exc.filename is None:
+            return _internal_error(exc)
+        # a file or folder the user named cannot be read or written (missing, a folder, no permission)
+        err.print(f"[bold red]Error[/]: {escape(str(exc.filename))}: {escape(exc.strerror or str(exc))}",
+                  highlight=False)
+        return 2
+    except KeyboardInterrupt:
+        err.print("interrupted", highlight=False)
+        return 130
+    except Exception as exc:  # noqa: BLE001 - the last line of defence
+        return _internal_error(exc)
     return 0
 
 

@@ -108,6 +108,10 @@ def effect_table(store: Store) -> pd.DataFrame:
         study = studies[est.study]
         bias = rob.get(study.id)
         yi, vi, reason = _log_effect(est, by_id)
+        if any(v is not None and not math.isfinite(v) for v in (yi, vi)):
+            fields = "a, b, c, d" if est.a is not None else "estimate, ci_low, ci_high, se"
+            raise InputError(f"{store.origin.get(est.id, 'estimates')}: record '{est.id}': fields {fields}: "
+                             "these numbers give no finite effect size (too extreme to compute)")
         ci_pct = (None, None)
         if yi is not None and vi is not None:
             half = 1.959963984540054 * math.sqrt(vi)
@@ -154,20 +158,16 @@ def effect_table(store: Store) -> pd.DataFrame:
 
 
 def select(frame: pd.DataFrame, where: str | None) -> pd.DataFrame:
-    """Rows of the effect table matching a SQL ``WHERE`` clause (DuckDB syntax)."""
+    """Rows of the effect table matching a filter (see ``research.store.filter``; no SQL is run)."""
     if not where:
         return frame
-    import duckdb
+    from research.store.filter import FilterError, parse_filter
 
-    con = duckdb.connect()
     try:
-        con.register("effects", frame)
-        ids = con.execute(f"SELECT id FROM effects WHERE {where}").fetchdf()["id"].tolist()
-    except duckdb.Error as exc:
-        raise InputError(f"analysis filter {where!r} is not valid SQL: {exc}") from exc
-    finally:
-        con.close()
-    return frame[frame["id"].isin(ids)].reset_index(drop=True)
+        mask = parse_filter(where, frame.columns).mask(frame.to_dict("records"))
+    except FilterError as exc:
+        raise InputError(f"analysis filter {where!r} is not valid: {exc}") from exc
+    return frame[pd.Series(mask, index=frame.index, dtype=bool)].reset_index(drop=True)
 
 
 def as_arrays(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:

@@ -86,5 +86,5 @@ def test_select_with_sql(table):
     frame = table.reset_index()
     chosen = select(frame, "measure = 'CMF' OR outcome = 'nothing'")
     assert chosen["id"].tolist() == ["est-cmf"]
-    with pytest.raises(InputError, match="not valid SQL"):
+    with pytest.raises(InputError, match="is not valid: expected a value"):
         select(frame, "measure = ")

@@ -12,6 +12,7 @@ import re
 from research.report import render_html_text, render_markdown_text
 from research.report.context import build_context
 from research.report.mcmc import mcmc_view
+from research.report.svg import sanitize_svg
 from research.verbal import percent_change
 from tests.test_report_fixture import realistic_results
 
@@ -87,9 +88,9 @@ def test_trace_plots_sit_behind_a_disclosure_not_in_the_figure_grid():
     results = realistic_results()
     html = _analysis_html(results)
     details = html[html.index('<details class="traces">'):html.index("</details>", html.index('<details class="traces">'))]
-    trace = results["analyses"][0]["figures"]["trace_random_effects"]
-    assert trace.strip() in details
-    assert html.count(trace.strip()) == 1
+    trace = sanitize_svg(results["analyses"][0]["figures"]["trace_random_effects"])  # as inlined
+    assert trace in details
+    assert html.count(trace) == 1
     figures = build_context(results)["analyses"][0]["figures"]
     assert not any(f["name"].startswith("trace") for f in figures)
 

@@ -92,3 +92,27 @@ def test_query_command(store_dir, capsys):
     out = capsys.readouterr().out
     assert '"id":"est-1"' in out and '"estimate":1.2' in out
     assert main(["query", "select nope from estimates", "--evidence", str(store_dir)]) == 2
+
+
+@pytest.mark.parametrize("name", ["../x.yaml", "/tmp/x.yaml", "a/b.yaml", ".x.yaml", "..", "x.csv", ""])
+def test_target_is_a_file_name_in_the_kind_folder(store_dir, name):
+    from research.store.write import target_file
+
+    with pytest.raises(ValueError):
+        target_file(store_dir, "sources", name)
+
+
+def test_target_defaults_to_the_kind_file(store_dir):
+    from research.store.write import target_file
+
+    assert target_file(store_dir, "sources", None) == store_dir / "sources" / "sources.yaml"
+    assert target_file(store_dir, "gaps", "new.yml") == store_dir / "gaps" / "new.yml"
+
+
+def test_a_refused_write_leaves_mode_and_bytes(store_dir):
+    target = store_dir / "sources" / "sources.yaml"
+    os.chmod(target, 0o600)
+    before = target.read_bytes()
+    with pytest.raises(EvidenceError):
+        add_records(store_dir, "sources", [{"id": "src-x", "kind": "rumour", "citation": "c"}])
+    assert target.read_bytes() == before and (target.stat().st_mode & 0o777) == 0o600

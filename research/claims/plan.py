@@ -17,12 +17,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, Field, ValidationError
 
 from research.errors import InputError
 from research.claims.checks import CHECKS
 from research.claims.checks.base import Strict
+from research.store.files import ReadError, load_yaml, read_text
 
 DEFAULT_PATH = Path("analyses/claim-checks.yaml")
 
@@ -104,9 +104,7 @@ def load_plan(path: str | Path | None = DEFAULT_PATH) -> CheckPlan:
     if not path.exists():
         return CheckPlan(file=str(path))
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise InputError(f"{path}: not valid YAML: {exc}".replace("\n", " ")) from exc
-    except OSError as exc:
-        raise InputError(f"{path}: cannot be read: {exc.strerror}") from exc
+        data = load_yaml(read_text(path))  # UTF-8 by line, duplicate keys refused
+    except ReadError as exc:
+        raise InputError(f"{path}: cannot be read: {exc}") from exc
     return parse_plan(data, str(path))

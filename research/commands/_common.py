@@ -18,11 +18,28 @@ def read_csv(path: Path):
     import pandas as pd
 
     try:
-        return pd.read_csv(path)
+        frame = pd.read_csv(path)
     except FileNotFoundError as exc:
         raise InputError(f"{path}: no such file") from exc
+    except OSError as exc:
+        raise InputError(f"{path}: cannot be read: {exc.strerror or exc}") from exc
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         raise InputError(f"{path}: not a readable CSV file: {exc}") from exc
+    _refuse_duplicate_columns(path)
+    return frame
+
+
+def _refuse_duplicate_columns(path: Path) -> None:
+    # pandas renames a repeated column to "name.1" silently; a repeated name is an input error
+    import csv
+
+    with open(path, encoding="utf-8", newline="") as handle:
+        header = next(csv.reader(handle), [])
+    seen: set[str] = set()
+    for name in header:
+        if name in seen:
+            raise InputError(f"{path}: line 1: column {name!r} appears twice in the header")
+        seen.add(name)
 
 
 def jsonable(value: Any) -> Any:

@@ -243,17 +243,14 @@ def voi(
     as_json: bool = JSON,
 ) -> None:
     """Rank data gaps by how much filling them would narrow the prediction for the target."""
-    import yaml
-
     from research.bayes import value_of_information
+    from research.store.files import ReadError, load_yaml, read_text
 
     frame = _effects(file, yi, vi, sei, id_column)
     try:
-        data = yaml.safe_load(scenarios.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise InputError(f"{scenarios}: cannot be read: {exc.strerror}") from exc
-    except yaml.YAMLError as exc:
-        raise InputError(f"{scenarios}: not valid YAML: {exc}") from exc
+        data = load_yaml(read_text(scenarios))
+    except ReadError as exc:
+        raise InputError(f"{scenarios}: cannot be read: {exc}") from exc
     if isinstance(data, dict) and "scenarios" in data:
         data = data["scenarios"]
     if not isinstance(data, list):

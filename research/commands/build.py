@@ -7,6 +7,7 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 out = Console(stderr=True)
@@ -27,9 +28,9 @@ def build(
         task = bar.add_task("starting", total=None)
 
         def step(message: str) -> None:
-            bar.update(task, description=message)
+            bar.update(task, description=escape(message))  # messages carry titles from declarations
             if not out.is_terminal:
-                out.print(f"- {message}", highlight=False)
+                out.print(f"- {message}", highlight=False, markup=False)
 
         outcome = run_build(evidence, analyses, reports, force=force, progress=step)
     seconds = time.perf_counter() - started
@@ -44,7 +45,7 @@ def build(
     out.print(f"[green]built[/] in {seconds:.1f} s: {len(outcome.results['analyses'])} analyses; "
               f"{len(claims)} claims ({summary})")
     for path in outcome.written:
-        out.print(f"  wrote {path}")
+        out.print(f"  wrote {path}", highlight=False, markup=False)
 
 
 def register(app: typer.Typer) -> None:

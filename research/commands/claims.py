@@ -33,7 +33,7 @@ def _analyses(store, analyses_dir: Path, results: Path | None, skip: bool) -> di
     if results is not None:
         try:
             data = json.loads(results.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError) as exc:
+        except (OSError, ValueError) as exc:  # ValueError: not JSON, or not UTF-8
             raise InputError(f"{results}: cannot be read as JSON: {exc}") from exc
         if isinstance(data, dict) and isinstance(data.get("analyses"), list):
             return {a["id"]: a for a in data["analyses"] if isinstance(a, dict) and "id" in a}
@@ -49,9 +49,16 @@ def _analyses(store, analyses_dir: Path, results: Path | None, skip: bool) -> di
         return {}
 
 
+def _require_checks(checks: Path) -> None:
+    # without its declarations every claim would silently read "not enough evidence"
+    if not checks.is_file():
+        raise InputError(f"--checks {checks}: claim checks file not found")
+
+
 def _verify(evidence: Path, checks: Path, analyses_dir: Path, results: Path | None, skip: bool):
     from research.claims import verify_claims
 
+    _require_checks(checks)
     store = load_store(evidence)
     return store, verify_claims(store, _analyses(store, analyses_dir, results, skip), checks)
 
@@ -105,6 +112,7 @@ def diff(
 
     opts = _options(ctx, no_analyses, as_json)
     evidence, checks = opts["evidence"], opts["checks"]
+    _require_checks(checks)
 
     def verify(evidence_dir: Path, checks_file: Path | None):
         # a revision without a checks file is judged with the current declarations

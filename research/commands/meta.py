@@ -92,6 +92,8 @@ def meta(
 
     if (vi is None) == (sei is None):
         raise InputError("give exactly one of --vi and --sei")
+    for option, target in (("--forest", forest), ("--funnel", funnel)):
+        _check_plot_target(option, target)
     frame = read_csv(file)
     y = _column(frame, file, yi, "--yi")
     v = _column(frame, file, vi, "--vi") if vi is not None else _column(frame, file, sei, "--sei") ** 2
@@ -106,24 +108,29 @@ def meta(
         return
     try:
         fit = rma(y, v, mods=moderators, method=method, test=test, level=level, labels=labels)
+        result = fit.to_dict()
+        text = None if as_json else fit.summary().as_text()
     except InputError as exc:
         raise InputError(f"{file}: {exc}") from exc
-    result = fit.to_dict()
+    except ArithmeticError as exc:  # e.g. variances so small that the weights overflow
+        raise InputError(f"{file}: the model cannot be fitted to these numbers ({exc}); check --yi/--vi for "
+                         f"extreme values (smallest variance {np.min(v):.3g}, largest |effect| "
+                         f"{np.max(np.abs(y)):.3g})") from exc
     if bias:
         result.update(_bias(fit))
     if forest is not None:
         from research.plots.meta import forest_plot
 
-        forest_plot(fit, ratio=ratio).savefig(forest, bbox_inches="tight")
+        _save_plot(forest_plot(fit, ratio=ratio), forest, "--forest")
     if funnel is not None:
         from research.meta import trimfill
         from research.plots.meta import funnel_plot
 
-        funnel_plot(trimfill(fit) if bias and fit.intercept_only else fit, ratio=ratio).savefig(funnel, bbox_inches="tight")
+        _save_plot(funnel_plot(trimfill(fit) if bias and fit.intercept_only else fit, ratio=ratio), funnel, "--funnel")
     if as_json:
         print_json(jsonable(result))
         return
-    out.print(fit.summary().as_text(), highlight=False, markup=False)
+    out.print(text, highlight=False, markup=False)
     if bias:
         out.print("", highlight=False)
         out.print(_bias_text(result), highlight=False, markup=False)
@@ -149,6 +156,28 @@ def _multilevel(frame, file: Path, y, v, labels, moderators, random: str, method
         print_json(jsonable(fit.to_dict()))
         return
     out.print(fit.summary().as_text(), highlight=False, markup=False)
+
+
+PLOT_SUFFIXES = (".png", ".svg", ".pdf")
+
+
+def _check_plot_target(option: str, target: Path | None) -> None:
+    """Refuse a plot file in a missing folder or of an unknown type before any work is done."""
+    if target is None:
+        return
+    if target.suffix.lower() not in PLOT_SUFFIXES:
+        raise InputError(f"{option} {target}: give a file ending in {', '.join(PLOT_SUFFIXES)}")
+    if not target.parent.is_dir():
+        raise InputError(f"{option} {target}: the folder {target.parent} does not exist")
+    if target.is_dir():
+        raise InputError(f"{option} {target}: is a folder")
+
+
+def _save_plot(figure, target: Path, option: str) -> None:
+    try:
+        figure.savefig(target, bbox_inches="tight")
+    except OSError as exc:
+        raise InputError(f"{option} {target}: cannot be written: {exc.strerror or exc}") from exc
 
 
 def _bias(fit) -> dict[str, Any]:
@@ -270,7 +299,7 @@ def effect_sizes(
     from research.store.write import atomic_write_text
 
     atomic_write_text(output, text)
-    Console(stderr=True).print(f"wrote {len(frame)} effect sizes to {output}", highlight=False)
+    Console(stderr=True).print(f"wrote {len(frame)} effect sizes to {output}", highlight=False, markup=False)
 
 
 PANEL = "Meta-analysis"

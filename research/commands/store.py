@@ -7,13 +7,14 @@ import sys
 from pathlib import Path
 
 import typer
-import yaml
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from research.errors import InputError
 from research.store import RECORD_TYPES, EvidenceError, Problem, export_schemas, load_store
+from research.store.files import ReadError, decode, load_yaml, read_text
 from research.store.quotes import check_quotes
 from research.store.write import add_records, atomic_write_text
 
@@ -34,7 +35,7 @@ def validate(
         raise EvidenceError(quote_problems)
     _print_warnings(quote_problems)
     counts = ", ".join(f"{len(store[k])} {k}" for k in RECORD_TYPES)
-    out.print(f"[green]OK[/] {path}: {counts}", highlight=False)
+    out.print(f"[green]OK[/] {escape(str(path))}: {counts}", highlight=False)
 
 
 def query(
@@ -42,25 +43,31 @@ def query(
     evidence: Path = EVIDENCE,
     as_json: bool = typer.Option(False, "--json", help="Print rows as JSON."),
     as_csv: bool = typer.Option(False, "--csv", help="Print rows as CSV."),
+    allow_files: bool = typer.Option(
+        False, "--allow-files",
+        help="Allow any statement and file access (COPY TO, read_csv, ATTACH). Without it a query is one "
+             "SELECT that reads only the store's tables."),
 ) -> None:
-    """Run SQL on a DuckDB index built from the store."""
-    import duckdb
-
+    """Run one SELECT on a DuckDB index built from the store (read-only, no file access)."""
+    from research.store.index import QueryError
     from research.store.index import query as run_query  # pandas and duckdb load only when queried
 
     store = load_store(evidence)
     try:
-        frame = run_query(store, sql)
-    except duckdb.Error as exc:
+        frame = run_query(store, sql, allow_files=allow_files)
+    except QueryError as exc:
         raise InputError(f"query failed: {exc}") from exc
     if as_json:
         sys.stdout.write(frame.to_json(orient="records", force_ascii=False) + "\n")
     elif as_csv:
         sys.stdout.write(frame.to_csv(index=False))
     else:
-        table = Table(*[str(c) for c in frame.columns])
+        # Text cells: values from the store are shown as written, never read as console markup
+        table = Table()
+        for column in frame.columns:
+            table.add_column(Text(str(column)))
         for row in frame.itertuples(index=False):
-            table.add_row(*["" if v is None else str(v) for v in row])
+            table.add_row(*[Text("" if v is None else str(v)) for v in row])
         out.print(table)
 
 
@@ -68,24 +75,33 @@ def add(
     kind: str = typer.Argument(..., help="Record kind: " + ", ".join(RECORD_TYPES)),
     file: Path = typer.Argument(..., help="YAML file with one record or a list of records ('-' for stdin)."),
     evidence: Path = EVIDENCE,
-    into: str = typer.Option(None, "--into", help="Target file name inside evidence/<kind>/ (default <kind>.yaml)."),
+    into: str = typer.Option(
+        None, "--into",
+        help="File name inside <evidence>/<kind>/: an existing file there or a new one (default <kind>.yaml)."),
+    create: bool = typer.Option(False, "--create", help="Create the evidence folder if it does not exist."),
 ) -> None:
     """Validate new records against the whole store, then append them atomically under a lock."""
-    text = sys.stdin.read() if str(file) == "-" else _read(file)
+    name = "<stdin>" if str(file) == "-" else str(file)
     try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise InputError(f"{file}: not valid YAML: {exc}") from exc
+        text = _stdin_text() if str(file) == "-" else read_text(file)
+        data = load_yaml(text)
+    except ReadError as exc:
+        raise InputError(f"{name}: {exc}") from exc
     records = data if isinstance(data, list) else [data]
-    if not all(isinstance(r, dict) for r in records):
-        raise InputError(f"{file}: expected a mapping or a list of mappings")
+    if not records or not all(isinstance(r, dict) for r in records):
+        raise InputError(f"{name}: expected a mapping or a list of mappings")
     try:
-        store = add_records(evidence, kind, records, into)
+        store = add_records(evidence, kind, records, into, create=create)
     except ValueError as exc:
         raise InputError(str(exc)) from exc
     out.print(f"[green]added[/] {len(records)} {kind} record(s): {', '.join(str(r.get('id')) for r in records)}")
     added = {str(r.get("id")) for r in records}
     _print_warnings([p for p in check_quotes(store) if p.record in added])
+
+
+def _stdin_text() -> str:
+    buffer = getattr(sys.stdin, "buffer", None)  # bytes, so bad bytes are named by line
+    return decode(buffer.read()) if buffer is not None else sys.stdin.read()
 
 
 def schema(
@@ -94,20 +110,13 @@ def schema(
     """Export a JSON Schema for every record type."""
     for kind, schema_doc in export_schemas().items():
         atomic_write_text(out_dir / f"{kind}.schema.json", json.dumps(schema_doc, indent=2) + "\n")
-    out.print(f"wrote {len(RECORD_TYPES)} schemas to {out_dir}")
+    out.print(f"wrote {len(RECORD_TYPES)} schemas to {out_dir}", highlight=False, markup=False)
 
 
 def _print_warnings(problems: list[Problem]) -> None:
     warnings = Console(stderr=True, soft_wrap=True)
     for problem in problems:
         warnings.print(f"[yellow]warning[/] {escape(str(problem))}", highlight=False)
-
-
-def _read(path: Path) -> str:
-    try:
-        return path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise InputError(f"{path}: cannot be read: {exc.strerror}") from exc
 
 
 def register(app: typer.Typer) -> None:

@@ -1,4 +1,4 @@
-"""The evidence store: record schema, loading and validation, index, atomic writes."""
+"""The evidence store: record schema, safe reading, loading and validation, index, filters, atomic writes."""
 
 from research.store.loader import EvidenceError, Problem, Store, load_store
 from research.store.schema import RECORD_TYPES

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import re
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
 RecordId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9._-]*$", max_length=120)]
 NonEmpty = Annotated[str, StringConstraints(min_length=1)]
@@ -54,10 +55,28 @@ RobJudgement = Literal["low", "some_concerns", "high", "unclear"]
 GapStatus = Literal["open", "requested", "partly_filled", "filled"]
 
 
-class Record(BaseModel):
-    """Base for all records: strict field names, an id, and a free note."""
+def _today() -> dt.date:
+    return dt.date.today()
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+_LEADING_DATE = re.compile(r"^\s*(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?\b")
+
+
+def _not_future(value: str | None) -> str | None:
+    """A date or year given as text may not lie after today (a period such as '2015-2017' is read by its start)."""
+    match = _LEADING_DATE.match(value or "")
+    if match:
+        year, month, day = (int(part) if part else None for part in match.groups())
+        today = _today()
+        if (year, month or 1, day or 1) > (today.year, today.month, today.day):
+            raise ValueError(f"{value!r} lies in the future")
+    return value
+
+
+class Record(BaseModel):
+    """Base for all records: strict field names, an id, and a free note. Numbers must be finite."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, allow_inf_nan=False)
 
     id: RecordId
     note: str | None = None
@@ -80,12 +99,24 @@ class Source(Record):
     language: str | None = None
     doi: str | None = None
 
+    @field_validator("accessed")
+    @classmethod
+    def _accessed_not_future(cls, value: dt.date | None) -> dt.date | None:
+        if value is not None and value > _today():
+            raise ValueError(f"{value.isoformat()} lies in the future")
+        return value
+
+    @field_validator("published")
+    @classmethod
+    def _published_not_future(cls, value: str | None) -> str | None:
+        return _not_future(value)
+
 
 Qualifier = Literal["exact", "about", "more_than", "less_than", "up_to"]
 
 
 class Quantity(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     name: NonEmpty
     value: float
@@ -128,6 +159,13 @@ class Study(Record):
     country: str | None = None
     n_units: str | None = Field(None, description="Studies, sites or areas as reported")
     monitoring: Literal["active", "passive", "mixed", "unknown"] | None = None
+
+    @field_validator("year")
+    @classmethod
+    def _year_not_future(cls, value: int | None) -> int | None:
+        if value is not None and value > _today().year:
+            raise ValueError(f"{value} lies in the future")
+        return value
 
 
 class EffectEstimate(Sourced):
@@ -172,6 +210,11 @@ class EffectEstimate(Sourced):
                 value = getattr(self, name)
                 if value is not None and not value > 0:
                     raise ValueError(f"{name}: a ratio measure must be > 0")
+        if self.measure == "percent_change":
+            for name in ("estimate", "ci_low", "ci_high"):
+                value = getattr(self, name)
+                if value is not None and not value > -100:
+                    raise ValueError(f"{name}: a percent change must be above -100 (-100 means none left)")
         counts = [self.a, self.b, self.c, self.d]
         if any(v is not None for v in counts) and self.measure == "RES" and any(v is None for v in counts[:2]):
             raise ValueError("a: counts need at least a and b")
