@@ -181,3 +181,32 @@ def plain_language_statement(
     if low > 0:
         return f"With {x}, {hedge} more {y}."
     return f"With {x}, there may be fewer or more {y}; the evidence cannot tell which."
+
+
+# Size classes of a relative change, for GRADE's informative statements ("little or no
+# difference", "slightly", a plain "reduces", "a large reduction"). The cut-offs are ours and are
+# printed wherever a class is used; "large" starts at a halving, GRADE's large-effect threshold.
+SIZE_CLASSES: tuple[tuple[str, float], ...] = (("trivial", 5.0), ("small", 20.0), ("moderate", 50.0))
+SIZE_CLASS_RULE = (
+    "size of a change: trivial below 5%, small 5% to 20%, moderate 20% to 50%, large 50% or more "
+    "(in either direction)"
+)
+
+
+def size_class(log_ratio: float | None) -> str | None:
+    """``"trivial"``, ``"small"``, ``"moderate"`` or ``"large"`` for a log ratio; None if unknown."""
+    change = percent_change(log_ratio)
+    if change is None:
+        return None
+    for name, below in SIZE_CLASSES:
+        if abs(change) < below:
+            return name
+    return "large"
+
+
+def direction(log_ratio: float | None) -> str | None:
+    """``"fewer"`` or ``"more"`` events (``"no change"`` at exactly zero); None if unknown."""
+    change = percent_change(log_ratio)
+    if change is None:
+        return None
+    return "fewer" if change < 0 else "more" if change > 0 else "no change"
