@@ -199,13 +199,14 @@ def _one_per_evaluation(frame: pd.DataFrame, rule: str) -> tuple[pd.DataFrame, l
 
 
 def _multilevel_available(analysis: Analysis) -> None:
-    """A declared multilevel model needs research.meta.multilevel (metafor's rma.mv); refuse clearly without it."""
-    try:
-        from research.meta import multilevel  # noqa: F401
-    except ImportError:
-        field = "evaluations.rule" if analysis.evaluations.rule == "multilevel" else "multi_outcome.model"
-        raise _refuse(analysis, field, "a multilevel model (evaluation as cluster) cannot be fitted by this "
-                                       "version; declare evaluations.rule most_information or primary_source") from None
+    """Where a multilevel fit (metafor's rma.mv: random effects for evaluation and estimate) plugs in.
+
+    Until the pipeline fits one, a declared multilevel model is refused with the alternatives, never
+    replaced by an ordinary pool that would count one evaluation several times."""
+    field = "evaluations.rule" if analysis.evaluations.rule == "multilevel" else "multi_outcome.model"
+    raise _refuse(analysis, field, "a multilevel model (evaluation as cluster) is not fitted by the pipeline yet; "
+                                   "declare evaluations.rule most_information or primary_source, or "
+                                   "multi_outcome.model moderator")
 
 
 # --------------------------------------------------------------------------- sensitivity and moderators
