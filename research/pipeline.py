@@ -447,8 +447,8 @@ def _insufficient_reason(analysis: Analysis, selection: Selection, pooled_what: 
     """Why nothing was pooled, in plain words, naming what was left out."""
     k = len(selection.pooled)
     has = {0: "no estimate", 1: "only 1 estimate"}.get(k, f"only {k} estimates")
-    text = (f"{has} of {pooled_what} with a margin of error (a standard error or confidence interval, which "
-            f"pooling needs); at least {analysis.min_k} are needed to pool")
+    text = (f"{has} of {pooled_what} {'comes' if k <= 1 else 'come'} with a margin of error, that is a standard error or confidence "
+            f"interval, which pooling needs; at least {analysis.min_k} are needed to pool")
     n_other = len(selection.other_outcomes)
     if n_other:
         said = "1 other estimate measures a different outcome and is" if n_other == 1 else \

@@ -143,6 +143,7 @@ def _analysis_view(a: Mapping[str, Any], rob: list[Mapping[str, Any]], target: T
     view["outcome_model"] = _regression_view(_mapping(a.get("outcome_model")))
     view["other_outcomes"] = [_study_view(s) for s in _list(a.get("other_outcomes")) if isinstance(s, Mapping)]
     view["duplicates"] = [d for d in _list(a.get("duplicates")) if isinstance(d, Mapping)]
+    view["own_rows"] = _own_rows(view["studies"] + view["other_outcomes"])
     view["evaluation_rule"] = _text(_mapping(a.get("evaluation_rule")).get("text"))
     view["pooled_family"] = _text(a.get("outcome_family"))
     if view["ok"]:
@@ -153,9 +154,19 @@ def _analysis_view(a: Mapping[str, Any], rob: list[Mapping[str, Any]], target: T
                                                      estimate=estimate)
         if view["sensitivity"] and view["sensitivity"]["headline_note"]:
             view["statement"] += " " + view["sensitivity"]["headline_note"]
-    else:
-        view["statement"] = "No pooled estimate" + (f": {view['status_reason']}." if view["status_reason"] else ".")
+    else:  # nothing pooled: GRADE's very-low wording, with no number in the headline
+        view["statement"] = plain_language_statement(grade.certainty, view["intervention"], outcome, None, None)
     return view
+
+
+def _own_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The store's estimates one per line; rows that share an evaluation say so (one evaluation, one voice)."""
+    counts: dict[str, int] = {}
+    for row in rows:
+        counts[row["evaluation"]] = counts.get(row["evaluation"], 0) + 1
+    return [dict(row, shared_note=f"same evaluation as {counts[row['evaluation']] - 1} other line"
+                 f"{'s' if counts[row['evaluation']] > 2 else ''} here: {row['evaluation']}"
+                 if counts[row["evaluation"]] > 1 else "") for row in rows]
 
 
 def _sensitivity_view(sens: Mapping[str, Any]) -> dict[str, Any] | None:
