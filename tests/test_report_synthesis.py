@@ -96,4 +96,4 @@ def test_a_meta_regression_is_shown_with_its_test():
                 "qm": 3.2, "qm_df": [1, 2], "qm_p": 0.2, "tau2": 0.01}}
     html = render_html_text(results)
     assert "Meta-regression: declared moderators" in html and "Fewer than 10 estimates: exploratory only." in html
-    assert "p = 0.200" in html or "p = 0.2" in html
+    assert "F(1, 2) = 3.20, p = 0.200" in html

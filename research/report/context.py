@@ -159,6 +159,14 @@ def _analysis_view(a: Mapping[str, Any], rob: list[Mapping[str, Any]], target: T
     return view
 
 
+def _moderator_test(fit: Mapping[str, Any], qm_df: list[Any]) -> str:
+    """The test that the moderators explain nothing, with its p value defined in words."""
+    dfs = [d for d in qm_df if d is not None]
+    name = f"F({', '.join(str(d) for d in dfs)})" if len(dfs) == 2 else f"chi-squared({', '.join(str(d) for d in dfs)})"
+    return (f"Test that the moderators explain none of the differences: {name} = {_num(fit.get('qm'), 2)}, "
+            f"p = {_p(fit.get('qm_p'))} (p: how often differences this large would arise by chance if they did not)")
+
+
 def _own_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The store's estimates one per line; rows that share an evaluation say so (one evaluation, one voice)."""
     counts: dict[str, int] = {}
@@ -230,8 +238,7 @@ def _regression_view(reg: Mapping[str, Any]) -> dict[str, Any] | None:
         "left_out": [str(x) for x in _list(reg.get("left_out"))],
         "moderators": [m for m in _list(reg.get("moderators")) if isinstance(m, Mapping)],
         "rows": rows,
-        "test": (f"test of moderators {_num(fit.get('qm'), 2)} on {', '.join(str(d) for d in qm_df if d is not None)} "
-                 f"degrees of freedom, p = {_p(fit.get('qm_p'))}") if fit else NOT_AVAILABLE,
+        "test": _moderator_test(fit, qm_df) if fit else NOT_AVAILABLE,
         "tau2": _num(fit.get("tau2"), 4),
         "exploratory": (_int(reg.get("k")) or 0) < 10,
     }
