@@ -340,7 +340,15 @@ def _study_rows(frame: pd.DataFrame) -> list[dict[str, Any]]:
     return _clean(frame[columns].astype(object).where(frame[columns].notna(), None).to_dict("records"))
 
 
-def _reported_rows(frame: pd.DataFrame) -> list[dict[str, Any]]:
+def _first_sentence(note: str | None) -> str | None:
+    """The recorded wording of a result with no single figure, e.g. 'Range across studies: 8%-49%'."""
+    if not note:
+        return None
+    sentence = " ".join(note.split()).split(". ")[0].rstrip(".")
+    return sentence if "%" in sentence else None  # only wording that carries figures (a range), not remarks
+
+
+def _reported_rows(frame: pd.DataFrame, notes: Mapping[str, str] | None = None) -> list[dict[str, Any]]:
     rows = []
     for row in frame.itertuples(index=False):
         rows.append({
@@ -350,6 +358,7 @@ def _reported_rows(frame: pd.DataFrame) -> list[dict[str, Any]]:
             "significant": None if pd.isna(row.significant) else bool(row.significant),
             "provenance": row.provenance, "measure": row.measure, "design": row.design,
             "year": None if pd.isna(row.year) else int(row.year), "n_units": row.n_units,
+            "narrative": _first_sentence((notes or {}).get(row.id)) if row.measure == "narrative" else None,
         })
     return _clean(rows)
 
@@ -396,8 +405,11 @@ def _bayes(analysis: Analysis, frame: pd.DataFrame) -> tuple[dict[str, Any], Any
 
 
 def run_analysis(analysis: Analysis, table: pd.DataFrame, cache_dir: Path | None = None,
-                 progress: Progress | None = None) -> dict[str, Any]:
-    """Run one declared analysis on the effect table; the result is plain data (JSON-ready)."""
+                 progress: Progress | None = None, notes: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Run one declared analysis on the effect table; the result is plain data (JSON-ready).
+
+    ``notes`` maps estimate ids to their recorded notes: a published result with no single figure
+    (a range across studies) is shown in its recorded wording."""
     selection = select_estimates(analysis, table)
     pooled = selection.pooled
     pooled_what = analysis.outcome_family or (
@@ -415,7 +427,7 @@ def run_analysis(analysis: Analysis, table: pd.DataFrame, cache_dir: Path | None
         "duplicates": selection.duplicates,
         "other_outcomes": _study_rows(selection.other_outcomes),
         "studies": _study_rows(pooled), "gaps": list(analysis.gaps),
-        "reported": _reported_rows(select(table, analysis.reported_where)) if analysis.reported_where else [],
+        "reported": _reported_rows(select(table, analysis.reported_where), notes) if analysis.reported_where else [],
         "frequentist": None, "bayes": None, "transport": None, "value_of_information": [], "mcmc": [],
         "sensitivity": None, "meta_regression": None, "outcome_model": None,
         "figures": {},
@@ -532,11 +544,12 @@ def run_analyses(store: Store, analyses_dir: str | Path = "analyses", progress: 
                  cache_dir: Path | None = DEFAULT_CACHE, table: pd.DataFrame | None = None) -> dict:
     """Run every declared analysis on the store; returns ``{analysis_id: result}``."""
     table = effect_table(store) if table is None else table
+    notes = {e.id: e.note for e in store["estimates"] if e.note}
     results = {}
     for analysis in load_analyses(analyses_dir):
         if progress:
             progress(f"analysis: {analysis.title}")
-        results[analysis.id] = run_analysis(analysis, table, cache_dir, progress)
+        results[analysis.id] = run_analysis(analysis, table, cache_dir, progress, notes)
     return results
 
 

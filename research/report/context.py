@@ -471,6 +471,7 @@ def _reported_view(r: Mapping[str, Any]) -> dict[str, Any]:
         "significant": {True: "yes", False: "no"}.get(significant, "not stated"),
         "provenance": _text(r.get("provenance")) or NOT_AVAILABLE,
         "secondary": _text(r.get("provenance")) == "secondary",
+        "narrative": _text(r.get("narrative")) if value is None else "",
     }
 
 
