@@ -319,6 +319,12 @@ def _outcome_model(analysis: Analysis, frame: pd.DataFrame) -> dict[str, Any]:
     reference = analysis.multi_outcome.reference if analysis.multi_outcome else None
     spec = ModeratorSpec(name="outcome_family", kind="categorical", reference=reference, label="outcome")
     result = _meta_regression(analysis, frame, [spec], "outcome family as a moderator")
+    shared = frame.groupby("evaluation")["id"].apply(list)
+    shared = {evaluation: ids for evaluation, ids in shared.items() if len(ids) > 1}
+    if shared:  # estimates of one evaluation are correlated; only the multilevel model accounts for it
+        result["note"] = "; ".join(f"evaluation {e} gives {len(ids)} estimates ({', '.join(ids)}), treated as "
+                                   "independent here; a multilevel model would account for their correlation"
+                                   for e, ids in shared.items())
     if result["status"] == "ok":
         coefficients = result["fit"]["coefficients"]
         base = coefficients[0]

@@ -250,6 +250,17 @@ def test_declared_categorical_moderator_and_outcome_model_match_metafor():
     assert model["outcome_model"]["fit"]["qm"] == pytest.approx(expected["mixed_qm"], abs=1e-6)
     assert [row["outcome_family"] for row in model["outcome_model"]["by_outcome"]] == [
         "alternate", "random", "systematic"]
+    assert "note" not in model["outcome_model"]  # every trial is its own evaluation
+
+
+def test_an_outcome_model_names_evaluations_that_give_several_estimates():
+    rows = [{"id": f"t-{i}", "evaluation": f"eval-{i // 2}", "outcome_family": family, "yi": yi, "vi": 0.02}
+            for i, (family, yi) in enumerate([("all crashes", -0.2), ("injury crashes", -0.3), ("all crashes", -0.1),
+                                              ("injury crashes", -0.25), ("all crashes", -0.15)])]
+    result = run_analysis(declared(outcome_families=["all crashes", "injury crashes"],
+                                   multi_outcome={"model": "moderator"}), table(rows))
+    assert result["outcome_model"]["status"] == "ok"
+    assert "evaluation eval-0 gives 2 estimates (t-0, t-1)" in result["outcome_model"]["note"]
 
 
 def test_moderators_with_missing_values_are_named_not_dropped_silently():

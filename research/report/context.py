@@ -241,6 +241,7 @@ def _regression_view(reg: Mapping[str, Any]) -> dict[str, Any] | None:
         "test": _moderator_test(fit, qm_df) if fit else NOT_AVAILABLE,
         "tau2": _num(fit.get("tau2"), 4),
         "exploratory": (_int(reg.get("k")) or 0) < 10,
+        "note": _text(reg.get("note")),
     }
 
 
