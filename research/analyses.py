@@ -2,7 +2,11 @@
 
 Each ``analyses/*.yaml`` file holds one declaration. The selection is a SQL ``WHERE`` clause
 over the effect table (see ``research.dataset``), so a researcher can read and change exactly
-what goes into a pooled estimate.
+what goes into a pooled estimate. Like is pooled with like: an analysis lists the outcome
+families it may meet (``outcome_families``) and pools one of them (``outcome_family``) or declares
+a multi-outcome model (``multi_outcome``); ``evaluations`` states how estimates from one evaluation
+are kept to one voice; ``moderators`` give a meta-regression and ``upgrades`` the declarations
+GRADE's dose-response and residual-confounding upgrades need.
 """
 
 from __future__ import annotations
