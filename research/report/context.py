@@ -89,6 +89,7 @@ def build_context(results: Mapping[str, Any], target: TransportTarget = ALMATY) 
         "rob_svg": Markup(rob_traffic_light(rob_records)),
         "rob_records": rob_records,
         "rob_rule": ROB_RULE,
+        "size_class_rule": SIZE_CLASS_RULE,
         "upgrade_rule": UPGRADE_RULE,
     }
 
