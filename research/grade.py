@@ -2,10 +2,13 @@
 
 GRADE (Guyatt et al. 2008, BMJ 336:924; GRADE Handbook 2013) rates the certainty of a body of
 evidence: randomised evidence starts "high", observational evidence starts "low", and five
-domains can each lower it by one or two levels. Here each domain is a rule over the analysis
-result, the risk-of-bias records and the place the evidence is transported to (Almaty). Every
-downgrade carries the reason that triggered it, so a reader can disagree with a rule and see
-exactly what would change.
+domains can each lower it by one or two levels, and three (large effect, dose-response, residual
+confounding) can raise observational evidence that was not lowered. Here each domain is a rule over
+the analysis result, the risk-of-bias records (their domains as well as their overall label,
+weighted by the studies' weights in the pool) and the place the evidence is transported to
+(Almaty). Every judgement carries the reason and the numbers that triggered it, and the
+risk-of-bias and upgrade rules travel with their rows, so a reader can disagree with a rule and
+see exactly what would change.
 
 Input is one entry of ``results["analyses"]`` (see ``research.report``); values are on the log
 ratio scale, negative = fewer events.
