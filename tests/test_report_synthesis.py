@@ -97,3 +97,13 @@ def test_a_meta_regression_is_shown_with_its_test():
     html = render_html_text(results)
     assert "Meta-regression: declared moderators" in html and "Fewer than 10 estimates: exploratory only." in html
     assert "F(1, 2) = 3.20, p = 0.200" in html
+
+
+def test_statisticians_words_are_explained_where_they_appear():
+    results = realistic_results()
+    results["analyses"][0]["transport"] = {
+        "target": "Almaty", "predictive": {"median": -0.2, "q025": -0.9, "q975": 0.5}, "p_benefit": 0.7,
+        "assumptions": ["no moderators: the target is treated as exchangeable with the studies"]}
+    md = render_markdown_text(results)
+    assert "exchangeable (expected to respond like the studied places" in md
+    assert "CMF (crash modification factor)" in md

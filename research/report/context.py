@@ -334,9 +334,17 @@ def _transport_view(transport: Mapping[str, Any], outcome: str) -> dict[str, Any
         "plain": plain,
         "p_benefit": _prob(transport.get("p_benefit")),
         "p_benefit_term": _term(transport.get("p_benefit")),
-        "assumptions": [str(x) for x in _list(transport.get("assumptions"))],
+        "assumptions": [_plain_assumption(str(x)) for x in _list(transport.get("assumptions"))],
         "flag": _text(transport.get("flag")),
     }
+
+
+def _plain_assumption(text: str) -> str:
+    """Statisticians' words explained where readers meet them."""
+    if "exchangeable" in text and "(exchangeable:" not in text:
+        text = text.replace("exchangeable", "exchangeable (expected to respond like the studied places, as if drawn "
+                                            "from the same set)", 1)
+    return text
 
 
 def _log(ratio: Any) -> float | None:
