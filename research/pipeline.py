@@ -304,8 +304,12 @@ def _meta_regression(analysis: Analysis, frame: pd.DataFrame, specs, what: str) 
     constant = [name for name, values in columns.items() if np.ptp(values) == 0] if len(used) else list(columns)
     p = len(columns) + 1
     if not columns or constant or len(used) <= p:
-        reason = (f"{', '.join(constant)} takes one value only" if constant else
-                  f"{len(used)} estimates for {p} coefficients; more estimates than coefficients are needed")
+        if not columns:
+            reason = "every moderator takes one value only among the pooled estimates"
+        elif constant:
+            reason = f"{', '.join(constant)} takes one value only"
+        else:
+            reason = f"{len(used)} estimates for {p} coefficients; more estimates than coefficients are needed"
         return {**out, "status": "not_estimable", "reason": reason}
     yi, vi = as_arrays(used)
     fit = rma(yi, vi, mods=columns, method=analysis.method, test=analysis.test, labels=used["id"].tolist())

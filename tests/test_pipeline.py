@@ -301,3 +301,14 @@ def test_a_mixed_pool_stops_the_build_with_exit_code_2(tmp_path, capsys):
     assert code == 2
     err = capsys.readouterr().err
     assert "analyses/speed.yaml" in err and "est-cmf-2912" in err and "est-cmf-2194" in err
+
+
+@pytest.mark.parametrize(
+    ("settings", "words"),
+    [(["a", "a", "a"], "one value only"), (["a", "b", "c"], "3 estimates for 3 coefficients")],
+)
+def test_a_meta_regression_that_cannot_be_estimated_says_why(settings, words):
+    rows = [{"id": f"t-{i}", "outcome_family": "all crashes", "yi": -0.1 * i, "vi": 0.02, "setting": s}
+            for i, s in enumerate(settings)]
+    result = run_analysis(declared(moderators=[{"name": "setting", "kind": "categorical"}]), table(rows))
+    assert result["meta_regression"]["status"] == "not_estimable" and words in result["meta_regression"]["reason"]
