@@ -635,7 +635,7 @@ def build(
     analyses = run_analyses(store, analyses_dir, progress=step, cache_dir=cache_dir, table=table)
     step("checking claims")
     verdicts = evaluate_claims(store, analyses, checks_path=analyses_dir / "claim-checks.yaml")
-    pooled = {i for r in analyses.values() for i in r["inputs"]}
+    pooled = {i for r in analyses.values() if r["status"] == "ok" for i in r["inputs"]}  # only what was pooled
     results = _clean({
         "generated_at": (today or dt.date.today()).isoformat(),
         "evidence_fingerprint": inputs_hash,

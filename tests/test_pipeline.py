@@ -278,6 +278,8 @@ def test_speed_cameras_pool_like_with_like_or_say_why_not(workspace):
     assert others == {"est-cmf-2912": "sideswipe crashes", "est-cmf-2923": "single-vehicle crashes",
                       "est-cmf-8196": "injury crashes"}
     assert "3 other estimates measure different outcomes" in speed["status_reason"]
+    # nothing was pooled, so the flow of records says so
+    assert workspace[1].results["store"]["flow"]["estimates_pooled"] == 0
     evaluations = {row["id"]: row["evaluation"] for row in speed["other_outcomes"]}
     assert evaluations["est-cmf-2912"] == evaluations["est-cmf-2923"] == "eval-scottsdale-loop101-2001-2006"
     published = {row["estimate_id"]: row for row in speed["reported"]}
