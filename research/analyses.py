@@ -4,6 +4,11 @@ Each ``analyses/*.yaml`` file holds one declaration. The selection is a filter o
 effect table's columns (see ``research.dataset`` and ``research.store.filter``; it reads like a
 SQL ``WHERE`` clause but is never run as SQL), so a researcher can read and change exactly what
 goes into a pooled estimate. Filters are checked when the file is read.
+Like is pooled with like: an analysis lists the outcome
+families it may meet (``outcome_families``) and pools one of them (``outcome_family``) or declares
+a multi-outcome model (``multi_outcome``); ``evaluations`` states how estimates from one evaluation
+are kept to one voice; ``moderators`` give a meta-regression and ``upgrades`` the declarations
+GRADE's dose-response and residual-confounding upgrades need.
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from research.store.files import ReadError, load_yaml, read_text
 from research.store.loader import EvidenceError, Problem
@@ -66,6 +71,51 @@ class McmcSpec(BaseModel):
     target_accept: float = Field(0.95, ge=0.5, lt=1)
 
 
+class EvaluationSpec(BaseModel):
+    """How estimates from one evaluation are kept to one voice per outcome."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    rule: Literal["most_information", "primary_source", "multilevel"] = Field(
+        "most_information",
+        description="most_information: keep the estimate with the smallest variance; primary_source: prefer "
+                    "estimates read in the publication itself, then the smallest variance; multilevel: keep all and "
+                    "model the evaluation as a cluster",
+    )
+
+
+class MultiOutcomeSpec(BaseModel):
+    """A declared model over several outcome families (instead of pooling one)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    model: Literal["moderator", "multilevel"] = Field(
+        description="moderator: outcome family as a categorical moderator; multilevel: evaluation as a cluster")
+    reference: str | None = Field(None, description="Outcome family the others are compared with (moderator model)")
+
+
+class ModeratorSpec(BaseModel):
+    """A study characteristic that may explain differences between estimates (meta-regression)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(description="Column of the effect table, e.g. year or monitoring")
+    kind: Literal["continuous", "categorical"]
+    reference: str | None = Field(None, description="Reference level of a categorical moderator")
+    label: str | None = Field(None, description="Plain name for readers")
+
+
+class UpgradeSpec(BaseModel):
+    """GRADE's reasons to rate observational evidence up that need a declaration to be judged."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    dose_response: str | None = Field(
+        None, description="A declared continuous moderator measuring the dose (e.g. cameras per km)")
+    residual_confounding: str | None = Field(
+        None, description="Why all plausible residual confounding would shrink the effect seen (a judgement)")
+
+
 class Analysis(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -73,7 +123,14 @@ class Analysis(BaseModel):
     title: str
     question: str
     intervention: str
-    outcome: str
+    outcome: str = Field(description="The outcome in words, as readers see it")
+    outcome_families: list[str] = Field(
+        default_factory=list, description="Controlled list of the outcome families this analysis may meet")
+    outcome_family: str | None = Field(None, description="The one outcome family pooled")
+    multi_outcome: MultiOutcomeSpec | None = None
+    evaluations: EvaluationSpec = Field(default_factory=EvaluationSpec)
+    moderators: list[ModeratorSpec] = Field(default_factory=list)
+    upgrades: UpgradeSpec = Field(default_factory=UpgradeSpec)
     where: str = Field(description="Filter over the effect table selecting the pooled estimates")
     reported_where: str | None = Field(None, description="Selects reported pooled results to show beside the model")
     min_k: int = Field(3, ge=2)
@@ -85,6 +142,27 @@ class Analysis(BaseModel):
     mcmc: list[McmcSpec] = Field(default_factory=list)
     gaps: list[str] = Field(default_factory=list, description="Gaps that limit this analysis")
     file: str | None = None
+
+    @model_validator(mode="after")
+    def _check_outcomes(self) -> "Analysis":
+        families = self.outcome_families
+        if len(set(families)) != len(families):
+            raise ValueError("outcome_families: a family is listed twice")
+        if self.outcome_family and self.multi_outcome:
+            raise ValueError("outcome_family: pool one family or declare multi_outcome, not both")
+        if self.outcome_family and families and self.outcome_family not in families:
+            raise ValueError(f"outcome_family: {self.outcome_family!r} is not in outcome_families")
+        if self.multi_outcome and self.multi_outcome.reference and self.multi_outcome.reference not in families:
+            raise ValueError(f"multi_outcome.reference: {self.multi_outcome.reference!r} is not in outcome_families")
+        if self.multi_outcome and len(families) < 2:
+            raise ValueError("multi_outcome: list at least two outcome_families the model spans")
+        names = [m.name for m in self.moderators]
+        if len(set(names)) != len(names):
+            raise ValueError("moderators: a moderator is declared twice")
+        dose = self.upgrades.dose_response
+        if dose and not any(m.name == dose and m.kind == "continuous" for m in self.moderators):
+            raise ValueError(f"upgrades.dose_response: {dose!r} must be a declared continuous moderator")
+        return self
 
 
 def load_analyses(folder: str | Path = "analyses") -> list[Analysis]:

@@ -19,7 +19,8 @@ from research.store.loader import Store
 from research.store.schema import EffectEstimate
 
 COLUMNS = [
-    "id", "study", "label", "source", "intervention", "outcome", "subgroup", "arm", "measure",
+    "id", "study", "evaluation", "label", "source", "intervention", "outcome", "outcome_family", "subgroup", "arm",
+    "measure",
     "estimate", "qualifier", "yi", "vi", "se", "percent_change", "ci_low_pct", "ci_high_pct", "significant",
     "design", "design_level", "rob_overall", "setting", "country", "monitoring", "year", "n_units",
     "provenance", "derived", "poolable", "reason",
@@ -120,10 +121,12 @@ def effect_table(store: Store) -> pd.DataFrame:
             {
                 "id": est.id,
                 "study": study.id,
+                "evaluation": est.evaluation or study.id,
                 "label": study.title,
                 "source": est.source,
                 "intervention": study.intervention,
                 "outcome": est.outcome,
+                "outcome_family": est.outcome_family,
                 "subgroup": est.subgroup,
                 "arm": est.arm,
                 "measure": est.measure,

@@ -2,10 +2,13 @@
 
 GRADE (Guyatt et al. 2008, BMJ 336:924; GRADE Handbook 2013) rates the certainty of a body of
 evidence: randomised evidence starts "high", observational evidence starts "low", and five
-domains can each lower it by one or two levels. Here each domain is a rule over the analysis
-result, the risk-of-bias records and the place the evidence is transported to (Almaty). Every
-downgrade carries the reason that triggered it, so a reader can disagree with a rule and see
-exactly what would change.
+domains can each lower it by one or two levels, and three (large effect, dose-response, residual
+confounding) can raise observational evidence that was not lowered. Here each domain is a rule over
+the analysis result, the risk-of-bias records (their domains as well as their overall label,
+weighted by the studies' weights in the pool) and the place the evidence is transported to
+(Almaty). Every judgement carries the reason and the numbers that triggered it, and the
+risk-of-bias and upgrade rules travel with their rows, so a reader can disagree with a rule and
+see exactly what would change.
 
 Input is one entry of ``results["analyses"]`` (see ``research.report``); values are on the log
 ratio scale, negative = fewer events.
@@ -28,13 +31,29 @@ LEVEL_MEANING = {
 RANDOMISED_DESIGNS = frozenset({"randomised_experiment"})
 
 # Rule thresholds (GRADE Handbook section 5 gives the ideas; the cut-offs are ours and stated in each reason).
-ROB_SERIOUS_SHARE = 0.5  # share of weight from high risk-of-bias studies that makes risk of bias serious
-ROB_UNASSESSED_SHARE = 0.5  # share of weight with no risk-of-bias judgement that counts as serious
+ROB_SERIOUS_SHARE = 0.5  # share of the weight at high risk, or with concerns, that makes risk of bias serious
+CONCERN_JUDGEMENTS = frozenset({"some_concerns", "unclear"})
+ROB_RULE = (
+    "Each study counts as high risk if its overall label or any domain is high; as having concerns if its "
+    "label is some concerns or unclear, if most of its domains are some concerns or unclear, or if it was not "
+    "assessed; as low otherwise. Shares are of the study weights in the pool: high risk for half the weight or "
+    "more is very serious (-2); high risk or concerns for half the weight or more is serious (-1); "
+    "anything less is not serious."
+)
 I2_SUBSTANTIAL = 0.5  # I^2 at or above this is substantial heterogeneity (Cochrane Handbook 10.10.2)
 I2_CONSIDERABLE = 0.75
 APPRECIABLE_BENEFIT = math.log(0.75)  # GRADE's default thresholds for an appreciable effect: RR 0.75 / 1.25
 APPRECIABLE_HARM = math.log(1.25)
 LARGE_EFFECT = math.log(0.5)  # RR < 0.5 with the whole interval below it: GRADE's "large effect" upgrade
+VERY_LARGE_EFFECT = math.log(0.2)  # RR < 0.2: "very large", two levels (Guyatt et al. 2011, J Clin Epidemiol 64:1311)
+DOSE_RESPONSE_ALPHA = 0.05
+UPGRADE_DOMAINS = ("large effect", "dose-response", "residual confounding")
+UPGRADE_RULE = (
+    "Observational evidence with no downgrade can be rated up: large effect when the whole interval lies below "
+    "a halving (+1) or below a fifth (+2); dose-response when a declared dose moderator has a slope in the "
+    f"direction of the effect with p < {DOSE_RESPONSE_ALPHA}; residual confounding when the analysis declares why "
+    "all plausible confounding would shrink the effect seen."
+)
 PUBLICATION_BIAS_MIN_K = 10  # Egger's test and funnel plots are not meaningful with fewer studies
 EGGER_ALPHA = 0.10
 
@@ -63,13 +82,20 @@ class Domain:
     downgrade: int  # 0, 1 ("serious") or 2 ("very serious"); a negative value is an upgrade
     reason: str
     assessable: bool = True
+    rule: str = ""  # the rule that turns the records into the judgement, shown to readers
+
+    @property
+    def is_upgrade_domain(self) -> bool:
+        return self.name in UPGRADE_DOMAINS
 
     @property
     def judgement(self) -> str:
         if not self.assessable:
             return "not assessable"
         if self.downgrade < 0:
-            return "upgrade"
+            return f"upgrade (+{-self.downgrade})"
+        if self.is_upgrade_domain:
+            return "no upgrade"
         return {0: "not serious", 1: "serious", 2: "very serious"}[min(self.downgrade, 2)]
 
 
@@ -112,7 +138,8 @@ class GradeAssessment:
             "start_reason": self.start_reason,
             "certainty": self.certainty,
             "domains": [
-                {"name": d.name, "downgrade": d.downgrade, "judgement": d.judgement, "reason": d.reason}
+                {"name": d.name, "downgrade": d.downgrade, "judgement": d.judgement, "reason": d.reason,
+                 "rule": d.rule}
                 for d in self.domains
             ],
         }
@@ -136,15 +163,15 @@ def assess_certainty(
 ) -> GradeAssessment:
     """Rate one analysis (an entry of ``results["analyses"]``) with the GRADE domains.
 
-    ``risk_of_bias`` are records with ``study`` and ``overall`` (the store's RiskOfBias records as
-    dicts); they take precedence over ``rob_overall`` given on the analysis' studies.
+    ``risk_of_bias`` are the store's RiskOfBias records as dicts (``study``, ``overall``,
+    ``domains``); they take precedence over ``rob_overall`` given on the analysis' studies.
     """
     studies = [s for s in (analysis.get("studies") or []) if isinstance(s, Mapping)]
     freq = analysis.get("frequentist") or None
     k = _as_int(analysis.get("k"), default=len(studies))
     weights = _weights(studies, freq)
     start, start_reason = _start_level(studies, weights)
-    rob_by_study = {str(r.get("study")): r.get("overall") for r in (risk_of_bias or []) if r.get("study")}
+    rob_by_study = {str(r.get("study")): r for r in (risk_of_bias or []) if isinstance(r, Mapping) and r.get("study")}
     domains = [
         _risk_of_bias(studies, weights, rob_by_study),
         _inconsistency(analysis, freq, k),
@@ -152,16 +179,12 @@ def assess_certainty(
         _imprecision(analysis, freq, k),
         _publication_bias(freq, k),
     ]
-    upgrade = _large_effect(start, domains, analysis, freq)
-    if upgrade is not None:
-        domains.append(upgrade)
+    domains += _upgrades(start, domains, analysis, freq)
     if k == 0 or analysis.get("status") == "insufficient_data":
         domains = [
-            Domain(
-                d.name, 0, "no pooled estimate to rate (insufficient data)", assessable=False
-            )
+            Domain(d.name, 0, "no pooled estimate to rate (insufficient data)", assessable=False, rule=d.rule)
             for d in domains
-            if d.name != "large effect"
+            if not d.is_upgrade_domain
         ]
         certainty = "very_low"
     else:
@@ -210,28 +233,46 @@ def _start_level(studies: list[Mapping[str, Any]], weights: list[float]) -> tupl
     return "low", f"observational designs ({', '.join(designs)}) carry {1 - randomised:.0%} of the weight"
 
 
+def _study_risk(study: Mapping[str, Any], record: Mapping[str, Any] | None) -> tuple[str, str]:
+    """("high" | "concerns" | "low", why) for one study, from its overall label and its domains."""
+    overall = (record or {}).get("overall") or study.get("rob_overall")
+    domains = dict((record or {}).get("domains") or {})
+    if not overall and not domains:
+        return "concerns", "not assessed"
+    said = str(overall or "no overall label").replace("_", " ")
+    worrying = sum(1 for v in domains.values() if v in CONCERN_JUDGEMENTS)
+    high_domains = sorted(name for name, v in domains.items() if v == "high")
+    if domains:
+        said += f"; {worrying} of {len(domains)} domains some concerns or unclear"
+    if overall == "high" or high_domains:
+        return "high", said + (f"; high in {', '.join(high_domains)}" if high_domains else "")
+    if overall in CONCERN_JUDGEMENTS or (domains and worrying > len(domains) / 2):
+        return "concerns", said
+    return "low", said
+
+
 def _risk_of_bias(
-    studies: list[Mapping[str, Any]], weights: list[float], rob_by_study: Mapping[str, Any]
+    studies: list[Mapping[str, Any]], weights: list[float], rob_by_study: Mapping[str, Mapping[str, Any]]
 ) -> Domain:
     name = "risk of bias"
     if not studies:
-        return Domain(name, 0, "no studies", assessable=False)
-    high = unassessed = 0.0
+        return Domain(name, 0, "no studies", assessable=False, rule=ROB_RULE)
+    shares = {"high": 0.0, "concerns": 0.0, "low": 0.0}
+    by_study = []
     for s, w in zip(studies, weights):
-        judgement = rob_by_study.get(str(s.get("id"))) or s.get("rob_overall")
-        if judgement == "high":
-            high += w
-        elif judgement in (None, "", "unclear"):
-            unassessed += w
+        record = rob_by_study.get(str(s.get("study"))) or rob_by_study.get(str(s.get("id")))
+        level, why = _study_risk(s, record)
+        shares[level] += w
+        by_study.append(f"{s.get('study') or s.get('id')} ({w:.0%} of the weight): {why}")
+    high, concerns = shares["high"], shares["concerns"]
+    numbers = (f"{high:.0%} of the weight at high risk, {concerns:.0%} with some concerns or unclear, "
+               f"{shares['low']:.0%} low (threshold {ROB_SERIOUS_SHARE:.0%}). By study: " + "; ".join(by_study))
     if high >= ROB_SERIOUS_SHARE:
-        return Domain(name, 1, f"{high:.0%} of the weight comes from studies at high risk of bias")
-    if unassessed >= ROB_UNASSESSED_SHARE:
-        return Domain(name, 1, f"risk of bias is unclear or not assessed for {unassessed:.0%} of the weight")
-    return Domain(
-        name,
-        0,
-        f"{high:.0%} of the weight from high risk-of-bias studies (threshold {ROB_SERIOUS_SHARE:.0%})",
-    )
+        return Domain(name, 2, "most of the weight is at high risk of bias: " + numbers, rule=ROB_RULE)
+    if high + concerns >= ROB_SERIOUS_SHARE:
+        return Domain(name, 1, "most of the weight has some concerns, unclear or high risk of bias: " + numbers,
+                      rule=ROB_RULE)
+    return Domain(name, 0, "most of the weight is at low risk of bias: " + numbers, rule=ROB_RULE)
 
 
 def _i2_fraction(value: Any) -> float | None:
@@ -326,7 +367,9 @@ def _imprecision(analysis: Mapping[str, Any], freq: Mapping[str, Any] | None, k:
 def _publication_bias(freq: Mapping[str, Any] | None, k: int) -> Domain:
     name = "publication bias"
     if k < PUBLICATION_BIAS_MIN_K:
-        return Domain(name, 0, f"not assessable (k = {k} < {PUBLICATION_BIAS_MIN_K})", assessable=False)
+        return Domain(name, 0, f"not assessable: funnel plots and Egger's test need at least "
+                               f"{PUBLICATION_BIAS_MIN_K} studies (k = {k} < {PUBLICATION_BIAS_MIN_K})",
+                      assessable=False)
     bias = (freq or {}).get("bias") or {}
     egger = bias.get("egger") or {}
     trimfill = bias.get("trimfill") or {}
@@ -353,15 +396,62 @@ def _publication_bias(freq: Mapping[str, Any] | None, k: int) -> Domain:
     return Domain(name, points, "; ".join(reasons))
 
 
-def _large_effect(
+def _upgrades(
     start: str, domains: list[Domain], analysis: Mapping[str, Any], freq: Mapping[str, Any] | None
-) -> Domain | None:
-    if start != "low" or any(d.downgrade > 0 for d in domains):
-        return None
+) -> list[Domain]:
+    """GRADE's three reasons to rate observational evidence up, each shown even when it does not apply."""
+    if start != "low":
+        why = "only observational evidence (which starts low) can be rated up"
+        return [Domain(n, 0, why, rule=UPGRADE_RULE) for n in UPGRADE_DOMAINS]
+    downgraded = [d.name for d in domains if d.downgrade > 0]
+    if downgraded:
+        why = f"not considered: the evidence is already rated down ({', '.join(downgraded)})"
+        return [Domain(n, 0, why, rule=UPGRADE_RULE) for n in UPGRADE_DOMAINS]
+    declared = analysis.get("upgrades") or {}
+    return [_large_effect(analysis, freq), _dose_response(analysis, freq, declared.get("dose_response")),
+            _residual_confounding(declared.get("residual_confounding"))]
+
+
+def _large_effect(analysis: Mapping[str, Any], freq: Mapping[str, Any] | None) -> Domain:
+    name = "large effect"
     low, high, kind = _interval(analysis, freq)
-    if high is not None and high < LARGE_EFFECT:
-        return Domain("large effect", -1, f"the whole {kind} lies below a halving of events (RR < 0.5)")
-    return None
+    if high is None:
+        return Domain(name, 0, "no interval for the pooled effect", rule=UPGRADE_RULE)
+    span = f"{kind} upper end {_pct(high)}"
+    if high < VERY_LARGE_EFFECT:
+        return Domain(name, -2, f"the whole {kind} lies below a fifth of the events ({span}; RR < 0.2)",
+                      rule=UPGRADE_RULE)
+    if high < LARGE_EFFECT:
+        return Domain(name, -1, f"the whole {kind} lies below a halving of events ({span}; RR < 0.5)",
+                      rule=UPGRADE_RULE)
+    return Domain(name, 0, f"the {kind} does not lie wholly below a halving ({span})", rule=UPGRADE_RULE)
+
+
+def _dose_response(analysis: Mapping[str, Any], freq: Mapping[str, Any] | None, moderator: Any) -> Domain:
+    name = "dose-response"
+    if not moderator:
+        return Domain(name, 0, "no dose moderator declared", rule=UPGRADE_RULE)
+    regression = analysis.get("meta_regression") or {}
+    coefficients = ((regression.get("fit") or {}).get("coefficients")) or []
+    slope = next((c for c in coefficients if c.get("name") == moderator), None)
+    if regression.get("status") != "ok" or slope is None:
+        why = regression.get("reason") or "no meta-regression result"
+        return Domain(name, 0, f"the dose moderator {moderator!r} could not be estimated: {why}", rule=UPGRADE_RULE)
+    b, p = _as_float(slope.get("estimate")), _as_float(slope.get("p"))
+    effect = _as_float((freq or {}).get("estimate"))
+    numbers = f"slope {b:+.3f} on the log scale per unit of {moderator}, p = {p:.3f}" if b is not None and p is not None \
+        else "slope not available"
+    same_way = b is not None and effect is not None and b * effect > 0
+    if p is not None and p < DOSE_RESPONSE_ALPHA and same_way:
+        return Domain(name, -1, f"more {moderator}, larger effect ({numbers})", rule=UPGRADE_RULE)
+    return Domain(name, 0, f"no clear gradient with {moderator} ({numbers})", rule=UPGRADE_RULE)
+
+
+def _residual_confounding(reason: Any) -> Domain:
+    name = "residual confounding"
+    if not reason:
+        return Domain(name, 0, "no judgement declared that confounding would shrink the effect", rule=UPGRADE_RULE)
+    return Domain(name, -1, f"declared judgement: {reason}", rule=UPGRADE_RULE)
 
 
 # --- helpers -----------------------------------------------------------------------------------
@@ -388,6 +478,8 @@ def _as_int(value: Any, default: int | None = 0) -> int | None:
 
 __all__ = [
     "ALMATY",
+    "ROB_RULE",
+    "UPGRADE_RULE",
     "Domain",
     "GradeAssessment",
     "TransportTarget",

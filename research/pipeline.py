@@ -15,7 +15,7 @@ import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 import numpy as np
 import pandas as pd
@@ -25,8 +25,9 @@ from research.analyses import Analysis, load_analyses
 from research.bayes.cache import DEFAULT_CACHE
 from research.dataset import as_arrays, effect_table, select
 from research.errors import InputError
-from research.store.loader import Store, evidence_files, load_store
+from research.store.loader import EvidenceError, Problem, Store, evidence_files, load_store
 from research.store.write import atomic_write_text
+from research.verbal import SIZE_CLASS_RULE, direction, size_class
 
 Progress = Callable[[str], None]
 RESULTS_NAME = "results.json"
@@ -94,16 +95,270 @@ def store_flow(store: Store, table: pd.DataFrame, pooled_ids: set[str]) -> dict[
     }
 
 
+# --------------------------------------------------------------------------- what goes into a pool
+
+EVALUATION_RULES = {
+    "most_information": "one estimate per evaluation and outcome: the one with the smallest variance (the most information)",
+    "primary_source": "one estimate per evaluation and outcome: one read in the publication itself if any, "
+                      "then the one with the smallest variance",
+    "multilevel": "all estimates kept; the evaluation is modelled as a cluster (multilevel model)",
+}
+MIN_K_SENSITIVITY = 2  # a pool of one is a single study, not a sensitivity analysis
+
+
+@dataclass
+class Selection:
+    """The estimates an analysis pools and, with reasons, the ones it does not."""
+
+    pooled: pd.DataFrame
+    excluded: list[dict[str, Any]]
+    other_outcomes: pd.DataFrame
+    duplicates: list[dict[str, Any]]
+    duplicate_rows: pd.DataFrame
+    families: list[str]
+
+
+def _refuse(analysis: Analysis, field: str, message: str) -> EvidenceError:
+    return EvidenceError([Problem(analysis.file or "-", analysis.id, field, message)])
+
+
+def _by_family(frame: pd.DataFrame) -> str:
+    groups: dict[str, list[str]] = {}
+    for row in frame.itertuples(index=False):
+        groups.setdefault(row.outcome_family if isinstance(row.outcome_family, str) else "(none)", []).append(row.id)
+    return "; ".join(f"{family}: {', '.join(ids)}" for family, ids in groups.items())
+
+
+def select_estimates(analysis: Analysis, table: pd.DataFrame) -> Selection:
+    """Apply the declaration: like with like, one voice per evaluation, every exclusion with its reason.
+
+    Refuses (EvidenceError naming the file, the analysis and the field, exit code 2) a pool that
+    would mix outcome families without a declared multi-outcome model, estimates whose family is
+    missing or not in the analysis' list, and a multilevel model this version cannot fit.
+    """
+    chosen = select(table, analysis.where)
+    excluded = [{"id": r.id, "reason": r.reason} for r in chosen[~chosen["poolable"]].itertuples()]
+    candidates = chosen[chosen["poolable"]].reset_index(drop=True)
+    family = candidates["outcome_family"]
+    unknown = candidates[family.isna()]
+    if len(unknown) and (len(candidates) > 1 or analysis.outcome_family):
+        raise _refuse(analysis, "outcome_family",
+                      "cannot tell whether these estimates measure the same outcome: "
+                      f"{', '.join(unknown['id'])} have no outcome_family in the store")
+    if analysis.outcome_families:
+        outside = candidates[family.notna() & ~family.isin(analysis.outcome_families)]
+        if len(outside):
+            raise _refuse(analysis, "outcome_families",
+                          f"estimates outside the analysis' list of outcome families ({_by_family(outside)}); "
+                          f"allowed: {', '.join(analysis.outcome_families)}")
+    other = candidates.iloc[0:0]
+    if analysis.outcome_family:
+        keep = family == analysis.outcome_family
+        other = candidates[~keep].reset_index(drop=True)
+        excluded += [{"id": r.id, "reason": f"measures {r.outcome_family}, not {analysis.outcome_family}: "
+                                           "a different outcome is not pooled with it"} for r in other.itertuples()]
+        candidates = candidates[keep].reset_index(drop=True)
+    elif not analysis.multi_outcome and candidates["outcome_family"].nunique() > 1:
+        raise _refuse(analysis, "outcome_family",
+                      f"would pool different outcomes without a declared multi-outcome model ({_by_family(candidates)}); "
+                      "pool one with `outcome_family:` or declare `multi_outcome:`")
+    multilevel = analysis.evaluations.rule == "multilevel" or (
+        analysis.multi_outcome is not None and analysis.multi_outcome.model == "multilevel")
+    if multilevel:
+        _multilevel_available(analysis)
+        pooled, duplicates, dropped = candidates, [], candidates.iloc[0:0]
+    else:
+        pooled, duplicates, dropped = _one_per_evaluation(candidates, analysis.evaluations.rule)
+        excluded += [{"id": d["id"], "reason": d["reason"]} for d in duplicates]
+    families = sorted(pooled["outcome_family"].dropna().unique().tolist())
+    return Selection(pooled.reset_index(drop=True), excluded, other, duplicates, dropped, families)
+
+
+def _one_per_evaluation(frame: pd.DataFrame, rule: str) -> tuple[pd.DataFrame, list[dict[str, Any]], pd.DataFrame]:
+    """Keep one estimate per (evaluation, outcome family) by the stated rule; list the others."""
+    if frame.empty:
+        return frame, [], frame
+    ranked = frame.assign(_secondary=(frame["provenance"] != "primary") if rule == "primary_source" else False)
+    ranked = ranked.sort_values(["_secondary", "vi", "id"], kind="stable")
+    family = ranked["outcome_family"].fillna("")
+    first = ~ranked.assign(_family=family).duplicated(["evaluation", "_family"])
+    kept, dropped = ranked[first], ranked[~first]
+    winner = {(r.evaluation, r.outcome_family if isinstance(r.outcome_family, str) else ""): r.id
+              for r in kept.itertuples()}
+    duplicates = []
+    for r in dropped.itertuples():
+        key = (r.evaluation, r.outcome_family if isinstance(r.outcome_family, str) else "")
+        duplicates.append({
+            "id": r.id, "kept": winner[key], "evaluation": r.evaluation, "outcome_family": key[1] or None,
+            "reason": f"same evaluation ({r.evaluation}) and outcome as {winner[key]}, which is kept: "
+                      f"{EVALUATION_RULES[rule]}",
+        })
+    order = frame["id"].tolist()
+    kept = kept.drop(columns="_secondary").set_index("id").loc[[i for i in order if i in set(kept["id"])]].reset_index()
+    return kept[frame.columns], duplicates, dropped.drop(columns="_secondary")[frame.columns]
+
+
+def _multilevel_available(analysis: Analysis) -> None:
+    """Where a multilevel fit (metafor's rma.mv: random effects for evaluation and estimate) plugs in.
+
+    Until the pipeline fits one, a declared multilevel model is refused with the alternatives, never
+    replaced by an ordinary pool that would count one evaluation several times."""
+    field = "evaluations.rule" if analysis.evaluations.rule == "multilevel" else "multi_outcome.model"
+    raise _refuse(analysis, field, "a multilevel model (evaluation as cluster) is not fitted by the pipeline yet; "
+                                   "declare evaluations.rule most_information or primary_source, or "
+                                   "multi_outcome.model moderator")
+
+
+# --------------------------------------------------------------------------- sensitivity and moderators
+
+
+def _pool_summary(frame: pd.DataFrame, analysis: Analysis) -> dict[str, Any]:
+    from research.meta import rma
+
+    yi, vi = as_arrays(frame)
+    fit = rma(yi, vi, method=analysis.method, test=analysis.test)
+    return {"k": fit.k, "estimate": fit.estimate, "ci_low": float(fit.ci_low[0]), "ci_high": float(fit.ci_high[0]),
+            "size_class": size_class(fit.estimate), "direction": direction(fit.estimate)}
+
+
+def _sensitivity(analysis: Analysis, selection: Selection, main: Mapping[str, Any]) -> dict[str, Any]:
+    """Leave-one-out, primary sources only, and the evaluation rule undone; each row says whether the
+    size class or the direction of the pooled change differs from the main result."""
+    pooled = selection.pooled
+    scenarios: list[tuple[str, str, pd.DataFrame, list[str]]] = []
+    for row in pooled.itertuples():
+        scenarios.append(("leave_one_out", f"without {row.id} ({row.label})", pooled[pooled["id"] != row.id], [row.id]))
+    secondary = pooled[pooled["provenance"] != "primary"]
+    if len(secondary):
+        scenarios.append(("primary_only", "only estimates read in the publication itself (no secondary sources)",
+                          pooled[pooled["provenance"] == "primary"], secondary["id"].tolist()))
+    if len(selection.duplicate_rows):
+        both = pd.concat([pooled, selection.duplicate_rows], ignore_index=True)
+        scenarios.append(("duplicates_kept", "every estimate of the same evaluation kept (counted as if independent)",
+                          both, selection.duplicate_rows["id"].tolist()))
+    rows = []
+    for kind, label, frame, changed in scenarios:
+        row: dict[str, Any] = {"kind": kind, "label": label, "changed": changed, "k": len(frame)}
+        if len(frame) < MIN_K_SENSITIVITY:
+            row.update(status="not_computable",
+                       reason=f"{len(frame)} estimate{'s' if len(frame) != 1 else ''} left; at least "
+                              f"{MIN_K_SENSITIVITY} are needed to pool")
+        else:
+            try:
+                row.update(status="ok", **_pool_summary(frame, analysis))
+            except InputError as exc:
+                row.update(status="not_computable", reason=str(exc))
+        if row["status"] == "ok":
+            row["changes_size_class"] = row["size_class"] != main["size_class"]
+            row["changes_direction"] = row["direction"] != main["direction"]
+        rows.append(row)
+    ok = [r for r in rows if r["status"] == "ok"]
+    return {
+        "main": dict(main),
+        "rows": rows,
+        "size_class_changes": any(r["changes_size_class"] for r in ok),
+        "direction_changes": any(r["changes_direction"] for r in ok),
+        "size_class_rule": SIZE_CLASS_RULE,
+    }
+
+
+def _design(frame: pd.DataFrame, specs, prefix_levels: bool = True) -> tuple[dict[str, np.ndarray], list[dict[str, Any]]]:
+    """Moderator columns for rma(mods=...): continuous as numbers, categorical as 0/1 columns
+    against a reference level. Returns the columns and, per moderator, what was coded how."""
+    columns: dict[str, np.ndarray] = {}
+    coded = []
+    for spec in specs:
+        values = frame[spec.name]
+        if spec.kind == "continuous":
+            columns[spec.name] = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)
+            coded.append({"name": spec.name, "label": spec.label or spec.name, "kind": "continuous"})
+            continue
+        levels = sorted(str(v) for v in values.dropna().unique())
+        reference = spec.reference if spec.reference is not None else (levels[0] if levels else None)
+        for level in levels:
+            if level != reference:
+                columns[f"{spec.name}={level}"] = (values.astype(str) == level).to_numpy(dtype=float)
+        coded.append({"name": spec.name, "label": spec.label or spec.name, "kind": "categorical",
+                      "reference": reference, "levels": levels})
+    return columns, coded
+
+
+def _meta_regression(analysis: Analysis, frame: pd.DataFrame, specs, what: str) -> dict[str, Any]:
+    """A meta-regression (research.meta.rma with mods, checked against metafor) on declared moderators.
+
+    Estimates with a missing moderator value are left out and named, never dropped silently."""
+    from research.meta import rma
+
+    missing_mask = np.zeros(len(frame), dtype=bool)
+    for spec in specs:
+        if spec.name not in frame.columns:
+            raise _refuse(analysis, "moderators", f"{spec.name!r} is not a column of the effect table")
+        column = frame[spec.name]
+        if spec.kind == "continuous":
+            column = pd.to_numeric(column, errors="coerce")
+        missing_mask |= column.isna().to_numpy()
+    used = frame[~missing_mask].reset_index(drop=True)
+    out: dict[str, Any] = {"what": what, "left_out": frame.loc[missing_mask, "id"].tolist(), "k": len(used)}
+    columns, coded = _design(used, specs)
+    out["moderators"] = coded
+    constant = [name for name, values in columns.items() if np.ptp(values) == 0] if len(used) else list(columns)
+    p = len(columns) + 1
+    if not columns or constant or len(used) <= p:
+        if not columns:
+            reason = "every moderator takes one value only among the pooled estimates"
+        elif constant:
+            reason = f"{', '.join(constant)} takes one value only"
+        else:
+            reason = f"{len(used)} estimates for {p} coefficients; more estimates than coefficients are needed"
+        return {**out, "status": "not_estimable", "reason": reason}
+    yi, vi = as_arrays(used)
+    fit = rma(yi, vi, mods=columns, method=analysis.method, test=analysis.test, labels=used["id"].tolist())
+    return {**out, "status": "ok", "fit": fit.to_dict()}
+
+
+def _outcome_model(analysis: Analysis, frame: pd.DataFrame) -> dict[str, Any]:
+    """Declared multi-outcome model: the outcome family as a categorical moderator."""
+    from research.analyses import ModeratorSpec
+
+    reference = analysis.multi_outcome.reference if analysis.multi_outcome else None
+    spec = ModeratorSpec(name="outcome_family", kind="categorical", reference=reference, label="outcome")
+    result = _meta_regression(analysis, frame, [spec], "outcome family as a moderator")
+    shared = frame.groupby("evaluation")["id"].apply(list)
+    shared = {evaluation: ids for evaluation, ids in shared.items() if len(ids) > 1}
+    if shared:  # estimates of one evaluation are correlated; only the multilevel model accounts for it
+        result["note"] = "; ".join(f"evaluation {e} gives {len(ids)} estimates ({', '.join(ids)}), treated as "
+                                   "independent here; a multilevel model would account for their correlation"
+                                   for e, ids in shared.items())
+    if result["status"] == "ok":
+        coefficients = result["fit"]["coefficients"]
+        base = coefficients[0]
+        level_of = {c["name"]: c["name"].split("=", 1)[1] for c in coefficients[1:]}
+        result["by_outcome"] = [{"outcome_family": result["moderators"][0]["reference"],
+                                 "estimate": base["estimate"], "ci_low": base["ci_low"], "ci_high": base["ci_high"]}]
+        result["by_outcome"] += [{"outcome_family": level_of[c["name"]], "difference": c["estimate"],
+                                  "difference_ci_low": c["ci_low"], "difference_ci_high": c["ci_high"],
+                                  "p": c["p"]} for c in coefficients[1:]]
+    return result
+
+
 # --------------------------------------------------------------------------- one analysis
 
 
 def _study_rows(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    columns = ["id", "study", "label", "outcome", "yi", "vi", "design", "design_level", "rob_overall", "setting",
-               "country", "monitoring", "year"]
+    columns = ["id", "study", "evaluation", "label", "outcome", "outcome_family", "yi", "vi", "design",
+               "design_level", "rob_overall", "setting", "country", "monitoring", "year", "provenance"]
     return _clean(frame[columns].astype(object).where(frame[columns].notna(), None).to_dict("records"))
 
 
-def _reported_rows(frame: pd.DataFrame) -> list[dict[str, Any]]:
+def _first_sentence(note: str | None) -> str | None:
+    """The recorded wording of a result with no single figure, e.g. 'Range across studies: 8%-49%'."""
+    if not note:
+        return None
+    sentence = " ".join(note.split()).split(". ")[0].rstrip(".")
+    return sentence if "%" in sentence else None  # only wording that carries figures (a range), not remarks
+
+
+def _reported_rows(frame: pd.DataFrame, notes: Mapping[str, str] | None = None) -> list[dict[str, Any]]:
     rows = []
     for row in frame.itertuples(index=False):
         rows.append({
@@ -113,6 +368,7 @@ def _reported_rows(frame: pd.DataFrame) -> list[dict[str, Any]]:
             "significant": None if pd.isna(row.significant) else bool(row.significant),
             "provenance": row.provenance, "measure": row.measure, "design": row.design,
             "year": None if pd.isna(row.year) else int(row.year), "n_units": row.n_units,
+            "narrative": _first_sentence((notes or {}).get(row.id)) if row.measure == "narrative" else None,
         })
     return _clean(rows)
 
@@ -159,28 +415,46 @@ def _bayes(analysis: Analysis, frame: pd.DataFrame) -> tuple[dict[str, Any], Any
 
 
 def run_analysis(analysis: Analysis, table: pd.DataFrame, cache_dir: Path | None = None,
-                 progress: Progress | None = None) -> dict[str, Any]:
-    """Run one declared analysis on the effect table; the result is plain data (JSON-ready)."""
-    chosen = select(table, analysis.where)
-    pooled = chosen[chosen["poolable"]].reset_index(drop=True)
-    excluded = chosen[~chosen["poolable"]]
+                 progress: Progress | None = None, notes: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Run one declared analysis on the effect table; the result is plain data (JSON-ready).
+
+    ``notes`` maps estimate ids to their recorded notes: a published result with no single figure
+    (a range across studies) is shown in its recorded wording."""
+    selection = select_estimates(analysis, table)
+    pooled = selection.pooled
+    pooled_what = analysis.outcome_family or (
+        f"the declared outcomes ({', '.join(selection.families)})" if analysis.multi_outcome else analysis.outcome)
     result: dict[str, Any] = {
         "id": analysis.id, "title": analysis.title, "question": analysis.question,
         "intervention": analysis.intervention, "outcome": analysis.outcome, "file": analysis.file,
+        "outcome_family": analysis.outcome_family, "outcome_families": list(analysis.outcome_families),
+        "multi_outcome": analysis.multi_outcome.model_dump() if analysis.multi_outcome else None,
+        "pooled_families": selection.families,
+        "evaluation_rule": {"rule": analysis.evaluations.rule, "text": EVALUATION_RULES[analysis.evaluations.rule]},
+        "upgrades": analysis.upgrades.model_dump(),
         "k": len(pooled), "inputs": pooled["id"].tolist(),
-        "excluded": [{"id": r.id, "reason": r.reason} for r in excluded.itertuples()],
+        "excluded": selection.excluded,
+        "duplicates": selection.duplicates,
+        "other_outcomes": _study_rows(selection.other_outcomes),
         "studies": _study_rows(pooled), "gaps": list(analysis.gaps),
-        "reported": _reported_rows(select(table, analysis.reported_where)) if analysis.reported_where else [],
+        "reported": _reported_rows(select(table, analysis.reported_where), notes) if analysis.reported_where else [],
         "frequentist": None, "bayes": None, "transport": None, "value_of_information": [], "mcmc": [],
+        "sensitivity": None, "meta_regression": None, "outcome_model": None,
         "figures": {},
         "status": "ok" if len(pooled) >= analysis.min_k else "insufficient_data",
     }
     if result["status"] == "insufficient_data":
-        result["status_reason"] = (
-            f"{len(pooled)} estimate(s) with a usable uncertainty; at least {analysis.min_k} are needed to pool"
-        )
+        result["status_reason"] = _insufficient_reason(analysis, selection, pooled_what)
         return result
     result["frequentist"], fit = _frequentist(analysis, pooled)
+    main = {"k": fit.k, "estimate": fit.estimate, "ci_low": float(fit.ci_low[0]), "ci_high": float(fit.ci_high[0]),
+            "size_class": size_class(fit.estimate), "direction": direction(fit.estimate)}
+    result["sensitivity"] = _clean(_sensitivity(analysis, selection, main))
+    if analysis.moderators:
+        result["meta_regression"] = _clean(_meta_regression(analysis, pooled, analysis.moderators,
+                                                            "declared moderators"))
+    if analysis.multi_outcome and analysis.multi_outcome.model == "moderator":
+        result["outcome_model"] = _clean(_outcome_model(analysis, pooled))
     result["bayes"], posterior = _bayes(analysis, pooled)
     if analysis.transport:
         result["transport"] = _clean(_transport(analysis, pooled))
@@ -189,6 +463,23 @@ def run_analysis(analysis: Analysis, table: pd.DataFrame, cache_dir: Path | None
     result["mcmc"], mcmc_fits = _mcmc(analysis, pooled, cache_dir, progress)
     result["figures"] = _figures(analysis, pooled, fit, posterior, mcmc_fits)
     return result
+
+
+def _insufficient_reason(analysis: Analysis, selection: Selection, pooled_what: str) -> str:
+    """Why nothing was pooled, in plain words, naming what was left out."""
+    k = len(selection.pooled)
+    has = {0: "no estimate", 1: "only 1 estimate"}.get(k, f"only {k} estimates")
+    text = (f"{has} of {pooled_what} {'comes' if k <= 1 else 'come'} with a margin of error, that is a standard error or confidence "
+            f"interval, which pooling needs; at least {analysis.min_k} are needed to pool")
+    n_other = len(selection.other_outcomes)
+    if n_other:
+        said = "1 other estimate measures a different outcome and is" if n_other == 1 else \
+            f"{n_other} other estimates measure different outcomes and are"
+        text += f"; {said} not pooled with {'it' if k == 1 else 'them'}: " + "; ".join(
+            f"{r.outcome_family} ({r.id})" for r in selection.other_outcomes.itertuples())
+    if selection.duplicates:
+        text += "; " + "; ".join(f"{d['id']} repeats evaluation {d['evaluation']}" for d in selection.duplicates)
+    return text
 
 
 def _transport(analysis: Analysis, frame: pd.DataFrame) -> dict[str, Any]:
@@ -263,11 +554,12 @@ def run_analyses(store: Store, analyses_dir: str | Path = "analyses", progress: 
                  cache_dir: Path | None = DEFAULT_CACHE, table: pd.DataFrame | None = None) -> dict:
     """Run every declared analysis on the store; returns ``{analysis_id: result}``."""
     table = effect_table(store) if table is None else table
+    notes = {e.id: e.note for e in store["estimates"] if e.note}
     results = {}
     for analysis in load_analyses(analyses_dir):
         if progress:
             progress(f"analysis: {analysis.title}")
-        results[analysis.id] = run_analysis(analysis, table, cache_dir, progress)
+        results[analysis.id] = run_analysis(analysis, table, cache_dir, progress, notes)
     return results
 
 
@@ -343,7 +635,7 @@ def build(
     analyses = run_analyses(store, analyses_dir, progress=step, cache_dir=cache_dir, table=table)
     step("checking claims")
     verdicts = evaluate_claims(store, analyses, checks_path=analyses_dir / "claim-checks.yaml")
-    pooled = {i for r in analyses.values() for i in r["inputs"]}
+    pooled = {i for r in analyses.values() if r["status"] == "ok" for i in r["inputs"]}  # only what was pooled
     results = _clean({
         "generated_at": (today or dt.date.today()).isoformat(),
         "evidence_fingerprint": inputs_hash,

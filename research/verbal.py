@@ -155,29 +155,94 @@ def probability_sentence(p: float, event: str) -> str:
     return f"It is {entry.term} ({entry.range_text} range; estimate {100 * _check_probability(p):.0f}%) that {event}."
 
 
-# GRADE plain-language wording by certainty (Santesso et al. 2020, J Clin Epidemiol 119:126-135),
-# phrased around the outcome ("there are probably fewer crashes") so it reads the same whether
-# the intervention is singular ("CCTV") or plural ("speed cameras").
-_CERTAINTY_HEDGES = {"high": "there are", "moderate": "there are probably", "low": "there may be"}
+# GRADE's informative statements by certainty (Santesso et al. 2020, J Clin Epidemiol 119:126-135):
+# high "reduces", moderate "probably reduces", low "may reduce", very low "We are very uncertain
+# whether ... reduces ...". The size class of the point estimate picks the verb phrase ("slightly",
+# "a large reduction", "little to no difference"); at very low certainty no size is claimed.
+_HEDGES = {"high": "", "moderate": "probably ", "low": "may "}
+# A probability may carry an IPCC likelihood word only where the evidence behind it is rated at least
+# moderate: a calibrated word next to low or very low certainty says more than the evidence allows.
+LIKELIHOOD_WORD_MIN_CERTAINTY = ("moderate", "high")
+
+
+def is_plural(noun_phrase: str) -> bool:
+    """Rough number agreement for an intervention named in English ("speed cameras" vs "CCTV")."""
+    last = noun_phrase.strip().split()[-1].lower() if noun_phrase.strip() else ""
+    return last.endswith("s") and not last.endswith(("ss", "us", "is"))
+
+
+def _verb(base: str, hedge: str, plural: bool) -> str:
+    """'reduce' -> 'reduces' (high, singular), 'probably reduce' (moderate, plural), 'may reduce' (low)."""
+    if hedge == "may ":
+        return f"may {base}"
+    third = base if plural else (base[:-1] + "ies" if base.endswith("y") else base + "s")
+    return f"{hedge}{third}"
+
+
+def grade_statement(certainty: str, intervention: str, outcome: str, estimate: float | None) -> str:
+    """GRADE's informative statement for a pooled log ratio (negative = fewer events)."""
+    plural = is_plural(intervention)
+    x, y = intervention, outcome
+    increases = estimate is not None and estimate > 0
+    verb = ("increase" if increases else "reduce") if plural else ("increases" if increases else "reduces")
+    if certainty == "very_low" or certainty not in _HEDGES:
+        return f"We are very uncertain whether {x} {verb} {y}."
+    if estimate is None:
+        return f"The evidence does not show whether {x} {verb} {y}."
+    hedge = _HEDGES[certainty]
+    size = size_class(estimate)
+    if size == "trivial":
+        return f"{x[:1].upper() + x[1:]} {_verb('result', hedge, plural)} in little to no difference in {y}."
+    change = "increase" if increases else "reduce"
+    if size == "large":
+        noun = "an increase" if increases else "a reduction"
+        return f"{x[:1].upper() + x[1:]} {_verb('result', hedge, plural)} in a large {noun.split()[-1]} in {y}."
+    text = f"{x[:1].upper() + x[1:]} {_verb(change, hedge, plural)} {y}"
+    return text + (" slightly." if size == "small" else ".")
+
+
+def likelihood_word_allowed(certainty: str) -> bool:
+    """Whether a calibrated likelihood word may stand next to a probability at this GRADE certainty."""
+    return certainty in LIKELIHOOD_WORD_MIN_CERTAINTY
 
 
 def plain_language_statement(
-    certainty: str, intervention: str, outcome: str, low: float | None, high: float | None
+    certainty: str, intervention: str, outcome: str, low: float | None, high: float | None,
+    estimate: float | None = None,
 ) -> str:
-    """One GRADE-style sentence: how sure we are and which way the interval points.
+    """The headline sentence: GRADE's informative statement (see ``grade_statement``).
 
-    ``low``/``high`` bound the pooled log ratio (negative = fewer events). An interval that
-    includes no effect is reported as undecided rather than as "no difference", because a wide
-    interval is absence of evidence, not evidence of absence.
+    ``estimate`` is the pooled log ratio; without it the middle of ``low``/``high`` stands in.
     """
-    x, y = intervention, outcome
-    if certainty == "very_low":
-        return f"We are very uncertain whether there are fewer {y} with {x}."
-    if low is None or high is None or certainty not in _CERTAINTY_HEDGES:
-        return f"The evidence does not show whether there are fewer {y} with {x}."
-    hedge = _CERTAINTY_HEDGES[certainty]
-    if high < 0:
-        return f"With {x}, {hedge} fewer {y}."
-    if low > 0:
-        return f"With {x}, {hedge} more {y}."
-    return f"With {x}, there may be fewer or more {y}; the evidence cannot tell which."
+    if estimate is None and low is not None and high is not None:
+        estimate = (low + high) / 2
+    return grade_statement(certainty, intervention, outcome, estimate)
+
+
+# Size classes of a relative change, for GRADE's informative statements ("little or no
+# difference", "slightly", a plain "reduces", "a large reduction"). The cut-offs are ours and are
+# printed wherever a class is used; "large" starts at a halving, GRADE's large-effect threshold.
+SIZE_CLASSES: tuple[tuple[str, float], ...] = (("trivial", 5.0), ("small", 20.0), ("moderate", 50.0))
+SIZE_CLASS_RULE = (
+    "size of a change: trivial below 5%, small 5% to 20%, moderate 20% to 50%, large 50% or more "
+    "(in either direction)"
+)
+
+
+def size_class(log_ratio: float | None) -> str | None:
+    """``"trivial"``, ``"small"``, ``"moderate"`` or ``"large"`` for a log ratio; None if unknown."""
+    change = percent_change(log_ratio)
+    if change is None:
+        return None
+    for name, below in SIZE_CLASSES:
+        if abs(change) < below:
+            return name
+    return "large"
+
+
+def direction(log_ratio: float | None) -> str | None:
+    """``"fewer"`` or ``"more"`` events (``"no change"`` at exactly zero); None if unknown."""
+    change = percent_change(log_ratio)
+    if change is None:
+        return None
+    return "fewer" if change < 0 else "more" if change > 0 else "no change"

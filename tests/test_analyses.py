@@ -66,3 +66,43 @@ def test_gap_ranking_puts_value_of_information_first(store_dir):
     assert ranked[0]["id"] == "gap-1" and ranked[0]["rank"] == 1 and ranked[0]["limits_analysis"] == ["a"]
     analyses["a"]["value_of_information"] = [{"gap": "gap-1", "pi_width_reduction": 0.3}]
     assert rank_gaps(store, analyses)[0]["voi"]["pi_width_reduction"] == 0.3
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "words"),
+    [
+        ("outcome_families: [all crashes]\noutcome_family: injury crashes\n", "-", "not in outcome_families"),
+        ("outcome_families: [a, b]\noutcome_family: a\nmulti_outcome: {model: moderator}\n", "-", "not both"),
+        ("outcome_families: [a]\nmulti_outcome: {model: moderator}\n", "-", "at least two"),
+        ("moderators: [{name: year, kind: categorical}]\nupgrades: {dose_response: year}\n", "-",
+         "declared continuous moderator"),
+        ("moderators: [{name: year, kind: linear}]\n", "moderators.0.kind", "continuous"),
+        ("evaluations: {rule: newest}\n", "evaluations.rule", "most_information"),
+    ],
+)
+def test_outcome_and_moderator_declarations_are_checked(tmp_path, change, field, words):
+    (tmp_path / "cctv.yaml").write_text(DECLARATION + change)
+    with pytest.raises(EvidenceError) as info:
+        load_analyses(tmp_path)
+    (problem,) = info.value.problems
+    assert problem.record == "cctv-crime" and words in problem.message
+    if field != "-":
+        assert problem.field == field
+
+
+def test_outcome_declarations_load(tmp_path):
+    (tmp_path / "cctv.yaml").write_text(
+        DECLARATION + "outcome_families: [all recorded crime, violent crime]\n"
+                      "multi_outcome: {model: moderator, reference: all recorded crime}\n"
+                      "evaluations: {rule: primary_source}\n"
+                      "moderators: [{name: year, kind: continuous}, {name: setting, kind: categorical}]\n"
+                      "upgrades: {dose_response: year, residual_confounding: sites chosen for rising crime}\n")
+    (analysis,) = load_analyses(tmp_path)
+    assert analysis.multi_outcome.reference == "all recorded crime"
+    assert analysis.evaluations.rule == "primary_source" and [m.kind for m in analysis.moderators] == [
+        "continuous", "categorical"]
+
+
+def test_shipped_analyses_each_pool_one_declared_outcome():
+    for analysis in load_analyses(Path(__file__).resolve().parents[1] / "analyses"):
+        assert analysis.outcome_family in analysis.outcome_families, analysis.id

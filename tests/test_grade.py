@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from research.grade import ALMATY, TransportTarget, assess_certainty, grade_all
+from research.grade import ALMATY, ROB_RULE, UPGRADE_DOMAINS, TransportTarget, assess_certainty, grade_all
 from tests.test_report_fixture import realistic_results
 
 LOG = math.log
@@ -33,7 +33,9 @@ def clean_studies(n=3, **kw):
 def test_observational_evidence_with_no_problems_stays_low():
     grade = assess_certainty(analysis(clean_studies()))
     assert grade.start == "low"
-    assert [d.downgrade for d in grade.domains] == [0, 0, 0, 0, 0]
+    assert [d.downgrade for d in grade.domains] == [0] * 8
+    assert [d.name for d in grade.domains][-3:] == list(UPGRADE_DOMAINS)
+    assert all(d.judgement == "no upgrade" for d in grade.domains[-3:])
     assert grade.certainty == "low"
 
 
@@ -51,18 +53,18 @@ def test_start_follows_the_design_that_carries_the_weight():
 
 
 def test_risk_of_bias_counts_weight_not_studies():
-    # one high risk-of-bias study out of three: serious only when it carries most of the weight
+    # one high risk-of-bias study out of three: very serious only when it carries most of the weight
     precise_bad = [study(0, rob="high", vi=0.001), study(1, vi=0.05), study(2, vi=0.05)]
     imprecise_bad = [study(0, rob="high", vi=0.2), study(1, vi=0.01), study(2, vi=0.01)]
     serious = assess_certainty(analysis(precise_bad)).domain("risk of bias")
-    assert serious.downgrade == 1 and "high risk of bias" in serious.reason
+    assert serious.downgrade == 2 and "high risk of bias" in serious.reason
     assert assess_certainty(analysis(imprecise_bad)).domain("risk of bias").downgrade == 0
 
 
 def test_risk_of_bias_records_take_precedence_over_study_rows():
     studies = clean_studies()
     records = [{"study": s["id"], "overall": "high"} for s in studies]
-    assert assess_certainty(analysis(studies), records).domain("risk of bias").downgrade == 1
+    assert assess_certainty(analysis(studies), records).domain("risk of bias").downgrade == 2
 
 
 def test_unassessed_risk_of_bias_is_serious():
@@ -163,7 +165,7 @@ def test_large_effect_upgrades_clean_observational_evidence():
     a = analysis(clean_studies(), estimate=LOG(0.3), ci_low=LOG(0.2), ci_high=LOG(0.45),
                  pi_low=LOG(0.15), pi_high=LOG(0.48))
     grade = assess_certainty(a)
-    assert grade.domains[-1].name == "large effect"
+    assert grade.domain("large effect").downgrade == -1 and grade.domain("large effect").judgement == "upgrade (+1)"
     assert grade.certainty == "moderate"
 
 
@@ -191,3 +193,90 @@ def test_grade_all_on_the_fixture():
     assert speed.domain("risk of bias").downgrade == 1
     assert "no study from Kazakhstan" in speed.domain("indirectness").reason
     assert speed.domain("publication bias").judgement == "not assessable"
+
+
+# --- risk of bias from the domains, not only the overall label ------------------------------------
+
+DOMAINS = ("confounding", "selection", "measurement", "missing_data", "reporting")
+
+
+def _rob_records(studies, overall, domains):
+    return [{"study": s["id"], "overall": overall, "domains": dict(zip(DOMAINS, domains))} for s in studies]
+
+
+def test_flipping_domains_changes_the_risk_of_bias_row():
+    studies = clean_studies()
+    mostly_unclear = ["some_concerns", "unclear", "unclear", "unclear", "low"]
+    optimistic = assess_certainty(analysis(studies), _rob_records(studies, "low", mostly_unclear))
+    row = optimistic.domain("risk of bias")
+    # the overall label says "low", but four of five domains are unclear: serious, with the numbers shown
+    assert row.downgrade == 1 and row.judgement == "serious"
+    assert "100% of the weight at high risk" not in row.reason and "4 of 5 domains" in row.reason
+    flipped = assess_certainty(analysis(studies), _rob_records(studies, "low", ["low"] * 5)).domain("risk of bias")
+    assert flipped.downgrade == 0 and flipped.judgement == "not serious"
+    one_high = assess_certainty(analysis(studies), _rob_records(studies, "low", ["high"] + ["low"] * 4))
+    assert one_high.domain("risk of bias").downgrade == 2 and "high in confounding" in one_high.domain("risk of bias").reason
+    assert optimistic.certainty == "very_low" and assess_certainty(
+        analysis(studies), _rob_records(studies, "low", ["low"] * 5)).certainty == "low"
+
+
+def test_some_concerns_across_most_of_the_weight_is_serious():
+    # the speed-camera case: every study "some concerns" with mostly unclear domains
+    studies = [dict(study(i), study=f"study-{i}") for i in range(4)]
+    records = [{"study": f"study-{i}", "overall": "some_concerns",
+                "domains": dict(zip(DOMAINS, ["some_concerns", "unclear", "unclear", "unclear", "unclear"]))}
+               for i in range(4)]
+    row = assess_certainty(analysis(studies), records).domain("risk of bias")
+    assert row.downgrade == 1
+    assert "100% with some concerns or unclear" in row.reason and "study-0 (25% of the weight)" in row.reason
+
+
+def test_the_rule_travels_with_the_row():
+    grade = assess_certainty(analysis(clean_studies()))
+    assert grade.domain("risk of bias").rule == ROB_RULE
+    rows = {d["name"]: d for d in grade.to_dict()["domains"]}
+    assert rows["risk of bias"]["rule"] == ROB_RULE and "half the weight" in ROB_RULE
+
+
+# --- upgrades ----------------------------------------------------------------------------------
+
+
+def _with_regression(a, slope, p, moderator="cameras_per_km"):
+    a["upgrades"] = {"dose_response": moderator, "residual_confounding": None}
+    a["meta_regression"] = {"status": "ok", "fit": {"coefficients": [
+        {"name": "intrcpt", "estimate": -0.1, "p": 0.2},
+        {"name": moderator, "estimate": slope, "p": p}]}}
+    return a
+
+
+def test_dose_response_upgrades_only_a_clear_gradient_in_the_direction_of_the_effect():
+    clear = assess_certainty(_with_regression(analysis(clean_studies()), slope=-0.05, p=0.01))
+    assert clear.domain("dose-response").downgrade == -1 and clear.certainty == "moderate"
+    assert "p = 0.010" in clear.domain("dose-response").reason
+    unclear = assess_certainty(_with_regression(analysis(clean_studies()), slope=-0.05, p=0.3))
+    assert unclear.domain("dose-response").downgrade == 0 and unclear.certainty == "low"
+    wrong_way = assess_certainty(_with_regression(analysis(clean_studies()), slope=0.05, p=0.01))
+    assert wrong_way.domain("dose-response").downgrade == 0
+
+
+def test_residual_confounding_is_a_declared_judgement():
+    a = analysis(clean_studies())
+    a["upgrades"] = {"dose_response": None, "residual_confounding": "sites were chosen for rising crash trends"}
+    grade = assess_certainty(a)
+    d = grade.domain("residual confounding")
+    assert d.downgrade == -1 and "sites were chosen" in d.reason and grade.certainty == "moderate"
+
+
+def test_no_upgrade_once_rated_down():
+    a = analysis(clean_studies(country="USA"))
+    a["upgrades"] = {"dose_response": None, "residual_confounding": "a reason"}
+    grade = assess_certainty(a)
+    assert grade.domain("residual confounding").downgrade == 0
+    assert "already rated down (indirectness)" in grade.domain("residual confounding").reason
+
+
+def test_very_large_effect_upgrades_two_levels():
+    a = analysis(clean_studies(), estimate=LOG(0.1), ci_low=LOG(0.05), ci_high=LOG(0.15),
+                 pi_low=LOG(0.04), pi_high=LOG(0.18))
+    grade = assess_certainty(a)
+    assert grade.domain("large effect").downgrade == -2 and grade.certainty == "high"

@@ -16,6 +16,7 @@ from markupsafe import escape
 
 from research.analyses import load_analyses
 from research.report import render_html_text, render_markdown_text
+from research.report.context import _plain_assumption
 from tests.test_report_fixture import realistic_results
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -88,7 +89,7 @@ def test_transport_assumptions_are_listed_in_the_summary():
     md = render_markdown_text(results)
     assert "What this assumes about Almaty:" in html and "What this assumes about Almaty:" in md
     for text in assumptions[:-1]:
-        assert f"<li>{escape(text)}</li>" in html
+        assert f"<li>{escape(_plain_assumption(text))}</li>" in html  # statisticians' words explained
     assert "<script" not in html and str(escape(HOSTILE)) in html
 
 

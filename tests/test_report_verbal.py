@@ -13,12 +13,15 @@ from research.verbal import (
     IPCC_SCALE_DISPLAY,
     describe_change,
     describe_interval,
+    grade_statement,
     likelihood,
     likelihood_term,
+    likelihood_word_allowed,
     natural_frequency,
     natural_frequency_sentence,
     percent_change,
     plain_language_statement,
+    size_class,
 )
 
 
@@ -101,13 +104,38 @@ def test_natural_frequency_sentence():
 @pytest.mark.parametrize(
     ("certainty", "interval", "expected"),
     [
-        ("high", (-0.3, -0.1), "With speed cameras, there are fewer crashes."),
-        ("moderate", (-0.3, -0.1), "With speed cameras, there are probably fewer crashes."),
-        ("low", (0.1, 0.3), "With speed cameras, there may be more crashes."),
-        ("low", (-0.3, 0.1), "With speed cameras, there may be fewer or more crashes; the evidence cannot tell which."),
-        ("very_low", (-0.3, -0.1), "We are very uncertain whether there are fewer crashes with speed cameras."),
-        ("moderate", (None, None), "The evidence does not show whether there are fewer crashes with speed cameras."),
+        ("high", (-0.5, -0.3), "Speed cameras reduce crashes."),
+        ("moderate", (-0.5, -0.3), "Speed cameras probably reduce crashes."),
+        ("low", (0.1, 0.3), "Speed cameras may increase crashes."),
+        ("low", (-0.2, -0.1), "Speed cameras may reduce crashes slightly."),
+        ("moderate", (-0.03, 0.02), "Speed cameras probably result in little to no difference in crashes."),
+        ("high", (-1.2, -0.8), "Speed cameras result in a large reduction in crashes."),
+        ("very_low", (-0.3, -0.1), "We are very uncertain whether speed cameras reduce crashes."),
+        ("moderate", (None, None), "The evidence does not show whether speed cameras reduce crashes."),
     ],
 )
 def test_plain_language_statement(certainty, interval, expected):
     assert plain_language_statement(certainty, "speed cameras", "crashes", *interval) == expected
+
+
+@pytest.mark.parametrize(
+    ("certainty", "expected"),
+    [("high", "Public-area CCTV reduces crime."), ("moderate", "Public-area CCTV probably reduces crime."),
+     ("low", "Public-area CCTV may reduce crime."),
+     ("very_low", "We are very uncertain whether public-area CCTV reduces crime.")],
+)
+def test_grade_statement_follows_certainty_and_number(certainty, expected):
+    # GRADE's informative statements; the very-low headline carries no number
+    statement = grade_statement(certainty, "public-area CCTV", "crime", math.log(0.75))
+    assert statement == expected
+    assert not any(ch.isdigit() for ch in statement)
+
+
+def test_likelihood_words_only_at_moderate_or_high_certainty():
+    assert likelihood_word_allowed("high") and likelihood_word_allowed("moderate")
+    assert not likelihood_word_allowed("low") and not likelihood_word_allowed("very_low")
+
+
+@pytest.mark.parametrize(("change", "expected"), [(-3, "trivial"), (-10, "small"), (25, "moderate"), (-60, "large")])
+def test_size_classes(change, expected):
+    assert size_class(math.log1p(change / 100)) == expected

@@ -162,12 +162,12 @@ FLOW_STEPS = (
     ("studies", "Studies recorded"),
     ("studies_with_estimates", "Studies with an effect estimate"),
     ("estimates", "Effect estimates recorded"),
-    ("estimates_with_uncertainty", "Estimates with a CI, SE or counts"),
+    ("estimates_with_uncertainty", "Estimates with a margin of error"),
     ("estimates_pooled", "Estimates used in a pooled analysis"),
 )
 FLOW_ASIDES = {
     "studies_with_estimates": ("studies", "Studies with no number (see data gaps)"),
-    "estimates_with_uncertainty": ("estimates", "No CI/SE: shown as reported, not pooled"),
+    "estimates_with_uncertainty": ("estimates", "No margin of error: shown as reported"),
 }
 
 

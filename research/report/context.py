@@ -11,7 +11,7 @@ from typing import Any, Mapping
 
 from markupsafe import Markup
 
-from research.grade import ALMATY, GradeAssessment, TransportTarget, assess_certainty
+from research.grade import ALMATY, ROB_RULE, UPGRADE_RULE, GradeAssessment, TransportTarget, assess_certainty
 from research.plots.report import icon_array, prisma_flow, rob_traffic_light
 from research.report._format import (
     NOT_AVAILABLE,
@@ -33,9 +33,11 @@ from research.report.mcmc import TRACE_PREFIX, mcmc_view
 from research.report.reported import reported_summary
 from research.report.svg import safe_svg
 from research.verbal import (
+    SIZE_CLASS_RULE,
     describe_change,
     describe_interval,
     likelihood,
+    likelihood_word_allowed,
     natural_frequency,
     percent_change,
     plain_language_statement,
@@ -61,7 +63,7 @@ def build_context(results: Mapping[str, Any], target: TransportTarget = ALMATY) 
     claims = [_claim_view(c) for c in _list(results.get("claims")) if isinstance(c, Mapping)]
     gaps = _ranked_gaps([g for g in _list(results.get("gaps")) if isinstance(g, Mapping)])
     for view in analyses:
-        if not view["ok"] and view["reported"]:
+        if view["reported"]:  # the reviews' own figures stand beside every analysis, pooled or not
             view["reported_summary"] = reported_summary(view, gaps)
     store = results.get("store") if isinstance(results.get("store"), Mapping) else {}
     flow = store.get("flow") if isinstance(store.get("flow"), Mapping) else {}
@@ -86,6 +88,9 @@ def build_context(results: Mapping[str, Any], target: TransportTarget = ALMATY) 
         "flow_svg": Markup(prisma_flow(flow)),
         "rob_svg": Markup(rob_traffic_light(rob_records)),
         "rob_records": rob_records,
+        "rob_rule": ROB_RULE,
+        "size_class_rule": SIZE_CLASS_RULE,
+        "upgrade_rule": UPGRADE_RULE,
     }
 
 
@@ -125,13 +130,120 @@ def _analysis_view(a: Mapping[str, Any], rob: list[Mapping[str, Any]], target: T
         "mcmc": mcmc_view(_list(a.get("mcmc")), bayes, figures),
         "reported_summary": None,  # filled in by build_context, which knows the gap register
     }
-    view["benefit"] = _benefit(transport, bayes, outcome)
+    words = likelihood_word_allowed(grade.certainty)
+    view["likelihood_words"] = words
+    if not words:  # a calibrated likelihood word would claim more than low or very low certainty allows
+        for part in (view["bayes"], view["transport"]):
+            if part:
+                for key in [k for k in part if k.endswith("_term")]:
+                    part[key] = f"no likelihood word at {grade.label.lower()} certainty"
+    view["benefit"] = _benefit(transport, bayes, outcome, words)
     low, high = _pooled_interval(freq, bayes)
+    view["sensitivity"] = _sensitivity_view(_mapping(a.get("sensitivity")))
+    view["meta_regression"] = _regression_view(_mapping(a.get("meta_regression")))
+    view["outcome_model"] = _regression_view(_mapping(a.get("outcome_model")))
+    view["other_outcomes"] = [_study_view(s) for s in _list(a.get("other_outcomes")) if isinstance(s, Mapping)]
+    view["duplicates"] = [d for d in _list(a.get("duplicates")) if isinstance(d, Mapping)]
+    view["own_rows"] = _own_rows(view["studies"] + view["other_outcomes"])
+    view["evaluation_rule"] = _text(_mapping(a.get("evaluation_rule")).get("text"))
+    view["pooled_family"] = _text(a.get("outcome_family"))
     if view["ok"]:
-        view["statement"] = plain_language_statement(grade.certainty, view["intervention"], outcome, low, high)
-    else:
-        view["statement"] = "No pooled estimate" + (f": {view['status_reason']}." if view["status_reason"] else ".")
+        estimate = _float(freq.get("estimate"))
+        if estimate is None:
+            estimate = _float(_mapping(bayes.get("mu")).get("mean"))
+        view["statement"] = plain_language_statement(grade.certainty, view["intervention"], outcome, low, high,
+                                                     estimate=estimate)
+        if view["sensitivity"] and view["sensitivity"]["headline_note"]:
+            view["statement"] += " " + view["sensitivity"]["headline_note"]
+    else:  # nothing pooled: GRADE's very-low wording, with no number in the headline
+        view["statement"] = plain_language_statement(grade.certainty, view["intervention"], outcome, None, None)
     return view
+
+
+def _moderator_test(fit: Mapping[str, Any], qm_df: list[Any]) -> str:
+    """The test that the moderators explain nothing, with its p value defined in words."""
+    dfs = [d for d in qm_df if d is not None]
+    name = f"F({', '.join(str(d) for d in dfs)})" if len(dfs) == 2 else f"chi-squared({', '.join(str(d) for d in dfs)})"
+    return (f"Test that the moderators explain none of the differences: {name} = {_num(fit.get('qm'), 2)}, "
+            f"p = {_p(fit.get('qm_p'))} (p: how often differences this large would arise by chance if they did not)")
+
+
+def _own_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The store's estimates one per line; rows that share an evaluation say so (one evaluation, one voice)."""
+    counts: dict[str, int] = {}
+    for row in rows:
+        counts[row["evaluation"]] = counts.get(row["evaluation"], 0) + 1
+    return [dict(row, shared_note=f"same evaluation as {counts[row['evaluation']] - 1} other line"
+                 f"{'s' if counts[row['evaluation']] > 2 else ''} here: {row['evaluation']}"
+                 if counts[row["evaluation"]] > 1 else "") for row in rows]
+
+
+def _sensitivity_view(sens: Mapping[str, Any]) -> dict[str, Any] | None:
+    """Rows of the sensitivity table and, when the size class or the direction moves, the sentence the
+    headline carries (words only: no point estimate)."""
+    if not sens:
+        return None
+    main = _mapping(sens.get("main"))
+    rows = []
+    for r in _list(sens.get("rows")):
+        if not isinstance(r, Mapping):
+            continue
+        ok = r.get("status") == "ok"
+        rows.append({
+            "label": _text(r.get("label")),
+            "k": _count(r.get("k")),
+            "pct": _pct(r.get("estimate")) if ok else NOT_AVAILABLE,
+            "ci": describe_interval(_float(r.get("ci_low")), _float(r.get("ci_high"))) if ok else NOT_AVAILABLE,
+            "size_class": _text(r.get("size_class")) if ok else NOT_AVAILABLE,
+            "changes": ", ".join(w for w, flag in (("direction", r.get("changes_direction")),
+                                                   ("size", r.get("changes_size_class"))) if flag) or "no",
+            "note": _text(r.get("reason")),
+        })
+    moved = [r for r in _list(sens.get("rows")) if isinstance(r, Mapping) and r.get("status") == "ok"]
+    direction = [r for r in moved if r.get("changes_direction")]
+    size = [r for r in moved if r.get("changes_size_class")]
+    note = ""
+    if direction:
+        note = (f"The direction of the change is not robust: it reverses {_when(direction)}.")
+    elif size:
+        classes = sorted({str(r.get("size_class")) for r in size})
+        note = (f"The size of the change is not robust: it is {main.get('size_class')} with all estimates but "
+                f"{' or '.join(classes)} {_when(size)}.")
+    return {"rows": rows, "headline_note": note, "size_class_rule": _text(sens.get("size_class_rule")) or SIZE_CLASS_RULE,
+            "main_size_class": _text(main.get("size_class"))}
+
+
+def _when(rows: list[Mapping[str, Any]]) -> str:
+    labels = [str(r.get("label") or "") for r in rows]
+    return labels[0] if len(labels) == 1 else f"in {len(labels)} of the checks ({'; '.join(labels)})"
+
+
+def _regression_view(reg: Mapping[str, Any]) -> dict[str, Any] | None:
+    """A meta-regression as readers see it: each coefficient as a ratio change, the test of moderators."""
+    if not reg:
+        return None
+    fit = _mapping(reg.get("fit"))
+    rows = []
+    for c in _list(fit.get("coefficients")):
+        if not isinstance(c, Mapping):
+            continue
+        rows.append({"name": "intercept (reference)" if c.get("name") == "intrcpt" else _text(c.get("name")),
+                     "estimate": _num(c.get("estimate"), 3), "ci": _pair(c.get("ci_low"), c.get("ci_high"), 3),
+                     "pct": _pct(c.get("estimate")), "p": _p(c.get("p"))})
+    qm_df = _list(fit.get("qm_df"))
+    return {
+        "what": _text(reg.get("what")),
+        "ok": reg.get("status") == "ok",
+        "reason": _text(reg.get("reason")),
+        "k": _count(reg.get("k")),
+        "left_out": [str(x) for x in _list(reg.get("left_out"))],
+        "moderators": [m for m in _list(reg.get("moderators")) if isinstance(m, Mapping)],
+        "rows": rows,
+        "test": _moderator_test(fit, qm_df) if fit else NOT_AVAILABLE,
+        "tau2": _num(fit.get("tau2"), 4),
+        "exploratory": (_int(reg.get("k")) or 0) < 10,
+        "note": _text(reg.get("note")),
+    }
 
 
 def _pooled_interval(freq: Mapping[str, Any], bayes: Mapping[str, Any]) -> tuple[float | None, float | None]:
@@ -222,9 +334,17 @@ def _transport_view(transport: Mapping[str, Any], outcome: str) -> dict[str, Any
         "plain": plain,
         "p_benefit": _prob(transport.get("p_benefit")),
         "p_benefit_term": _term(transport.get("p_benefit")),
-        "assumptions": [str(x) for x in _list(transport.get("assumptions"))],
+        "assumptions": [_plain_assumption(str(x)) for x in _list(transport.get("assumptions"))],
         "flag": _text(transport.get("flag")),
     }
+
+
+def _plain_assumption(text: str) -> str:
+    """Statisticians' words explained where readers meet them."""
+    if "exchangeable" in text and "(exchangeable:" not in text:
+        text = text.replace("exchangeable", "exchangeable (expected to respond like the studied places, as if drawn "
+                                            "from the same set)", 1)
+    return text
 
 
 def _log(ratio: Any) -> float | None:
@@ -242,7 +362,8 @@ def _change_words(log_ratio: float) -> str:
     return f"{abs(change):.0f}% {'fewer' if change < 0 else 'more'}"
 
 
-def _benefit(transport: Mapping[str, Any], bayes: Mapping[str, Any], outcome: str) -> dict[str, Any] | None:
+def _benefit(transport: Mapping[str, Any], bayes: Mapping[str, Any], outcome: str,
+             words: bool = True) -> dict[str, Any] | None:
     """The probability shown to a policymaker, with where it comes from.
 
     A natural frequency "in 100 similar cities" is about individual cities, so it must come from a
@@ -264,8 +385,8 @@ def _benefit(transport: Mapping[str, Any], bayes: Mapping[str, Any], outcome: st
             "where": where,
             "p": p,
             "probability": f"{100 * p:.0f}%",
-            "term": entry.term,
-            "term_range": entry.range_text,
+            "term": entry.term if words else "",
+            "term_range": entry.range_text if words else "",
             "count": freq.count,
             "rest": freq.rest,
             "sentence": (
@@ -316,7 +437,8 @@ def _summary_blocks(
 
 def _grade_rows(grade: GradeAssessment) -> list[dict[str, str]]:
     return [
-        {"name": d.name, "judgement": d.judgement, "downgrade": _signed(d.downgrade), "reason": d.reason}
+        {"name": d.name, "judgement": d.judgement, "downgrade": _signed(d.downgrade), "reason": d.reason,
+         "rule": d.rule}
         for d in grade.domains
     ]
 
@@ -333,6 +455,9 @@ def _study_view(s: Mapping[str, Any]) -> dict[str, Any]:
         "rob": (_text(s.get("rob_overall")) or "not assessed").replace("_", " "),
         "setting": _text(s.get("setting")) or NOT_AVAILABLE,
         "country": _text(s.get("country")) or NOT_AVAILABLE,
+        "outcome_family": _text(s.get("outcome_family")) or NOT_AVAILABLE,
+        "evaluation": _text(s.get("evaluation")) or _text(s.get("study")) or NOT_AVAILABLE,
+        "secondary": _text(s.get("provenance")) == "secondary",
     }
 
 
@@ -356,6 +481,7 @@ def _reported_view(r: Mapping[str, Any]) -> dict[str, Any]:
         "significant": {True: "yes", False: "no"}.get(significant, "not stated"),
         "provenance": _text(r.get("provenance")) or NOT_AVAILABLE,
         "secondary": _text(r.get("provenance")) == "secondary",
+        "narrative": _text(r.get("narrative")) if value is None else "",
     }
 
 

@@ -30,7 +30,8 @@ def reported_summary(analysis: dict[str, Any], ranked_gaps: list[dict[str, Any]]
     """
     rows = list(analysis.get("reported") or [])
     # a row says something only with a number, or as "not significant" (no direction needed)
-    shown = [row for row in rows if row["value"] is not None or row["significant_flag"] is False]
+    shown = [row for row in rows
+             if row["value"] is not None or row["significant_flag"] is False or row.get("narrative")]
     sources: dict[str, int] = {}
     for row in shown:
         sources.setdefault(row["study_label"], len(sources) + 1)
@@ -43,6 +44,8 @@ def reported_summary(analysis: dict[str, Any], ranked_gaps: list[dict[str, Any]]
     rest = [i for i in items if i not in overall]
     not_significant = [i for i in rest if i["significant"] is False]
     rest = [i for i in rest if i not in not_significant]
+    ranges = [i for i in rest if i["value"] is None and i["narrative"]]
+    rest = [i for i in rest if i not in ranges]
     lowest = min(reference) if reference else None
     larger = [i for i in rest if lowest is not None and i["value"] is not None and i["value"] < min(lowest, 0.0)]
     other = [i for i in rest if i not in larger]
@@ -52,6 +55,7 @@ def reported_summary(analysis: dict[str, Any], ranked_gaps: list[dict[str, Any]]
         ("Larger reductions in" if lowest is not None and lowest < 0 else "Reductions in", larger),
         ("Not significant in", not_significant),
         ("Other results", other),
+        ("Ranges across studies (no single figure)", ranges),
     ]
     for _, group in groups:
         for item in group:
@@ -100,6 +104,8 @@ def _item(row: dict[str, Any], sources: dict[str, int]) -> dict[str, Any]:
         "overall": overall,
         "value": row["value"],
         "pct": row["percent_change"] if row["value"] is not None else None,
+        # a range as recorded, when there is no single figure: "all crashes: range across studies 8%-49%"
+        "narrative": (": " + row["narrative"][:1].lower() + row["narrative"][1:]) if row.get("narrative") else "",
         "significant": significant,
         "significance": {True: "significant", False: "not significant"}.get(significant, "significance not reported"),
         "n_units": row["n_units"],

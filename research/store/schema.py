@@ -171,6 +171,10 @@ class Study(Record):
 class EffectEstimate(Sourced):
     study: RecordId
     outcome: NonEmpty
+    outcome_family: str | None = Field(
+        None, description="Declared outcome family (e.g. 'all crashes'); analyses pool one family at a time")
+    evaluation: RecordId | None = Field(
+        None, description="Evaluation the estimate comes from (default: its study); one evaluation, one voice")
     measure: Measure
     provenance: Provenance
     arm: str | None = None
