@@ -47,7 +47,15 @@ def test_speed_camera_analysis_is_complete(workspace):
         if fit["model"] == "random_effects":
             assert abs(fit["mu"]["mean"] - speed["bayes"]["mu"]["mean"]) < 0.1
     ranked = [row["gap"] for row in speed["value_of_information"]]
-    assert ranked and results["gaps"][0]["id"] == ranked[0]
+    # Gaps follow the stated rule: those blocking an analysis first, then the value-of-information ranking.
+    groups = [g["rank_group"] for g in results["gaps"]]
+    assert groups == sorted(groups, key=["blocks an analysis", "value of information estimated",
+                                         "limits an analysis", "other"].index)
+    with_voi = [g["id"] for g in results["gaps"] if g["rank_group"] == "value of information estimated"]
+    assert ranked and with_voi[0] == ranked[0] and results["gap_rank_rule"]
+    assert all(row["assumed_design"] and row["assumed_bias"] and row["sensitivity"] for row in speed["value_of_information"])
+    assert speed["bayes"]["prior_sensitivity"]["rows"] and {b["role"] for b in speed["bayes"]["prior_basis"]} == {"mu", "tau"}
+    assert speed["transport"]["sensitivity"]["rows"]
     assert set(speed["figures"]) >= {"forest", "funnel", "posterior", "predictive"}
 
 
