@@ -59,8 +59,12 @@ class GapScenario:
     Give the sampling variance of the new log ratio directly (``new_vi``) or the expected
     counts it would rest on (``counts``: before, after and optionally control_before,
     control_after, plus an ``overdispersion`` factor >= 1). ``bias_mean``/``bias_sd``
-    describe the design's own bias (e.g. an uncontrolled before-after); the analysis
-    corrects the mean and carries the bias uncertainty as extra variance.
+    describe the design's own bias (e.g. an uncontrolled before-after); the simulated
+    estimates carry it, and the analysis corrects the mean and carries the bias uncertainty
+    as extra variance. A study of the target without a stated ``bias_sd`` gets
+    ``DEFAULT_TARGET_BIAS_SD`` (a judgement, said so beside the figure); ``bias_basis`` says
+    where a stated bias comes from. ``study_cost`` (in a declared decision's unit) turns the
+    EVSI into a net value.
     """
 
     gap_id: str
