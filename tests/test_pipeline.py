@@ -49,7 +49,7 @@ def test_speed_camera_analysis_is_complete(workspace):
     ranked = [row["gap"] for row in speed["value_of_information"]]
     # Gaps follow the stated rule: those blocking an analysis first, then the value-of-information ranking.
     groups = [g["rank_group"] for g in results["gaps"]]
-    assert groups == sorted(groups, key=["blocks an analysis", "value of information estimated",
+    assert groups == sorted(groups, key=["gap of an analysis without an estimate", "value of information estimated",
                                          "limits an analysis", "other"].index)
     with_voi = [g["id"] for g in results["gaps"] if g["rank_group"] == "value of information estimated"]
     assert ranked and with_voi[0] == ranked[0] and results["gap_rank_rule"]

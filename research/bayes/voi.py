@@ -572,12 +572,14 @@ def voi_sensitivity(frame: pd.DataFrame, scenarios: list, *, size_factors=DEFAUL
 # --------------------------------------------------------------------------- gap register order
 
 GAP_RANK_RULE = (
-    "Gaps are ordered in four groups: (1) gaps that stop an analysis from producing any estimate, since no "
-    "value of information can be computed without a model and filling them comes first; (2) gaps with a value-of-"
-    "information estimate, by expected narrowing of the 95% interval under their stated study; (3) other gaps "
-    "that limit an analysis; (4) the rest. Within groups 1, 3 and 4, gaps linked to more records come first."
+    "Gaps are ordered in four groups: (1) gaps of an analysis that could not produce any estimate: without a "
+    "model no value of information can be computed, and such an analysis needs its gaps filled first; (2) gaps "
+    "with a value-of-information estimate, by expected narrowing of the 95% interval under their stated study; "
+    "(3) other gaps of an analysis that ran; (4) the rest. Within groups 1, 3 and 4, gaps linked to more records "
+    "come first."
 )
-GAP_GROUPS = {1: "blocks an analysis", 2: "value of information estimated", 3: "limits an analysis", 4: "other"}
+GAP_GROUPS = {1: "gap of an analysis without an estimate", 2: "value of information estimated",
+              3: "limits an analysis", 4: "other"}
 
 
 def gap_group(blocks_analysis: bool, has_voi: bool, limits_analysis: bool) -> int:
