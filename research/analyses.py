@@ -28,6 +28,8 @@ class BayesSpec(BaseModel):
 
     mu_prior: str = "normal:0,1"
     tau_prior: str = "halfnormal:0.5"
+    mu_prior_basis: str | None = Field(None, description="Where the mu prior comes from (a citation, or 'judgement: ...')")
+    tau_prior_basis: str | None = Field(None, description="Where the tau prior comes from (a citation, or 'judgement: ...')")
 
 
 class TransportSpec(BaseModel):
@@ -35,10 +37,18 @@ class TransportSpec(BaseModel):
 
     target: str
     known: dict[str, str] = Field(default_factory=dict, description="Covariates known for the target")
-    unknown: dict[str, dict[str, float]] = Field(
-        default_factory=dict, description="Covariate -> prior probability of each level for the target"
+    unknown: dict[str, dict[str, float] | str] = Field(
+        default_factory=dict,
+        description="Covariate -> prior probability of each level for the target, or for a numeric covariate a "
+        "distribution such as 'normal:MEAN,SD' or 'uniform:LOW,HIGH'",
     )
     assumptions: list[str] = Field(default_factory=list)
+    transport_sd: float = Field(0.0, ge=0, description="SD (log scale) of how far the target may differ from the "
+                                "studied sites beyond the moderators (transport bias)")
+    transport_sd_basis: str | None = Field(None, description="Where transport_sd comes from (usually 'judgement: ...')")
+    missing_moderator: Literal["refuse", "drop"] = Field(
+        "refuse", description="Studies without a moderator: refuse (default, names them) or drop (stated in the output)"
+    )
 
 
 class VoiScenario(BaseModel):
@@ -55,7 +65,22 @@ class VoiScenario(BaseModel):
     )
     n_studies: int = Field(1, ge=1)
     bias_mean: float = 0.0
-    bias_sd: float = Field(0.0, ge=0)
+    bias_sd: float | None = Field(None, ge=0, description="Unset: a default for studies of the target (a judgement)")
+    bias_basis: str | None = Field(None, description="Where bias_mean and bias_sd come from")
+    study_cost: float | None = Field(None, ge=0, description="Cost of the study, in the decision's unit")
+
+
+class DecisionSpec(BaseModel):
+    """A decision about the target with its costs, for the expected value of sample information."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    events_without: float = Field(ge=0, description="Expected events at the target over the horizon without the intervention")
+    value_per_event: float = Field(ge=0, description="Value of one event avoided, in unit")
+    cost: float = Field(ge=0, description="Cost of the intervention over the horizon, in unit")
+    unit: str
+    basis: str = Field(description="Where these numbers come from")
+    horizon: str = ""
 
 
 class McmcSpec(BaseModel):
@@ -139,6 +164,7 @@ class Analysis(BaseModel):
     bayes: BayesSpec = Field(default_factory=BayesSpec)
     transport: TransportSpec | None = None
     value_of_information: list[VoiScenario] = Field(default_factory=list)
+    decision: DecisionSpec | None = Field(None, description="Optional: a decision and its costs, for EVSI")
     mcmc: list[McmcSpec] = Field(default_factory=list)
     gaps: list[str] = Field(default_factory=list, description="Gaps that limit this analysis")
     file: str | None = None

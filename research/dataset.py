@@ -22,7 +22,7 @@ COLUMNS = [
     "id", "study", "evaluation", "label", "source", "intervention", "outcome", "outcome_family", "subgroup", "arm",
     "measure",
     "estimate", "qualifier", "yi", "vi", "se", "percent_change", "ci_low_pct", "ci_high_pct", "significant",
-    "design", "design_level", "rob_overall", "setting", "country", "monitoring", "year", "n_units",
+    "design", "design_level", "rob_overall", "regression_to_mean", "setting", "country", "monitoring", "year", "n_units",
     "provenance", "derived", "poolable", "reason",
 ]
 
@@ -142,6 +142,7 @@ def effect_table(store: Store) -> pd.DataFrame:
                 "design": study.design,
                 "design_level": bias.design_level if bias else None,
                 "rob_overall": bias.overall if bias else "unclear",
+                "regression_to_mean": bias.regression_to_mean if bias else None,
                 "setting": study.setting,
                 "country": study.country,
                 "monitoring": study.monitoring,

@@ -411,7 +411,18 @@ def _bayes(analysis: Analysis, frame: pd.DataFrame) -> tuple[dict[str, Any], Any
         p_pred_benefit=posterior.p_pred_below(0.0),
         diagnostics=None,  # exact integration: no sampler, nothing to diagnose
     )
+    result.update(_prior_sensitivity(analysis, frame))
     return _clean(result), posterior
+
+
+def _prior_sensitivity(analysis: Analysis, frame: pd.DataFrame) -> dict[str, Any]:
+    """The priors with their basis, and the headline numbers under alternative priors."""
+    from research.bayes.sensitivity import prior_sensitivity_report
+
+    spec = analysis.bayes
+    report = prior_sensitivity_report(frame[["id", "yi", "vi"]], spec.mu_prior, spec.tau_prior,
+                                      bases={"mu": spec.mu_prior_basis, "tau": spec.tau_prior_basis})
+    return {"prior_basis": [b.to_dict() for b in report.bases], "prior_sensitivity": report.to_dict()}
 
 
 def run_analysis(analysis: Analysis, table: pd.DataFrame, cache_dir: Path | None = None,
@@ -485,10 +496,15 @@ def _insufficient_reason(analysis: Analysis, selection: Selection, pooled_what: 
 def _transport(analysis: Analysis, frame: pd.DataFrame) -> dict[str, Any]:
     from research.bayes import transport
 
+    from research.bayes.transport import transport_sensitivity
+
     spec = analysis.transport
-    out = transport(frame, target=spec.target, known=spec.known, unknown=spec.unknown,
-                    mu_prior=analysis.bayes.mu_prior, tau_prior=analysis.bayes.tau_prior).to_dict()
+    options = dict(known=spec.known, mu_prior=analysis.bayes.mu_prior, tau_prior=analysis.bayes.tau_prior,
+                   transport_sd=spec.transport_sd, transport_sd_basis=spec.transport_sd_basis,
+                   missing=spec.missing_moderator)
+    out = transport(frame, spec.target, spec.unknown, **options).to_dict()
     out["assumptions"] = list(spec.assumptions) + list(out.get("assumptions") or [])
+    out["sensitivity"] = transport_sensitivity(frame, spec.target, spec.unknown, **options).to_dict()
     return out
 
 
@@ -496,9 +512,14 @@ def _value_of_information(analysis: Analysis, frame: pd.DataFrame) -> list[dict[
     """Preposterior value of filling each declared gap, in the report's terms."""
     from research.bayes import value_of_information
 
+    from research.bayes.voi import voi_sensitivity
+
     scenarios = [s.model_dump(exclude_none=True) for s in analysis.value_of_information]
-    ranked = value_of_information(frame, scenarios, mu_prior=analysis.bayes.mu_prior,
-                                  tau_prior=analysis.bayes.tau_prior, decision_probability=VOI_DECISION_PROBABILITY)
+    options = dict(mu_prior=analysis.bayes.mu_prior, tau_prior=analysis.bayes.tau_prior,
+                   decision_probability=VOI_DECISION_PROBABILITY)
+    decision = analysis.decision.model_dump() if analysis.decision else None
+    ranked = value_of_information(frame, scenarios, decision=decision, **options)
+    sensitivity = voi_sensitivity(frame, scenarios, **options).table
     return [
         {
             "gap": row["gap_id"],
@@ -507,8 +528,15 @@ def _value_of_information(analysis: Analysis, frame: pd.DataFrame) -> list[dict[
             "p_benefit_change": row["abs_change_p"],
             "p_decision_change": row.get("p_decision_change"),
             "decision_probability": VOI_DECISION_PROBABILITY,
-            "note": "expected relative narrowing of the 95% predictive interval; expected absolute change "
-                    "in P(benefit), by preposterior simulation",
+            "measure": ranked.measure,
+            "assumed_design": row["assumed_design"],
+            "assumed_bias": row["assumed_bias"],
+            "evsi": row.get("evsi"),
+            "evsi_loss": ranked.decision.loss if ranked.decision else None,
+            "sensitivity": sensitivity[sensitivity["gap_id"] == row["gap_id"]][
+                ["factor", "value", "narrowing", "rank", "order_changed"]].to_dict("records"),
+            "note": f"{ranked.measure}; expected absolute change in P(benefit). Assumed: {row['assumed_design']}; "
+                    f"{row['assumed_bias']}",
         }
         for row in ranked
     ]
@@ -564,7 +592,9 @@ def run_analyses(store: Store, analyses_dir: str | Path = "analyses", progress: 
 
 
 def rank_gaps(store: Store, analyses: dict[str, dict]) -> list[dict[str, Any]]:
-    """The gap register, ranked: gaps with a value-of-information estimate first, largest first."""
+    """The gap register, ranked by ``research.bayes.voi.GAP_RANK_RULE``."""
+    from research.bayes.voi import GAP_GROUPS, gap_group, gap_rank_key
+
     voi: dict[str, dict] = {}
     for result in analyses.values():
         for row in result.get("value_of_information", []):
@@ -580,13 +610,15 @@ def rank_gaps(store: Store, analyses: dict[str, dict]) -> list[dict[str, Any]]:
         gaps.append(entry)
 
     def key(entry: dict) -> tuple:
-        v = entry["voi"]
-        return (v is None, -(v or {}).get("pi_width_reduction", 0.0), entry["id"] not in limiting,
-                -len(entry["related"]), entry["id"])
+        narrowing = (entry["voi"] or {}).get("pi_width_reduction")
+        return gap_rank_key(entry["id"], entry["id"] in limiting, narrowing, bool(entry["limits_analysis"]),
+                            len(entry["related"]))
 
     gaps.sort(key=key)
     for rank, entry in enumerate(gaps, start=1):
         entry["rank"] = rank
+        entry["rank_group"] = GAP_GROUPS[gap_group(entry["id"] in limiting, entry["voi"] is not None,
+                                                   bool(entry["limits_analysis"]))]
     return _clean(gaps)
 
 
@@ -616,6 +648,7 @@ def build(
     cache_dir: Path | None = DEFAULT_CACHE,
 ) -> BuildOutcome:
     """Validate, analyse, check claims and write the report. Skips the work when nothing changed."""
+    from research.bayes.voi import GAP_RANK_RULE
     from research.claims import evaluate_claims
     from research.report import render_html, render_markdown
 
@@ -643,6 +676,7 @@ def build(
         "analyses": list(analyses.values()),
         "claims": [v.to_dict() for v in verdicts],
         "gaps": rank_gaps(store, analyses),
+        "gap_rank_rule": GAP_RANK_RULE,
         "risk_of_bias": _risk_of_bias(store),
     })
     step("writing the report")

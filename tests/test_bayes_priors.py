@@ -104,3 +104,16 @@ def test_bad_priors_raise_input_errors(text, role, message):
 def test_flat_prior_cannot_be_sampled():
     with pytest.raises(InputError):
         FlatPrior().sample(np.random.default_rng(0), 3)
+
+
+def test_every_prior_has_a_basis_and_unsourced_ones_are_marked_judgement():
+    from research.bayes.priors import prior_basis
+
+    half_normal = prior_basis("halfnormal:0.5", "tau")
+    assert half_normal.kind == "published" and "doi:10.1002/jrsm.1217" in half_normal.basis
+    assert "judgement" in half_normal.basis  # using a clinical-trial prior here is itself a judgement
+    assert prior_basis("lognormal-turner:pain", "tau").kind == "published"
+    for spec, role in (("halfnormal:0.3", "tau"), ("uniform:0,2", "tau"), ("halfcauchy:0.5", "tau"), ("normal:0,1", "mu"), ("flat", "mu")):
+        basis = prior_basis(spec, role)
+        assert basis.kind == "judgement" and basis.basis, spec
+    assert "0.14 to 7.1" in prior_basis("normal:0,1", "mu").basis

@@ -63,11 +63,15 @@ def test_recovers_a_moderator_effect():
     assert abs(difference.mean - truth) < 0.1
 
 
-def test_unreported_moderators_are_left_out_with_a_note():
+def test_unreported_moderators_are_refused_by_name_unless_dropped_explicitly():
     frame = two_group_frame()
     frame.loc[2, "setting"] = None
     frame.loc[5, "setting"] = "unknown"
-    fit = exact_meta_regression(frame, ["setting"])
+    with pytest.raises(InputError, match=r"2 of 10 studies do not report a moderator \(setting: s2, s5\)"):
+        exact_meta_regression(frame, ["setting"])
+    with pytest.raises(InputError, match="missing must be one of"):
+        exact_meta_regression(frame, ["setting"], missing="impute")
+    fit = exact_meta_regression(frame, ["setting"], missing="drop")
     assert fit.k == len(frame) - 2
     assert fit.dropped == ["s2", "s5"]
     assert any("s2, s5" in note for note in fit.notes)

@@ -113,3 +113,126 @@ def test_bad_scenarios(frame, scenario, message):
 def test_duplicate_gap_ids(frame):
     with pytest.raises(InputError, match="unique"):
         value_of_information(frame, [{"gap_id": "a", "new_vi": 0.1}, {"gap_id": "a", "new_vi": 0.2}], n_sim=50)
+
+
+# --- what the figure is, its assumptions, its sensitivity, and a decision ----------------------
+
+
+def test_every_figure_carries_its_assumed_design_and_bias(frame):
+    result = value_of_information(
+        frame,
+        [{"gap_id": "sites", "counts": {"before": 700, "after": 700, "control_before": 700, "control_after": 700, "overdispersion": 1.5}},
+         {"gap_id": "elsewhere", "kind": "external", "new_study_se": 0.27, "n_studies": 5}],
+        n_sim=100, seed=1,
+    )
+    rows = {row["gap_id"]: row for row in result}
+    assert "control before 700" in rows["sites"]["assumed_design"] and "over-dispersion 1.5" in rows["sites"]["assumed_design"]
+    assert "standard error 0.270" in rows["elsewhere"]["assumed_design"] and "5 new studies" in rows["elsewhere"]["assumed_design"]
+    assert "judgement" in rows["sites"]["assumed_bias"]
+    summary = result.summary()
+    assert "expected relative narrowing of the 95% interval" in summary
+    assert rows["sites"]["assumed_design"] in summary and rows["sites"]["assumed_bias"] in summary
+    assert "no decision with costs declared" in summary
+    assert result.to_dict()["measure"].startswith("expected relative narrowing")
+
+
+def test_a_local_study_gets_a_non_zero_bias_sd_by_default():
+    from research.bayes.voi import DEFAULT_TARGET_BIAS_SD
+
+    controlled = GapScenario.from_dict({"gap_id": "c", "counts": {"before": 700, "after": 700, "control_before": 700, "control_after": 700}})
+    uncontrolled = GapScenario.from_dict({"gap_id": "u", "counts": {"before": 7000, "after": 7000}})
+    assert controlled.bias_sd_used == DEFAULT_TARGET_BIAS_SD["controlled"] > 0
+    assert uncontrolled.bias_sd_used == DEFAULT_TARGET_BIAS_SD["uncontrolled"] > controlled.bias_sd_used
+    assert controlled.variance() == pytest.approx(4 / 700 + 0.1**2)
+    assert GapScenario.from_dict({"gap_id": "x", "new_vi": 0.01, "bias_sd": 0.0}).bias_sd_used == 0.0  # stated wins
+    assert GapScenario.from_dict({"gap_id": "e", "kind": "external", "new_vi": 0.01}).bias_sd_used == 0.0
+
+
+def test_bias_mean_enters_the_simulated_data(frame):
+    """Corrected, a known mean bias costs nothing; ignored, it drags P(benefit) in its direction."""
+    base = {"gap_id": "g", "new_vi": 0.01, "bias_sd": 0.05}
+    runs = {b: value_of_information(frame, [{**base, "bias_mean": b}], n_sim=800, seed=4)[0] for b in (-0.3, 0.0, 0.3)}
+    for b in (-0.3, 0.3):
+        assert runs[b]["narrowing"] == pytest.approx(runs[0.0]["narrowing"], abs=1e-9)
+        assert runs[b]["bias_mean"] == b
+    now = runs[0.0]["p_benefit_now"]
+    assert runs[-0.3]["p_benefit_mean_after_bias_ignored"] > now + 0.05  # an exaggerated benefit
+    assert runs[0.3]["p_benefit_mean_after_bias_ignored"] < now - 0.05
+    assert abs(runs[0.0]["p_benefit_mean_after_bias_ignored"] - now) < 0.05
+
+
+def test_sensitivity_table_over_size_overdispersion_and_bias(frame):
+    from research.bayes.voi import voi_sensitivity
+
+    scenarios = [
+        {"gap_id": "sites", "counts": {"before": 200, "after": 200, "control_before": 200, "control_after": 200, "overdispersion": 1.5}},
+        {"gap_id": "more", "kind": "external", "new_vi": 0.02, "n_studies": 4},
+    ]
+    sens = voi_sensitivity(frame, scenarios, size_factors=(0.25, 4.0), overdispersions=(1.0, 3.0), bias_sds=(0.0, 0.3), n_sim=300, seed=2)
+    table = sens.table.set_index(["factor", "value", "gap_id"])["narrowing"]
+    declared = value_of_information(frame, scenarios, n_sim=300, seed=2).table.set_index("gap_id")["narrowing"]
+    assert table[("declared", "as declared", "sites")] == pytest.approx(declared["sites"], abs=1e-12)
+    assert table[("study size", "x0.25", "sites")] < table[("declared", "as declared", "sites")] < table[("study size", "x4", "sites")]
+    assert table[("over-dispersion", "3", "sites")] < table[("over-dispersion", "1", "sites")]
+    assert table[("over-dispersion", "3", "more")] == pytest.approx(table[("declared", "as declared", "more")], abs=1e-12)  # no counts
+    assert table[("bias SD", "0.3", "sites")] < table[("bias SD", "0", "sites")]
+    assert set(sens.table["factor"]) == {"declared", "study size", "over-dispersion", "bias SD"}
+    assert "ranking changed" in sens.summary() and len(sens.to_dict()["rows"]) == len(sens.table)
+
+
+def test_evsi_under_a_declared_decision(frame):
+    """Perfect information about the target is worth the EVPI; a noisy study is worth less, never below zero."""
+    from research.bayes.voi import Decision
+
+    fit = exact_meta(frame)
+    decision = {"events_without": 1000, "value_per_event": 1.0, "cost": 120.0, "unit": "test units", "basis": "test data"}
+    result = value_of_information(frame, [{"gap_id": "perfect", "new_vi": 1e-8, "bias_sd": 0.0},
+                                          {"gap_id": "noisy", "new_vi": 0.5, "bias_sd": 0.0}],
+                                  n_sim=3000, seed=6, decision=decision, rank_by="evsi")
+    draws = fit.draw(np.random.default_rng(9), 400_000)
+    theta = np.random.default_rng(10).normal(draws[0], draws[1])  # predictive draws at a new site
+    gain = 1000 * (1 - np.exp(theta)) - 120.0
+    evpi = np.mean(np.maximum(gain, 0)) - max(gain.mean(), 0)
+    assert result.evpi == pytest.approx(evpi, rel=0.03)
+    assert result.net_benefit_now == pytest.approx(gain.mean(), rel=0.02, abs=0.5)
+    rows = {row["gap_id"]: row for row in result}
+    assert rows["perfect"]["evsi"] == pytest.approx(result.evpi, abs=4 * rows["perfect"]["mcse_evsi"] + 0.02 * result.evpi)
+    assert 0 <= rows["noisy"]["evsi"] < rows["perfect"]["evsi"]
+    assert result[0]["gap_id"] == "perfect"
+    assert "opportunity loss" in result.summary() and result.to_dict()["decision"]["unit"] == "test units"
+    with pytest.raises(InputError, match="needs a declared decision"):
+        value_of_information(frame, [{"gap_id": "x", "new_vi": 0.1}], n_sim=50, rank_by="evsi")
+    with pytest.raises(InputError, match="unit and the basis"):
+        Decision(1000, 1.0, 10.0, "", "")
+
+
+def test_gaps_without_a_voi_are_placed_by_the_stated_rule():
+    from research.bayes.voi import GAP_RANK_RULE, gap_rank_key
+
+    gaps = {
+        "blocks": gap_rank_key("blocks", True, None, True, 0),
+        "voi-small": gap_rank_key("voi-small", False, 0.2, True, 5),
+        "voi-large": gap_rank_key("voi-large", False, 0.8, True, 0),
+        "limits": gap_rank_key("limits", False, None, True, 9),
+        "other-many": gap_rank_key("other-many", False, None, False, 4),
+        "other-few": gap_rank_key("other-few", False, None, False, 1),
+    }
+    assert sorted(gaps, key=gaps.get) == ["blocks", "voi-large", "voi-small", "limits", "other-many", "other-few"]
+    assert "could not produce any estimate" in GAP_RANK_RULE
+
+
+def test_a_declared_decision_reaches_the_analysis_results(frame):
+    """An analysis may declare a decision and its costs (test data); without one no EVSI is given."""
+    from research import pipeline
+    from research.analyses import Analysis
+
+    base = {"id": "a", "title": "t", "question": "q", "intervention": "i", "outcome": "o", "where": "true",
+            "value_of_information": [{"gap": "g", "description": "d", "new_study_se": 0.1}]}
+    plain = Analysis.model_validate(base)
+    declared = Analysis.model_validate({**base, "decision": {"events_without": 500, "value_per_event": 2.0, "cost": 150,
+                                                              "unit": "test units", "basis": "test data"}})
+    without = pipeline._value_of_information(plain, frame)
+    with_decision = pipeline._value_of_information(declared, frame)
+    assert without[0]["evsi"] is None and without[0]["evsi_loss"] is None
+    assert with_decision[0]["evsi"] >= 0 and "opportunity loss" in with_decision[0]["evsi_loss"]
+    assert with_decision[0]["assumed_bias"].startswith("bias Normal(0, 0.1^2)")  # the default for a target study

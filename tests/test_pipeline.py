@@ -49,6 +49,9 @@ def test_the_speed_camera_declaration_runs_every_model_on_a_like_with_like_pool(
     assert 0 < speed["bayes"]["p_benefit"] < 1
     assert speed["transport"]["target"] == "Almaty" and speed["transport"]["assumptions"]
     assert [row["gap"] for row in speed["value_of_information"]]
+    assert all(row["assumed_design"] and row["assumed_bias"] and row["sensitivity"] for row in speed["value_of_information"])
+    assert speed["bayes"]["prior_sensitivity"]["rows"] and {b["role"] for b in speed["bayes"]["prior_basis"]} == {"mu", "tau"}
+    assert speed["transport"]["sensitivity"]["rows"]
     assert set(speed["figures"]) >= {"forest", "funnel", "posterior", "predictive"}
     assert speed["meta_regression"]["moderators"][0]["name"] == "year"
     assert len([r for r in speed["sensitivity"]["rows"] if r["kind"] == "leave_one_out"]) == 4

@@ -137,3 +137,13 @@ def test_pass_marks_come_from_the_thresholds_used():
     custom = pass_marks(DiagnosticThresholds(rhat_max=1.05, ess_per_chain=50, divergences=2))
     assert "R-hat at most 1.05" in custom and "at least 50 per chain" in custom
     assert "at most 2 divergent transitions" in custom
+
+
+def test_robust_fit_says_when_nu_is_only_its_prior():
+    results = realistic_results()
+    fit = results["analyses"][0]["mcmc"][0]
+    fit["nu_learning"] = {"learned": False, "distance": 0.03, "prior": "Gamma(2, 0.1)",
+                          "note": "nu: the posterior equals its Gamma(2, 0.1) prior; nu is assumed, not learned"}
+    html = _analysis_html(results)
+    table = html[html.index('class="mcmc-table"'):html.index("</table>", html.index('class="mcmc-table"'))]
+    assert "nu is assumed, not learned" in table

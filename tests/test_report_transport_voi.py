@@ -108,8 +108,31 @@ def test_gap_register_shows_the_assumed_study_and_decision_change():
         voi = gap["voi"]
         assert str(escape(voi["description"])) in row
         assert f"<strong>{100 * voi['p_decision_change']:.0f}%</strong> chance the decision changes" in row
-        assert f"<strong>{100 * voi['pi_width_reduction']:.0f}%</strong> narrower" in row
+        assert f"<strong>{100 * voi['pi_width_reduction']:.0f}%</strong> expected narrowing of the 95% interval" in row
         assert f"expected to move {100 * voi['p_benefit_change']:.0f} points" in row
+        # The study and the bias the figure assumes sit beside it, and how it moves if they change.
+        assert str(escape(voi["assumed_design"])) in row and str(escape(voi["assumed_bias"])) in row
+        assert "If the assumptions change" in row and "bias SD 0.3" in row
+
+
+def test_report_shows_priors_their_basis_and_the_prior_sensitivity_table():
+    from research import pipeline
+
+    results = realistic_results()
+    studies = results["analyses"][0]["studies"]
+    frame = pd.DataFrame([{"id": s["id"], "yi": s["yi"], "vi": s["vi"]} for s in studies])
+    declaration = next(a for a in load_analyses(ROOT / "analyses") if a.id == "speed-cameras-crashes")
+    results["analyses"][0]["bayes"].update(pipeline._clean(pipeline._prior_sensitivity(declaration, frame)))
+    results["analyses"][0]["transport"] = dict(_computed()[0])
+    html = render_html_text(results)
+    assert "doi:10.1002/jrsm.1217" in html and "How much the priors matter" in html
+    table = html[html.index('id="priors-'):]
+    table = table[:table.index("</table>")]
+    assert table.count("<tr") == 1 + len(results["analyses"][0]["bayes"]["prior_sensitivity"]["rows"])
+    assert "halfcauchy:0.5" in table and "(declared)" in table
+    assert "Prediction under other transport-bias SDs" in html and "0.20 (declared)" in html
+    markdown = render_markdown_text(results)
+    assert "tau ~ HalfNormal(0.5) (published)" in markdown and "P(new site benefits) ranges from" in markdown
 
 
 def test_assumed_study_text_is_escaped():

@@ -17,6 +17,7 @@ from research.bayes.mixture import Marginal
 from research.bayes.models import DEFAULT_BIAS_CLASSES, MODEL_NAMES, BiasClass, MetaPriors, parse_bias_prior
 from research.bayes.priors import (
     TURNER_PRESETS,
+    PriorBasis,
     FlatPrior,
     HalfCauchyPrior,
     HalfNormalPrior,
@@ -24,16 +25,26 @@ from research.bayes.priors import (
     NormalPrior,
     UniformPrior,
     parse_prior,
+    prior_basis,
     turner_prior,
 )
 from research.bayes.regression import ExactRegressionPosterior, exact_meta_regression
 from research.bayes.sbc import SbcResult, simulation_based_calibration
-from research.bayes.sensitivity import prior_sensitivity
-from research.bayes.transport import TransportResult, transport
-from research.bayes.voi import GapScenario, VoiResult, value_of_information
+from research.bayes.sensitivity import PriorSensitivity, prior_sensitivity, prior_sensitivity_report
+from research.bayes.transport import TransportResult, TransportSensitivity, transport, transport_sensitivity
+from research.bayes.voi import Decision, GapScenario, VoiResult, VoiSensitivity, value_of_information, voi_sensitivity
 
 __all__ = [
     "BiasClass",
+    "Decision",
+    "PriorBasis",
+    "PriorSensitivity",
+    "TransportSensitivity",
+    "VoiSensitivity",
+    "prior_basis",
+    "prior_sensitivity_report",
+    "transport_sensitivity",
+    "voi_sensitivity",
     "DEFAULT_BIAS_CLASSES",
     "DiagnosticThresholds",
     "Diagnostics",

@@ -2,7 +2,7 @@
 
 One row per effect estimate on the log scale, positive = more events (so benefit is
 ``yi < 0``), with columns ``id``, ``yi``, ``vi`` and optional moderators (``setting``,
-``monitoring``, ``design``, ``design_level``, ``rob_overall``, ``rtm_risk``). Bad input
+``monitoring``, ``design``, ``design_level``, ``rob_overall``, ``regression_to_mean``). Bad input
 raises ``InputError`` naming the source, the row id and the column.
 """
 

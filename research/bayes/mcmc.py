@@ -28,6 +28,18 @@ from research.bayes.priors import parse_prior
 from research.errors import InputError
 
 _COMPILED: dict[str, object] = {}
+# Kolmogorov distance between posterior draws and the prior below which a parameter is
+# reported as not learned from the data (identical distributions give about 1.36/sqrt(ESS)).
+PRIOR_DOMINATED_DISTANCE = 0.10
+
+
+def prior_posterior_distance(draws, prior_cdf) -> float:
+    """Largest gap between the empirical cdf of the posterior draws and the prior cdf."""
+    x = np.sort(np.asarray(draws, dtype=float).ravel())
+    n = x.size
+    cdf = np.asarray(prior_cdf(x), dtype=float)
+    upper = np.arange(1, n + 1) / n
+    return float(max(np.max(np.abs(upper - cdf)), np.max(np.abs(upper - 1.0 / n - cdf))))
 
 
 @dataclass(frozen=True)
@@ -189,6 +201,23 @@ class McmcResult:
     def nu(self) -> Marginal | None:
         return draws_marginal(self.draws("nu")) if self.spec.student_t else None
 
+    @cached_property
+    def nu_learning(self) -> dict | None:
+        """Whether the data moved nu away from its prior (robust model only); with few studies they do not."""
+        if not self.spec.student_t:
+            return None
+        shape, rate = self.priors.nu_shape, self.priors.nu_rate
+        distance = prior_posterior_distance(self.draws("nu"), lambda x: stats.gamma.cdf(x, a=shape, scale=1.0 / rate))
+        learned = distance > PRIOR_DOMINATED_DISTANCE
+        prior = f"Gamma({shape:g}, {rate:g})"
+        if learned:
+            note = f"nu: the posterior differs from its {prior} prior (Kolmogorov distance {distance:.2f}): the data inform it"
+        else:
+            note = (f"nu: the posterior equals its {prior} prior (Kolmogorov distance {distance:.2f} <= "
+                    f"{PRIOR_DOMINATED_DISTANCE:g}): with k = {self.k} studies the data do not inform the tail weight, "
+                    "so nu is assumed, not learned")
+        return {"learned": learned, "distance": distance, "prior": prior, "note": note}
+
     # -- covariates and the predictive distribution -------------------------------------
     def covariate_row(self, covariates: dict | None = None) -> np.ndarray:
         """Design row for a site; moderators not given sit at their reference level or mean."""
@@ -301,10 +330,11 @@ class McmcResult:
             "bias_spread": {k: v.to_dict() for k, v in self.bias_spread.items()},
             "bias_classes": [c.to_dict() for c in self.design.bias_classes],
             "nu": self.nu.to_dict() if self.nu else None,
+            "nu_learning": self.nu_learning,
             "mcse": self.mcse,
             "diagnostics": self.diagnostics.to_dict(),
             "flag": self.flag,
-            "notes": list(self.design.notes),
+            "notes": list(self.design.notes) + ([self.nu_learning["note"]] if self.nu_learning else []),
             "sampler": dict(self.settings),
             "cache_key": self.cache_key,
             "from_cache": self.from_cache,
@@ -314,7 +344,8 @@ class McmcResult:
     def summary(self) -> str:
         rows = {"mu": self.mu, "tau": self.tau}
         if self.nu is not None:
-            rows["nu (Student-t df)"] = self.nu
+            learned = self.nu_learning["learned"]
+            rows["nu (Student-t df)" if learned else "nu (= its prior, not learned)"] = self.nu
         rows.update({f"beta {k}": v for k, v in self.coefficients.items()})
         rows.update({f"bias {k}": v for k, v in self.bias.items()})
         rows.update({f"spread {k}": v for k, v in self.bias_spread.items()})
@@ -328,6 +359,8 @@ class McmcResult:
         if self.design.moderators:
             notes.append("reference: " + ", ".join(f"{k}={v}" for k, v in self.reference.items()) + " (mu and 'new setting' refer to it)")
         notes.extend(self.design.notes)
+        if self.nu_learning:
+            notes.append(self.nu_learning["note"])
         if self.flag:
             notes.append("*** " + self.flag + " ***")
         title = f"Bayesian meta-analysis, model {self.model} (MCMC)"

@@ -4,9 +4,10 @@ Given tau the coefficients have a Gaussian posterior (normal priors: ``mu_prior`
 intercept, ``coef_prior`` for moderator effects), so the same one-dimensional
 integration over tau as in the random-effects model gives the exact joint answer
 (the approach of bayesmeta's ``bmr``). Moderators are coded as in the MCMC model
-(treatment coding against the most common level). Studies with an unreported moderator
-are left out here, with a note; the MCMC ``meta_regression`` model keeps them by
-averaging over levels.
+(treatment coding against the most common level). A study with an unreported moderator
+cannot enter this model: by default the fit is refused with a message naming the studies;
+``missing="drop"`` leaves them out explicitly (named in the notes). The MCMC
+``meta_regression`` model keeps them by averaging over levels.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from research.bayes.priors import FlatPrior, HalfNormalPrior, NormalPrior, Prior
 from research.errors import InputError
 
 _LOG_2PI = math.log(2.0 * math.pi)
+MISSING_POLICIES = ("refuse", "drop")
 
 
 def _conditional_beta(y, v, X, tau, prior_mean, prior_precision):
@@ -70,7 +72,7 @@ class ExactRegressionPosterior(ExactPosterior):
     def notes(self) -> list[str]:
         out = list(self.design.notes)
         if self.dropped:
-            out.insert(0, f"left out for an unreported moderator: {', '.join(self.dropped)}")
+            out.insert(0, f"left out for an unreported moderator (missing='drop'): {', '.join(self.dropped)}")
         return out
 
     @property
@@ -133,20 +135,37 @@ def exact_meta_regression(
     tau_prior: Prior | str = HalfNormalPrior(0.5),
     coef_prior: Prior | str = NormalPrior(0.0, 1.0),
     grid_points: int = 800,
+    missing: str = "refuse",
 ) -> ExactRegressionPosterior:
-    """Exact Bayesian meta-regression on categorical or numeric moderators of the frame."""
+    """Exact Bayesian meta-regression on categorical or numeric moderators of the frame.
+
+    ``missing`` says what to do with studies that do not report a moderator: "refuse"
+    (the default) raises an error naming them; "drop" leaves them out and says so in ``notes``.
+    """
+    if missing not in MISSING_POLICIES:
+        raise InputError(f"meta-regression: missing must be one of {', '.join(MISSING_POLICIES)}, got {missing!r}")
     frame = check_effects(frame)
     moderators = tuple(moderators)
     coef_prior = parse_prior(coef_prior, role="mu")
     if not isinstance(coef_prior, NormalPrior):
         raise InputError(f"coefficient prior must be normal:M,S, got {coef_prior.spec}")
-    missing = [m for m in moderators if m not in frame.columns]
-    if missing:
-        raise InputError(f"meta-regression: moderator column(s) {', '.join(missing)} absent from the data")
+    absent = [m for m in moderators if m not in frame.columns]
+    if absent:
+        raise InputError(f"meta-regression: moderator column(s) {', '.join(absent)} absent from the data")
     unreported = np.zeros(len(frame), dtype=bool)
     for name in moderators:
         unreported |= np.array([category(v) is None for v in frame[name]])
     dropped = frame.loc[unreported, "id"].tolist()
+    if dropped and missing == "refuse":
+        gaps = {
+            name: [i for i, v in zip(frame["id"], frame[name]) if category(v) is None] for name in moderators
+        }
+        detail = "; ".join(f"{name}: {', '.join(ids)}" for name, ids in gaps.items() if ids)
+        raise InputError(
+            f"meta-regression: {len(dropped)} of {len(frame)} studies do not report a moderator ({detail}); "
+            "the exact model cannot use them. Leave them out explicitly (missing='drop'), record the moderator, "
+            "or use the MCMC meta_regression model, which averages over the levels"
+        )
     used = frame.loc[~unreported].reset_index(drop=True)
     if used.empty:
         raise InputError("meta-regression: no study reports all of the moderators " + ", ".join(moderators))

@@ -30,6 +30,7 @@ from research.report._format import (
     _text,
 )
 from research.report.mcmc import TRACE_PREFIX, mcmc_view
+from research.report.methods import prior_views, transport_sensitivity_view, voi_assumption_view
 from research.report.reported import reported_summary
 from research.report.svg import safe_svg
 from research.verbal import (
@@ -82,6 +83,7 @@ def build_context(results: Mapping[str, Any], target: TransportTarget = ALMATY) 
         "claims": claims,
         "verdict_counts": _verdict_counts(claims),
         "gaps": gaps,
+        "gap_rank_rule": _text(results.get("gap_rank_rule")),
         "top_gaps": gaps[:3],
         "counts": [(k.replace("_", " "), _count(v)) for k, v in counts.items()],
         "flow": {k: _count(v) for k, v in flow.items()},
@@ -306,6 +308,7 @@ def _bayes_view(bayes: Mapping[str, Any], outcome: str) -> dict[str, Any]:
             else "numerical integration, no sampler to diagnose" if bayes.get("method") == "exact" else NOT_AVAILABLE
         ),
         "diagnostics_ok": bool(diag.get("ok")) if diag else bayes.get("method") == "exact",
+        **prior_views(bayes),
     }
 
 
@@ -336,6 +339,7 @@ def _transport_view(transport: Mapping[str, Any], outcome: str) -> dict[str, Any
         "p_benefit_term": _term(transport.get("p_benefit")),
         "assumptions": [_plain_assumption(str(x)) for x in _list(transport.get("assumptions"))],
         "flag": _text(transport.get("flag")),
+        **transport_sensitivity_view(transport),
     }
 
 
@@ -552,6 +556,8 @@ def _ranked_gaps(gaps: list[Mapping[str, Any]]) -> list[dict[str, Any]]:
                 "voi_analysis": _text(voi.get("analysis")),
                 "voi_note": _text(voi.get("note")) or "",
                 "has_voi": bool(voi),
+                "rank_group": _text(g.get("rank_group")),
+                **voi_assumption_view(voi),
             }
         )
     return out

@@ -123,6 +123,7 @@ def _fit_row(fit: Mapping[str, Any], exact_mu: Mapping[str, Any]) -> dict[str, A
         "problems": problems,
         "problem_kinds": [_problem_kind(p) for p in problems],
         "flag": _text(fit.get("flag")),
+        "nu_note": _text(_mapping(fit.get("nu_learning")).get("note")),  # robust model: is nu only its prior?
     }
 
 

@@ -236,6 +236,9 @@ class RiskOfBias(Record):
     domains: dict[str, RobJudgement] = Field(default_factory=dict)
     overall: RobJudgement
     rationale: NonEmpty
+    regression_to_mean: Literal["not_corrected", "corrected", "not_applicable", "unclear"] | None = Field(
+        None, description="Sites chosen for high past counts: not_corrected, corrected (e.g. empirical Bayes), "
+        "not_applicable (sites not chosen on counts), unclear; drives the regression-to-the-mean bias class")
 
 
 class DataGap(Record):
