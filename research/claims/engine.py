@@ -1,7 +1,10 @@
-"""Run the declared checks on every claim of the store and collect the verdicts.
+"""Run the checks on every claim of the store and collect the verdicts.
 
-The analyses are passed in as data (``{analysis_id: result}``), so this layer never runs the
-pipeline itself.
+Every numeric claim is compared with every fact of the same quantity and place by default
+(``checks.sources.default_comparisons``); the plan in ``analyses/claim-checks.yaml`` refines a
+claim (named facts, derived steps, a tolerance exception with its reason) and adds the checks that
+need declaring (arithmetic, causal, documented parts). The analyses are passed in as data
+(``{analysis_id: result}``), so this layer never runs the pipeline itself.
 """
 
 from __future__ import annotations
@@ -17,65 +20,66 @@ from research.store.loader import Store
 from research.store.schema import Claim, Source
 
 from research.claims.checks import CHECKS
+from research.claims.checks.sources import default_comparisons
 from research.claims.claimreview import to_claimreview
 from research.claims.context import OPEN_GAP_STATUSES, CheckContext
 from research.claims.plan import CheckPlan, ClaimPlan, load_plan
-from research.claims.verdict import LABEL_NAMES, LABELS, Finding, Verdict, combine_findings
+from research.claims.verdict import (
+    LABEL_NAMES, LABELS, Finding, Part, SourcedRecord, Verdict, combine_findings, evidence_strength,
+)
 
 
 def _by_kind(ctx: CheckContext) -> Finding:
-    """The verdict of a claim that has no declared check: opinion, or not enough evidence."""
+    """The verdict of a claim no check reaches: an opinion is not checkable; anything else is unsupported."""
     claim = ctx.claim
     if claim.kind == "opinion":
-        return Finding(
-            check="kind",
-            label="opinion",
-            confidence=1.0,
-            confidence_basis="the claim is recorded as an opinion (kind: opinion) in the evidence store",
-            rationale=["This states a view or perception, with no survey, sample or fact that could be checked."],
-            evidence=[claim.id],
-            gaps=ctx.gaps_about([claim.id]),
-        )
+        reason = "This states a view or perception, with no survey, sample or fact that could be checked."
+        return Finding(check="kind", parts=[Part("statement", "a view", "not_checkable", reason)],
+                       rationale=[reason], evidence=[claim.id], gaps=ctx.gaps_about([claim.id]))
     gaps = ctx.gaps_about([claim.id])
-    rationale = ["No check is declared for this claim, and nothing in the evidence store settles it."]
+    reason = "No source in the evidence store states it."
+    rationale = ["No check reaches this claim, and no record in the evidence store states or refutes it."]
     for gap_id in gaps:
         rationale.append(f"Open data gap {gap_id}: {ctx.gap(gap_id).what}")
-    if not gaps:
+    if gaps:
+        reason += f" It was looked for and not found ({gaps[0]})."
+    else:
         rationale.append("No data gap is recorded for it either.")
-    return Finding(
-        check="none",
-        label="not_enough_evidence",
-        confidence=1.0,
-        confidence_basis="no declared check and no record that decides the claim",
-        rationale=rationale,
-        evidence=[claim.id],
-        gaps=gaps,
-    )
+    return Finding(check="none", parts=[Part("statement", "the claim", "unsupported", reason)],
+                   rationale=rationale, evidence=[claim.id], gaps=gaps)
 
 
 def _gap_finding(ctx: CheckContext, gap_id: str) -> Finding | None:
     """A part of the claim that is blocked by a gap; None when the gap is filled."""
     gap = ctx.gap(gap_id)
     if gap is None:
-        return Finding(
-            check="gap",
-            label="not_enough_evidence",
-            confidence=1.0,
-            confidence_basis="the declared gap record is missing from the store",
-            rationale=[f"Part of the claim depends on {gap_id}, which is not in the evidence store."],
-            gaps=[gap_id],
-        )
-    if gap.status not in OPEN_GAP_STATUSES:
+        reason = f"Part of the claim depends on {gap_id}, which is not in the evidence store."
+    elif gap.status not in OPEN_GAP_STATUSES:
         return None
-    return Finding(
-        check="gap",
-        label="not_enough_evidence",
-        confidence=1.0,
-        confidence_basis=f"gap {gap_id} is {gap.status}",
-        rationale=[f"Part of the claim cannot be checked: {gap.what} ({gap_id}, {gap.status})."],
-        evidence=[],
-        gaps=[gap_id],
-    )
+    else:
+        reason = f"Part of the claim cannot be checked: {gap.what} ({gap_id}, {gap.status})."
+    return Finding(check="gap", parts=[Part("statement", gap_id, "unsupported", reason)], rationale=[reason],
+                   gaps=[gap_id])
+
+
+def _refined_quantities(entry: ClaimPlan | None) -> set[str]:
+    """Quantities of the claim that a plan entry compares itself (the default comparison is skipped)."""
+    names: set[str] = set()
+    for spec in entry.checks if entry else []:
+        claimed = spec.params.get("claimed")
+        if spec.check == "cross_source" and isinstance(claimed, str) and claimed.startswith("claim:"):
+            names.add(claimed.removeprefix("claim:"))
+    return names
+
+
+def _strength(ctx: CheckContext, parts: list[Part]):
+    ids = {r for part in parts for r in part.evidence}
+    records: dict[str, SourcedRecord] = {}
+    for record_id in ids:
+        found = ctx.sourced_record(record_id)
+        if found is not None:
+            records[record_id] = found
+    return evidence_strength(parts, records, ctx.claim.source)
 
 
 def evaluate_claim(
@@ -85,16 +89,19 @@ def evaluate_claim(
     plan: CheckPlan | None = None,
     shared: dict[str, Any] | None = None,
 ) -> Verdict:
-    """The verdict on one claim from its declared checks (or its kind when none is declared)."""
+    """The verdict on one claim: default comparisons, then the plan's checks and gaps (or its kind)."""
     plan = plan or CheckPlan()
     shared = {} if shared is None else shared
     analyses = analyses or {}
     entry: ClaimPlan | None = plan.for_claim(claim.id)
     base = CheckContext(claim, store, analyses, shared=shared)
-    if claim.kind == "opinion" or entry is None or (not entry.checks and not entry.gaps):
-        return combine_findings(claim.id, [_by_kind(base)], claim.text)
-    findings: list[Finding] = []
-    for spec in entry.checks:
+    claim_date = base.claim_date()
+    dated = f"{claim_date[0]} ({claim_date[1]})" if claim_date[0] else None
+    if claim.kind == "opinion":
+        findings = [_by_kind(base)]
+        return combine_findings(claim.id, findings, claim.text, _strength(base, findings[0].parts), dated)
+    findings: list[Finding] = default_comparisons(base, _refined_quantities(entry))
+    for spec in entry.checks if entry else []:
         params = plan.typed_params(entry, spec)
         ctx = CheckContext(claim, store, analyses, shared=shared)
         try:
@@ -102,13 +109,14 @@ def evaluate_claim(
         except (ValueError, TypeError, KeyError) as exc:
             raise InputError(f"{plan.file or 'claim checks'}: claim '{claim.id}': check '{spec.check}': {exc}") from exc
         findings.append(finding)
-    for gap_id in entry.gaps:
+    for gap_id in entry.gaps if entry else []:
         finding = _gap_finding(base, gap_id)
         if finding is not None:
             findings.append(finding)
     if not findings:
         findings.append(_by_kind(base))
-    return combine_findings(claim.id, findings, claim.text)
+    parts = [part for finding in findings for part in finding.parts]
+    return combine_findings(claim.id, findings, claim.text, _strength(base, parts), dated)
 
 
 @dataclass
@@ -150,12 +158,13 @@ class Verification:
         }
 
     def summary(self) -> str:
-        """A table: one line per claim with its verdict, confidence and checks."""
+        """A table: one line per claim with its verdict, evidence strength, checks and reason."""
         width = max((len(v.claim_id) for v in self.verdicts), default=8)
         lines = [f"Claim verdicts ({len(self.verdicts)} claims; checks from {self.plan.file or 'no file'})",
-                 f"{'claim':<{width}}  {'verdict':<24} {'conf.':>5}  checks"]
+                 f"{'claim':<{width}}  {'verdict':<36} {'strength':<8}  checks"]
         for v in self.verdicts:
-            lines.append(f"{v.claim_id:<{width}}  {v.label_name:<24} {v.confidence:>5.2f}  {v.check}")
+            lines.append(f"{v.claim_id:<{width}}  {v.label_text:<36} {v.strength.level:<8}  {v.check}")
+            lines.append(f"{'':<{width}}    {v.reason}")
         lines.append("Counts: " + ", ".join(f"{LABEL_NAMES[k].lower()} {n}" for k, n in self.counts().items()))
         lines += [f"Warning: {w}" for w in self.warnings]
         return "\n".join(lines)

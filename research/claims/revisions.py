@@ -20,7 +20,6 @@ from research.store.loader import Store
 from research.claims.engine import Verification
 from research.claims.verdict import LABEL_NAMES
 
-CONFIDENCE_CHANGE = 1e-9
 
 
 def _git(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
@@ -98,12 +97,14 @@ class VerdictChange:
     claim_id: str
     old_label: str | None
     new_label: str | None
-    old_confidence: float | None
-    new_confidence: float | None
+    old_strength: str | None
+    new_strength: str | None
     inputs: list[InputChange] = field(default_factory=list)
     checks_changed: bool = False
     old_reasons: list[str] = field(default_factory=list)
     new_reasons: list[str] = field(default_factory=list)
+    old_reason: str = ""
+    new_reason: str = ""
 
     @property
     def label_changed(self) -> bool:
@@ -119,14 +120,16 @@ class VerdictChange:
             return "(no claim)" if label is None else LABEL_NAMES[label]
 
         conf = ""
-        if self.old_confidence is not None and self.new_confidence is not None:
-            conf = f" (confidence {self.old_confidence:.2f} -> {self.new_confidence:.2f})"
+        if self.old_strength is not None and self.new_strength is not None:
+            conf = f" (evidence strength {self.old_strength} -> {self.new_strength})"
         lines = [f"{self.claim_id}: {name(self.old_label)} -> {name(self.new_label)}{conf}"]
         lines += [f"    input changed: {change.text()}" for change in self.inputs]
         if self.checks_changed:
             lines.append("    the declared checks for this claim changed")
         if not self.inputs and not self.checks_changed:
             lines.append("    no input record changed (an analysis result or the code did)")
+        if self.new_reason and self.new_reason != self.old_reason:
+            lines.append(f"    reason now: {self.new_reason}")
         lines += [f"    now: {reason}" for reason in self.reasons_added]
         return "\n".join(lines)
 
@@ -135,8 +138,8 @@ class VerdictChange:
             "claim_id": self.claim_id,
             "old_label": self.old_label,
             "new_label": self.new_label,
-            "old_confidence": self.old_confidence,
-            "new_confidence": self.new_confidence,
+            "old_strength": self.old_strength,
+            "new_strength": self.new_strength,
             "label_changed": self.label_changed,
             "checks_changed": self.checks_changed,
             "inputs": [
@@ -145,6 +148,8 @@ class VerdictChange:
                 for c in self.inputs
             ],
             "new_reasons": self.reasons_added,
+            "old_reason": self.old_reason,
+            "new_reason": self.new_reason,
         }
 
 
@@ -193,14 +198,15 @@ def diff_verifications(
         after = new[claim_id] if claim_id in new else None
         same = (
             before is not None and after is not None and before.label == after.label
-            and abs(before.confidence - after.confidence) <= CONFIDENCE_CHANGE
+            and before.strength.level == after.strength.level
         )
         if same:
             unchanged += 1
             continue
         if before is None or after is None:  # a claim added or removed: its inputs are all new or gone
             changes.append(VerdictChange(claim_id, before.label if before else None, after.label if after else None,
-                                         before.confidence if before else None, after.confidence if after else None,
+                                         before.strength.level if before else None,
+                                         after.strength.level if after else None,
                                          [_record_change(claim_id, old_records.get(claim_id),
                                                          new_records.get(claim_id))]))
             continue
@@ -212,6 +218,7 @@ def diff_verifications(
                               for r in dict.fromkeys(read)) if c is not None]
         old_entry, new_entry = old.plan.for_claim(claim_id), new.plan.for_claim(claim_id)
         checks_changed = (old_entry.model_dump() if old_entry else None) != (new_entry.model_dump() if new_entry else None)
-        changes.append(VerdictChange(claim_id, before.label, after.label, before.confidence, after.confidence,
-                                     inputs, checks_changed, list(before.rationale), list(after.rationale)))
+        changes.append(VerdictChange(claim_id, before.label, after.label, before.strength.level, after.strength.level,
+                                     inputs, checks_changed, list(before.rationale), list(after.rationale),
+                                     before.reason, after.reason))
     return VerdictDiff(old_name, new_name, changes, unchanged)
