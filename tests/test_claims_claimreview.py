@@ -56,7 +56,7 @@ def test_rating_follows_the_verdict(verification):
     assert review["claimReviewed"] == claim.text
     unsure = to_claimreview(verification["claim-hours"], verification.claims["claim-hours"], source)
     assert "ratingValue" not in unsure["reviewRating"]
-    assert unsure["reviewRating"]["alternateName"] == "Not enough evidence"
+    assert unsure["reviewRating"]["alternateName"] == "Unsupported"
 
 
 def test_claimreview_cites_the_sources_of_the_evidence(verification):

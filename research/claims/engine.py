@@ -179,7 +179,7 @@ class Verification:
         """ClaimReview JSON-LD for every claim that was checked (opinions are not rated)."""
         out = []
         for verdict in self.verdicts:
-            if verdict.label == "opinion":
+            if verdict.label == "not_checkable":
                 continue
             claim = self.claims[verdict.claim_id]
             cited = [self.sources[sid] for sid in _sources_of(verdict, self) if sid in self.sources]
