@@ -48,9 +48,11 @@ PRIMARY_SOURCE_KINDS = frozenset({"official_statement", "dataset", "study", "rev
 # to 105.5; 120,000 means 115,000 to 125,000), and "about" on either side widens that to 10%. A plan
 # entry may set another tolerance only with a reason, which the verdict shows.
 ABOUT_TOLERANCE = 0.10
+MAX_ROUNDING = 0.05  # a round number such as 100 is not read as "anything from 50 to 150"
 TOLERANCE_RULE = ("Two numbers are the same when the sourced value lies within the claim's own rounding "
                   "(half a unit of its last non-zero digit: 105 means 104.5 to 105.5, 120,000 means 115,000 to "
-                  f"125,000), or within {ABOUT_TOLERANCE:.0%} when either is given as 'about'.")
+                  f"125,000; never more than {MAX_ROUNDING:.0%}), or within {ABOUT_TOLERANCE:.0%} when either "
+                  "is given as 'about'.")
 
 
 def rounding_tolerance(value: float) -> float:
@@ -58,7 +60,7 @@ def rounding_tolerance(value: float) -> float:
     if value == 0:
         return 0.0
     exponent = Decimal(repr(abs(float(value)))).normalize().as_tuple().exponent
-    return 0.5 * 10.0 ** int(exponent) / abs(value)
+    return min(MAX_ROUNDING, 0.5 * 10.0 ** int(exponent) / abs(value))
 
 
 def normalise_unit(value: float, unit: str) -> tuple[float, str]:

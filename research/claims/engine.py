@@ -109,14 +109,21 @@ def evaluate_claim(
         except (ValueError, TypeError, KeyError) as exc:
             raise InputError(f"{plan.file or 'claim checks'}: claim '{claim.id}': check '{spec.check}': {exc}") from exc
         findings.append(finding)
-    for gap_id in entry.gaps if entry else []:
-        finding = _gap_finding(base, gap_id)
-        if finding is not None:
-            findings.append(finding)
+    # A declared gap blocks the claim only while nothing else decides it; once a source decides a
+    # part (a fact added later, say), the gap is still named but no longer makes the claim unsupported.
+    decided = any(p.label not in ("unsupported", "not_checkable") for f in findings for p in f.parts)
+    gap_findings = [g for g in (_gap_finding(base, gap_id) for gap_id in (entry.gaps if entry else [])) if g]
+    if not decided:
+        findings += gap_findings
     if not findings:
         findings.append(_by_kind(base))
     parts = [part for finding in findings for part in finding.parts]
-    return combine_findings(claim.id, findings, claim.text, _strength(base, parts), dated)
+    verdict = combine_findings(claim.id, findings, claim.text, _strength(base, parts), dated)
+    if decided:
+        for gap in gap_findings:
+            verdict.rationale += [f"Still open: {r}" for r in gap.rationale]
+            verdict.gaps += [g for g in gap.gaps if g not in verdict.gaps]
+    return verdict
 
 
 @dataclass
