@@ -305,11 +305,21 @@ def test_capacity_fails_when_the_load_is_below_the_claim(tmp_path):
 
 def test_capacity_with_gap_names_the_gap(verification):
     verdict = verification["claim-monitors"]
-    capacity, gap = verdict.findings
+    (capacity,) = verdict.findings
     assert capacity.arithmetic[0].result == pytest.approx(156 / 28)
     assert capacity.label == "supported"  # 5.6 monitors per person is within 16
-    assert gap.label == "unsupported" and gap.gaps == ["gap-156-monitors"]
-    assert verdict.label == "unsupported"  # a supported part does not lift an unsourced one
+    # a declared gap blocks only while nothing else decides the claim; it is still named
+    assert verdict.label == "supported" and "gap-156-monitors" in verdict.gaps
+    assert any(r.startswith("Still open:") for r in verdict.rationale)
+
+
+def test_a_declared_gap_blocks_a_claim_nothing_else_decides(tmp_path):
+    plan = copy.deepcopy(PLAN)
+    entry = next(e for e in plan["claims"] if e["claim"] == "claim-monitors")
+    entry["checks"] = []
+    verdict = run(tmp_path, plan=plan)["claim-monitors"]
+    assert verdict.label == "unsupported" and verdict.check == "gap"
+    assert "gap-156-monitors" in verdict.reason
 
 
 # --- internal consistency ----------------------------------------------------------------------
