@@ -63,6 +63,7 @@ def _records(case: dict) -> dict:
         "studies": [{"id": "study-review", "title": "Test review", "source": "src-review", "year": 2015,
                      "design": "meta_analysis", "intervention": "CCTV"}],
         "estimates": rows,
+        "gaps": list(case.get("gaps", [])),
     }
 
 

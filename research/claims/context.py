@@ -42,6 +42,10 @@ SCALE_WORDS: dict[str, float] = {
 OPEN_GAP_STATUSES = frozenset({"open", "requested", "partly_filled"})
 # The quantity of a fact that dates a source (its publication date, with how it was found).
 PUBLICATION_DATE = "publication_date"
+# A claim with no period of its own speaks of the time it was published ("now", "so far"). A
+# number dated more than this many years before that describes another period: it is shown as
+# context, not used to confirm or refute the claim.
+STALE_YEARS = 3
 PRIMARY_SOURCE_KINDS = frozenset({"official_statement", "dataset", "study", "review"})
 
 # The one tolerance rule: a claimed number stands for every value it rounds from (105 means 104.5
@@ -164,6 +168,22 @@ class CheckContext:
         claim_date = self.claim_date()[0]
         start = date_key(date)
         return claim_date is not None and start is not None and start > claim_date
+
+    def timing(self, date: str | None) -> str:
+        """Where a record's date stands against the claim: 'after' (it began after the claim),
+        'stale' (it ended more than STALE_YEARS before a claim about its own present), 'undated',
+        or 'current'."""
+        if not date:
+            return "undated"
+        if self.is_after_claim(date):
+            return "after"
+        claim_date = self.claim_date()[0]
+        end = date_key(date, end=True)
+        if claim_date and end and not self.claim.period:
+            limit = f"{int(claim_date[:4]) - STALE_YEARS}{claim_date[4:]}"
+            if end < limit:
+                return "stale"
+        return "current"
 
     def source_of(self, record_id: str) -> Source | None:
         record = self._records().get(record_id)

@@ -62,6 +62,32 @@ def _gap_finding(ctx: CheckContext, gap_id: str) -> Finding | None:
                    gaps=[gap_id])
 
 
+def _apply_unknown_value_gaps(ctx: CheckContext, findings: list[Finding]) -> None:
+    """An open gap about the claim whose ``parameter`` is one of its quantities says the store does
+    not know that value at the claim's date; numeric parts that rest only on undated records then
+    cannot confirm the claim (they stay Unsupported, plausible)."""
+    names = {q.name for q in ctx.claim.quantities}
+    gaps = [g for g in ctx.store["gaps"] if g.status in OPEN_GAP_STATUSES and ctx.claim.id in g.related
+            and g.parameter in names]
+    if not gaps:
+        return
+    for finding in findings:
+        for part in finding.parts:
+            if part.aspect not in ("quantity", "comparison") or part.label != "supported" or not part.evidence:
+                continue
+            records = [ctx._records().get(r) for r in part.evidence]
+            if any(r is not None and ctx.timing(ctx.record_date(r)) == "current" for r in records):
+                continue
+            part.label = "unsupported"
+            part.plausibility = "plausible"
+            part.reason += (f" But these records are undated, and {gaps[0].id} records the value at the claim's date "
+                            f"as unknown: {gaps[0].what}")
+            part.context, part.evidence = part.context + part.evidence, []
+            finding.label = None
+            finding.__post_init__()
+            finding.gaps += [g.id for g in gaps if g.id not in finding.gaps]
+
+
 def _refined_quantities(entry: ClaimPlan | None) -> set[str]:
     """Quantities of the claim that a plan entry compares itself (the default comparison is skipped)."""
     names: set[str] = set()
@@ -109,6 +135,7 @@ def evaluate_claim(
         except (ValueError, TypeError, KeyError) as exc:
             raise InputError(f"{plan.file or 'claim checks'}: claim '{claim.id}': check '{spec.check}': {exc}") from exc
         findings.append(finding)
+    _apply_unknown_value_gaps(base, findings)
     # A declared gap blocks the claim only while nothing else decides it; once a source decides a
     # part (a fact added later, say), the gap is still named but no longer makes the claim unsupported.
     decided = any(p.label not in ("unsupported", "not_checkable") for f in findings for p in f.parts)

@@ -436,7 +436,7 @@ def _unique(items: list[str]) -> list[str]:
 
 def _aspects(parts: list[Part], label: str) -> str:
     """The parts with this label, by aspect, or by what they say when they are descriptive statements."""
-    names = [_short(p.claimed) if p.aspect == "statement" else p.aspect.replace("_", " ")
+    names = [_short(p.claimed) if p.aspect == "statement" else f"{p.aspect.replace('_', ' ')} ({_short(p.claimed, 50)})"
              for p in parts if p.label == label]
     return "; ".join(_unique(names))
 
@@ -467,7 +467,8 @@ def combine_parts(parts: list[Part]) -> tuple[Label, str]:
         return "supported", true[0].reason if len(true) == 1 else \
             f"Every part checked is sourced ({_aspects(true, 'supported')}). {true[0].reason}"
     unsourced = [p for p in checkable if p.label == "unsupported"]
-    unsourced.sort(key=lambda p: p.plausibility != "implausible")  # the implausible part explains the note
+    # the part that carries the secondary note explains it: implausible first, then plausible
+    unsourced.sort(key=lambda p: {"implausible": 0, "plausible": 1}.get(p.plausibility or "", 2))
     reason = unsourced[0].reason
     if true:
         reason += f" (Sourced: {_aspects(true, 'supported')}. Not sourced: {_aspects(unsourced, 'unsupported')}.)"

@@ -251,8 +251,20 @@ def capacity(ctx: CheckContext, p: CapacityParams) -> Finding:
         rationale.append(sentence)
         used = [value, reference] + [op for st in steps for op in st.inputs]
         facts = [r for r in dict.fromkeys(op.ref for op in used) if r in ctx._records() and not r.startswith("claim")]
-        parts.append(Part("comparison", spec.tests, "supported" if holds else spec.if_not, sentence, facts,
-                          arithmetic=[s for s in steps if f"step:{s.name}" == ref_text(spec.value)]))
+        label = "supported" if holds else spec.if_not
+        # a comparison that rests on a figure dated after the claim, or of another period, cannot decide it
+        out_of_time = [(r, t) for r in facts if (t := ctx.timing(ctx.record_date(ctx._records()[r]))) in
+                       ("after", "stale")]
+        if out_of_time:
+            label = "unsupported"
+            when = "; ".join(f"{r} is {'dated after the claim' if t == 'after' else 'of another period'}"
+                             for r, t in out_of_time)
+            sentence += f" It cannot decide the claim: {when}."
+            rationale.append(f"Not used to decide: {when}.")
+        parts.append(Part("comparison", spec.tests, label, sentence,  # type: ignore[arg-type]
+                          [] if out_of_time else facts, [r for r, _ in out_of_time],
+                          arithmetic=[s for s in steps if f"step:{s.name}" == ref_text(spec.value)],
+                          plausibility=("plausible" if holds else "implausible") if out_of_time else None))
     constants = [op for step in steps for op in step.inputs if op.ref.startswith("constant:")]
     constants += [ref for _, _, ref, _ in results if ref.ref.startswith("constant:")]
     assumptions = [f"{op.name} = {show(op)} ({op.ref.removeprefix('constant:').strip()})" for op in constants]

@@ -48,7 +48,8 @@ def documented(ctx: CheckContext, p: DocumentedParams) -> Finding:
     for part in p.parts:
         present = [r for r in (ctx.record(rid) for rid in part.records) if r is not None]
         own = [r for r in present if ctx.is_own(r)]
-        present = [r for r in present if not ctx.is_own(r)]
+        later = [r for r in present if not ctx.is_own(r) and ctx.timing(ctx.record_date(r)) == "after"]
+        present = [r for r in present if not ctx.is_own(r) and r not in later]
         against = [r for r in (ctx.record(rid) for rid in part.against) if r is not None and not ctx.is_own(r)]
         if against:
             first = against[0]
@@ -66,10 +67,17 @@ def documented(ctx: CheckContext, p: DocumentedParams) -> Finding:
             continue
         open_gaps = [g for g in part.gaps if (gap := ctx.gap(g)) is not None and gap.status != "filled"]
         named_gaps += part.gaps
-        why = "; ".join(f"{g}: {ctx.gap(g).what}" for g in open_gaps) if open_gaps else \
-            f"no record of {', '.join(part.records) or 'it'} in the store"
+        if open_gaps:
+            why = "; ".join(f"{g}: {ctx.gap(g).what}" for g in open_gaps)
+        elif own or later:
+            why = "no other record states it"
+        else:
+            why = f"no record of {', '.join(part.records) or 'it'} in the store"
         if own:
             why += "; the claim's own article is not evidence for it"
+        if later:
+            why += f"; {', '.join(r.id for r in later)} is dated after the claim, so it is context only"
+            own = own + later
         reason = f"Not documented: {part.statement} ({why})."
         parts.append(Part(part.aspect, part.statement, "unsupported", reason, context=[r.id for r in own]))
         rationale.append(reason)

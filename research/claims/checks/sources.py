@@ -9,7 +9,8 @@ names or to another one (Misleading).
 Rules, the same for every claim:
 
 - a fact from the claim's own article never supports the claim (shown as context);
-- a fact dated after the claim cannot confirm or refute it (shown as context);
+- a fact dated after the claim cannot confirm or refute it (shown as context); nor can one that
+  ended more than ``STALE_YEARS`` before a claim that speaks of its own present (no period given);
 - one tolerance rule (``context.TOLERANCE_RULE``); an exception in the plan carries its reason;
 - a sourced value that agrees -> the quantity part is Supported; a number that only lies between
   sourced values, or satisfies only bounds, is Unsupported (plausible); outside the sourced range
@@ -25,7 +26,7 @@ from pydantic import Field, model_validator
 from research.claims.checks import register
 from research.claims.checks.base import CheckParams, Ref, show
 from research.claims.context import (
-    ABOUT_TOLERANCE, TOLERANCE_RULE, CheckContext, normalise_unit, rounding_tolerance,
+    ABOUT_TOLERANCE, STALE_YEARS, TOLERANCE_RULE, CheckContext, normalise_unit, rounding_tolerance,
 )
 from research.claims.verdict import Finding, Label, Operand, Part, _fmt
 from research.store.schema import Fact
@@ -132,10 +133,17 @@ def compare_quantity(ctx: CheckContext, claimed: Operand, facts: list[Fact], *, 
             rationale.append(f"Context only: {fact_text(fact, value, unit)} comes from the claim's own article, "
                              "so it cannot support the claim.")
             continue
-        if ctx.is_after_claim(fact.date):
+        timing = ctx.timing(fact.date)
+        if timing == "after":
             context.append(fact.id)
             rationale.append(f"Context only: {fact_text(fact, value, unit)} is dated after the claim "
                              f"({ctx.claim_date()[0]}), so it cannot confirm or refute it.")
+            continue
+        if timing == "stale":
+            context.append(fact.id)
+            rationale.append(f"Context only: {fact_text(fact, value, unit)} describes another period, more than "
+                             f"{STALE_YEARS} years before the claim ({ctx.claim_date()[0]}), which speaks of its "
+                             "own present.")
             continue
         compared.append((fact, value, unit))
     said = claim_text(claimed)
@@ -145,7 +153,9 @@ def compare_quantity(ctx: CheckContext, claimed: Operand, facts: list[Fact], *, 
     if same_units:
         assumptions.append(f"Values in {', '.join(same_units)} are read as the claim's {claimed.unit}.")
     if not compared:
-        reason = f"No source outside the article states {what} for the claim's date and place."
+        reason = f"No source outside the article states {what} for the claim's date and place"
+        reason += (f"; {len(context)} value(s) from another period or from the article itself are shown as context."
+                   if context else ".")
         part = Part(aspect, said, "unsupported", reason, context=context)  # type: ignore[arg-type]
         return Comparison(part, [f"The claim says {said}; {reason}"] + rationale, assumptions, 0)
 
