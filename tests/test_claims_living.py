@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from research.cli import main
-from research.claims import verify_claims
+from research.claims import parse_plan, verify_claims
 from research.claims.revisions import diff_verifications
 from research.store import load_store
 from tests.test_claims_checks import PLAN, records_copy, run, set_fact, write_store
@@ -157,3 +157,19 @@ def test_diff_reports_a_new_claim_once(tmp_path):
                               old_store, new_store)
     assert [(c.claim_id, c.old_label, c.new_label) for c in diff.changes] == [("claim-calls", None, "supported")]
     assert [i.record_id for i in diff.changes[0].inputs] == ["claim-calls"]
+
+
+def test_diff_with_the_old_code_names_the_rule_that_decides_now(tmp_path):
+    from research.claims.revisions import diff_with_code
+
+    store = load_store(write_store(tmp_path / "evidence", records_copy()))
+    new = verify_claims(store, {}, parse_plan(copy.deepcopy(PLAN), "claim-checks.yaml"))
+    # verdicts as an earlier scale gave them: "within range" was partly supported
+    old = [{**v.to_dict(), "label": v.label} for v in new]
+    old[[v["claim_id"] for v in old].index("claim-cameras")]["label"] = "partly_supported"
+    diff = diff_with_code(old, new, store, store, PLAN, PLAN, "main", "now")
+    assert [c.claim_id for c in diff.changes] == ["claim-cameras"]
+    text = diff.summary()
+    assert "claim-cameras: Partly supported -> Unsupported" in text
+    assert "rule now: Unsupported = no source states it and none refutes it" in text
+    assert "the current verdict scale judges it differently" in text

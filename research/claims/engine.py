@@ -245,6 +245,12 @@ def verify_claims(
     claims = {c.id: c for c in store["claims"]}
     warnings = [f"{plan.file}: claim '{e.claim}' is not in the evidence store" for e in plan.claims
                 if e.claim not in claims]
+    for entry in plan.claims:
+        for spec in entry.checks:
+            params = plan.typed_params(entry, spec)
+            if getattr(params, "unreasoned", False):
+                warnings.append(f"{plan.file}: claim '{entry.claim}': check '{spec.check}': an exception to the "
+                                "tolerance rule needs a tolerance_reason")
     known = {r.id for records in store.records.values() for r in records}
     for verdict in verdicts:
         for finding in verdict.findings:

@@ -108,7 +108,7 @@ def average_fine(ctx: CheckContext, p: AverageFineParams) -> Finding:
     counts = Counter(outcome for _, outcome in outcomes)
     below = counts.get("below", 0)
     periods_text = ", ".join(period for period, _ in outcomes)
-    claimed = f"{_fmt(average.result)} tenge per violation"
+    claimed = f"{_fmt(average.result)} {average.unit}"
     if below == len(outcomes):
         label: Label = "contradicted"
         reason = (f"The claim's figures give {claimed}, below the lowest camera fine even after any early-payment "

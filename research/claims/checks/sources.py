@@ -37,11 +37,10 @@ class ToleranceException(CheckParams):
                                                               "(needs tolerance_reason)")
     tolerance_reason: str | None = Field(None, description="Why this claim is compared with another tolerance")
 
-    @model_validator(mode="after")
-    def _reasoned(self):
-        if self.tolerance is not None and not (self.tolerance_reason or "").strip():
-            raise ValueError("tolerance: an exception to the tolerance rule needs a tolerance_reason")
-        return self
+    @property
+    def unreasoned(self) -> bool:
+        """An exception to the tolerance rule with no reason given (the verdict and a warning say so)."""
+        return self.tolerance is not None and not (self.tolerance_reason or "").strip()
 
 
 class CrossSourceParams(ToleranceException):
@@ -149,7 +148,8 @@ def compare_quantity(ctx: CheckContext, claimed: Operand, facts: list[Fact], *, 
     said = claim_text(claimed)
     assumptions = [TOLERANCE_RULE]
     if tolerance is not None:
-        assumptions.append(f"Exception to the tolerance rule for this claim: {tolerance:.0%}, because {tolerance_reason}.")
+        because = f"because {tolerance_reason}" if (tolerance_reason or "").strip() else "with no reason given in the plan"
+        assumptions.append(f"Exception to the tolerance rule for this claim: {tolerance:.0%}, {because}.")
     if same_units:
         assumptions.append(f"Values in {', '.join(same_units)} are read as the claim's {claimed.unit}.")
     if not compared:
@@ -157,7 +157,7 @@ def compare_quantity(ctx: CheckContext, claimed: Operand, facts: list[Fact], *, 
         reason += (f"; {len(context)} value(s) from another period or from the article itself are shown as context."
                    if context else ".")
         part = Part(aspect, said, "unsupported", reason, context=context)  # type: ignore[arg-type]
-        return Comparison(part, [f"The claim says {said}; {reason}"] + rationale, assumptions, 0)
+        return Comparison(part, [f"The claim says {said}. {reason}"] + rationale, assumptions, 0)
 
     results = [(f, v, u, agreement(claimed.value, claimed.qualifier, v, f.qualifier, tolerance)) for f, v, u in compared]
     rationale.insert(0, f"The claim says {said}; compared with {len(results)} sourced value(s) of {what}.")
