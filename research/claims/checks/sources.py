@@ -282,7 +282,7 @@ def entity(ctx: CheckContext, p: EntityParams) -> Finding:
     other_facts = [f for f in ctx.facts_of(other_quantities, place) if f.quantity not in p.quantities]
     other = compare_quantity(ctx, claimed, other_facts, what=", ".join(other_quantities), tolerance=p.tolerance,
                              tolerance_reason=p.tolerance_reason, same_units=p.same_units)
-    rationale += other.rationale
+    rationale += [r for r in other.rationale if r not in rationale and not r.startswith("Context only")]
     dated = [f for f in named_facts if f.value is not None and not ctx.is_after_claim(f.date) and not ctx.is_own(f)]
     values = sorted(normalise_unit(f.value, f.unit)[0] for f in dated)
     if values:
@@ -293,8 +293,10 @@ def entity(ctx: CheckContext, p: EntityParams) -> Finding:
     if other.part.label == "supported":
         for fact_id in other.part.evidence:
             ctx.use(fact_id)
-        reason = (f"{claim_text(claimed)} is the count of {', '.join(other_quantities)} "
-                  f"({', '.join(other.part.evidence)}), not of {p.named}: {named_range}")
+        matched = [f for f in other_facts if f.id in other.part.evidence]
+        what = "; ".join(dict.fromkeys(f.definition or f.quantity for f in matched))
+        reason = (f"{claim_text(claimed)} is the number of {what} ({', '.join(other.part.evidence)}), "
+                  f"not of {p.named}: {named_range}")
         part = Part("entity", f"{claim_text(claimed)} of {p.named}", "misleading", reason,
                     [*other.part.evidence, *[f.id for f in named_facts if not ctx.is_after_claim(f.date)]],
                     own.part.context + other.part.context)
