@@ -157,11 +157,17 @@ class CheckContext:
                                         if f.quantity == PUBLICATION_DATE and f.date}
         fact = self.shared["published"].get(self.claim.source)
         if fact is not None:
+            self.shared.setdefault("date_records", {})[self.claim.id] = fact.id
             return date_key(fact.date, end=True), f"publication date of {self.claim.source} ({fact.date}, {fact.id})"
         for source in self.store["sources"]:
             if source.id == self.claim.source and source.published and date_key(source.published, end=True):
                 return date_key(source.published, end=True), f"publication date of {source.id} ({source.published})"
         return None, "no date known for the claim"
+
+    def date_record(self) -> str | None:
+        """The id of the store record that dates the claim (its source's publication date), if any."""
+        self.claim_date()
+        return self.shared.get("date_records", {}).get(self.claim.id)
 
     def is_after_claim(self, date: str | None) -> bool:
         """True when a record's date starts after the claim's date (it cannot confirm or refute it)."""

@@ -262,6 +262,10 @@ def verdicts_at(rev: str, root: Path, dest: Path, *, no_analyses: bool = True,
     return [c for c in data.get("claims", []) if isinstance(c, dict) and c.get("claim_id")]
 
 
+# Labels of earlier scales that mean the same as a current one.
+RENAMED_LABELS = {"opinion": "not_checkable"}
+
+
 def _label_name(label: str | None) -> str:
     if label is None:
         return "(no claim)"
@@ -288,6 +292,7 @@ def diff_with_code(
         old = before.get(claim_id)
         after = new[claim_id] if claim_id in new else None
         old_label = old.get("label") if old else None
+        old_label = RENAMED_LABELS.get(old_label, old_label)
         if after is not None and old_label == after.label:
             unchanged += 1
             continue
