@@ -282,7 +282,7 @@ def entity(ctx: CheckContext, p: EntityParams) -> Finding:
     other_facts = [f for f in ctx.facts_of(other_quantities, place) if f.quantity not in p.quantities]
     other = compare_quantity(ctx, claimed, other_facts, what=", ".join(other_quantities), tolerance=p.tolerance,
                              tolerance_reason=p.tolerance_reason, same_units=p.same_units)
-    rationale += [r for r in other.rationale if r not in rationale and not r.startswith("Context only")]
+    # the comparison with the claimed quantity's own facts is the default check's; only its outcome is added
     dated = [f for f in named_facts if f.value is not None and not ctx.is_after_claim(f.date) and not ctx.is_own(f)]
     values = sorted(normalise_unit(f.value, f.unit)[0] for f in dated)
     if values:
