@@ -173,7 +173,17 @@ class CheckContext:
         """True when a record's date starts after the claim's date (it cannot confirm or refute it)."""
         claim_date = self.claim_date()[0]
         start = date_key(date)
-        return claim_date is not None and start is not None and start > claim_date
+        after = claim_date is not None and start is not None and start > claim_date
+        if after:
+            self._date_mattered()
+        return after
+
+    def _date_mattered(self) -> None:
+        self.shared.setdefault("date_mattered", set()).add(self.claim.id)
+
+    def date_mattered(self) -> bool:
+        """True when the claim's date kept some record from judging it (the diff then lists the date record)."""
+        return self.claim.id in self.shared.get("date_mattered", set())
 
     def timing(self, date: str | None) -> str:
         """Where a record's date stands against the claim: 'after' (it began after the claim),
@@ -188,6 +198,7 @@ class CheckContext:
         if claim_date and end and not self.claim.period:
             limit = f"{int(claim_date[:4]) - STALE_YEARS}{claim_date[4:]}"
             if end < limit:
+                self._date_mattered()
                 return "stale"
         return "current"
 

@@ -146,7 +146,7 @@ def evaluate_claim(
         findings.append(_by_kind(base))
     parts = [part for finding in findings for part in finding.parts]
     verdict = combine_findings(claim.id, findings, claim.text, _strength(base, parts), dated)
-    if base.date_record() and base.date_record() not in verdict.evidence:
+    if base.date_mattered() and base.date_record() and base.date_record() not in verdict.evidence:
         verdict.evidence.append(base.date_record())  # the claim's date decides which facts may judge it
     if decided:
         for gap in gap_findings:
