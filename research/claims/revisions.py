@@ -131,7 +131,7 @@ class VerdictChange:
                          if self.rule else "    no input record changed (an analysis result or the code did)")
         if self.rule:
             lines.append(f"    rule now: {self.rule}")
-        if self.new_reason and self.new_reason != self.old_reason:
+        if self.new_reason and (self.rule or self.new_reason != self.old_reason):
             lines.append(f"    reason now: {self.new_reason}")
         lines += [f"    now: {reason}" for reason in self.reasons_added]
         return "\n".join(lines)

@@ -48,7 +48,7 @@ def documented(ctx: CheckContext, p: DocumentedParams) -> Finding:
     for part in p.parts:
         present = [r for r in (ctx.record(rid) for rid in part.records) if r is not None]
         own = [r for r in present if ctx.is_own(r)]
-        later = [r for r in present if not ctx.is_own(r) and ctx.timing(ctx.record_date(r)) == "after"]
+        later = [r for r in present if not ctx.is_own(r) and ctx.is_after_claim(ctx.record_date(r))]
         present = [r for r in present if not ctx.is_own(r) and r not in later]
         against = [r for r in (ctx.record(rid) for rid in part.against) if r is not None and not ctx.is_own(r)]
         if against:
