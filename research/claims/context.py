@@ -126,6 +126,10 @@ class CheckContext:
             self.use(record_id)
         return found
 
+    def lookup(self, record_id: str) -> Record | None:
+        """The record with this id, or None; nothing is noted (for ids that may be steps or constants)."""
+        return self._records().get(record_id)
+
     def use(self, record_id: str) -> None:
         if record_id not in self.evidence:
             self.evidence.append(record_id)

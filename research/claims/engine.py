@@ -75,7 +75,7 @@ def _apply_unknown_value_gaps(ctx: CheckContext, findings: list[Finding]) -> Non
         for part in finding.parts:
             if part.aspect not in ("quantity", "comparison") or part.label != "supported" or not part.evidence:
                 continue
-            records = [ctx._records().get(r) for r in part.evidence]
+            records = [ctx.lookup(r) for r in part.evidence]
             if any(r is not None and ctx.timing(ctx.record_date(r)) == "current" for r in records):
                 continue
             part.label = "unsupported"

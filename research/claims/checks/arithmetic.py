@@ -25,7 +25,7 @@ class AverageFineParams(CheckParams):
     total: Ref = Field(description="Total amount of fines, e.g. 'claim:fines_total'")
     count: Ref = Field(description="Number of violations, e.g. 'claim:violations'")
     lowest_fine_mrp: list[str] = Field(min_length=1, description="Facts: lowest camera fine, in MRP units")
-    mrp: list[str] = Field(min_length=1, description="Facts: MRP in tenge, dated by year")
+    mrp: list[str] = Field(min_length=1, description="Facts: the fine unit (MRP) in money, dated by year")
     early_payment_share: str | None = Field(None, description="Fact: smallest share of a fine that settles it "
                                                               "when paid early (0.5 = half)")
     first_year: int | str | None = Field(None, description="A year, or a fact whose date gives the first year")
@@ -102,7 +102,8 @@ def average_fine(ctx: CheckContext, p: AverageFineParams) -> Finding:
         outcomes.append((period, outcome))
         sentences.append(
             f"With the MRP of {period} ({show(mrp)}, {mrp.ref}) the average is {in_mrp:.2f} MRP: {text} "
-            f"({_fmt(full.result)} tenge{'' if discount is None else f', {_fmt(paid.result)} tenge if paid early'})."
+            f"({_fmt(full.result)} {mrp.unit}"
+            f"{'' if discount is None else f', {_fmt(paid.result)} {mrp.unit} if paid early'})."
         )
 
     counts = Counter(outcome for _, outcome in outcomes)
@@ -121,12 +122,15 @@ def average_fine(ctx: CheckContext, p: AverageFineParams) -> Finding:
     else:
         label = "unsupported"
         plausibility = "implausible" if below * 2 > len(outcomes) else "plausible"
-        reason = (f"The claim's figures give {claimed}: below the lowest fine in {below} of {len(outcomes)} "
-                  f"years considered, and fitting in the others only if most fines were paid early; "
-                  "the claim gives no year.")
+        fits, discounted = counts.get("fits", 0), counts.get("fits_only_with_discount", 0)
+        found = [f"below the lowest fine even if paid early in {below}" if below else "",
+                 f"fitting only if most fines were paid early in {discounted}" if discounted else "",
+                 f"fitting the schedule in {fits}" if fits else ""]
+        reason = (f"The claim's figures give {claimed}: " + ", ".join(x for x in found if x)
+                  + f" of {len(outcomes)} periods considered; the claim gives no year.")
     modal, modal_count = counts.most_common(1)[0]
     rationale = [
-        f"The claim's figures give an average of {_fmt(average.result)} tenge per violation "
+        f"The claim's figures give an average of {_fmt(average.result)} {average.unit} "
         f"({average.formula}).",
         f"The lowest camera fine in the schedule is {_fmt(lowest.value)} MRP ({lowest.ref}).",
         *sentences,
@@ -250,10 +254,10 @@ def capacity(ctx: CheckContext, p: CapacityParams) -> Finding:
         sentence = f"{'Holds' if holds else 'Does not hold'}: {spec.tests}: {relation}."
         rationale.append(sentence)
         used = [value, reference] + [op for st in steps for op in st.inputs]
-        facts = [r for r in dict.fromkeys(op.ref for op in used) if r in ctx._records() and not r.startswith("claim")]
+        facts = [r for r in dict.fromkeys(op.ref for op in used) if ctx.lookup(r) is not None and not r.startswith("claim")]
         label = "supported" if holds else spec.if_not
         # a comparison that rests on a figure dated after the claim, or of another period, cannot decide it
-        out_of_time = [(r, t) for r in facts if (t := ctx.timing(ctx.record_date(ctx._records()[r]))) in
+        out_of_time = [(r, t) for r in facts if (t := ctx.timing(ctx.record_date(ctx.lookup(r)))) in
                        ("after", "stale")]
         if out_of_time:
             label = "unsupported"
