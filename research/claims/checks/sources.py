@@ -14,7 +14,9 @@ Rules, the same for every claim:
 - one tolerance rule (``context.TOLERANCE_RULE``); an exception in the plan carries its reason;
 - a sourced value that agrees -> the quantity part is Supported; a number that only lies between
   sourced values, or satisfies only bounds, is Unsupported (plausible); outside the sourced range
-  -> Contradicted.
+  -> Contradicted;
+- a number no current value of the claim's place states, but that an earlier period's value or
+  another place's value does, is Misleading (true of another period or place).
 """
 
 from __future__ import annotations
@@ -30,6 +32,10 @@ from research.claims.context import (
 )
 from research.claims.verdict import Finding, Label, Operand, Part, _fmt
 from research.store.schema import Fact
+
+
+# Claims that state a number (not a bound): only these can be "the number of" something else.
+POINT_QUALIFIERS = ("exact", "about")
 
 
 class ToleranceException(CheckParams):
@@ -118,6 +124,7 @@ def compare_quantity(ctx: CheckContext, claimed: Operand, facts: list[Fact], *, 
     same_units = same_units or []
     compared: list[tuple[Fact, float, str]] = []
     context: list[str] = []
+    earlier: list[tuple[Fact, float]] = []  # values of another, earlier period
     rationale: list[str] = []
     for fact in facts:
         if fact.value is None:
@@ -140,6 +147,7 @@ def compare_quantity(ctx: CheckContext, claimed: Operand, facts: list[Fact], *, 
             continue
         if timing == "stale":
             context.append(fact.id)
+            earlier.append((fact, value))
             rationale.append(f"Context only: {fact_text(fact, value, unit)} describes another period, more than "
                              f"{STALE_YEARS} years before the claim ({ctx.claim_date()[0]}), which speaks of its "
                              "own present.")
@@ -152,12 +160,26 @@ def compare_quantity(ctx: CheckContext, claimed: Operand, facts: list[Fact], *, 
         assumptions.append(f"Exception to the tolerance rule for this claim: {tolerance:.0%}, {because}.")
     if same_units:
         assumptions.append(f"Values in {', '.join(same_units)} are read as the claim's {claimed.unit}.")
+    def of_another_period(comparison: "Comparison") -> "Comparison":
+        """A number that no current value states but an earlier period's value does is misleading."""
+        if comparison.part.label == "supported" or claimed.qualifier not in POINT_QUALIFIERS:
+            return comparison  # a bound ("more than 150") is satisfied by many values; it belongs to none
+        same = [f for f, v in earlier if agreement(claimed.value, claimed.qualifier, v, f.qualifier, tolerance) == "match"]
+        if same:
+            dated = ", ".join(f"{f.id} ({f.date})" for f in same)
+            reason = (f"{claim_text(claimed)} is the value of an earlier period ({dated}), more than {STALE_YEARS} "
+                      f"years before the claim, which presents it as current.")
+            comparison.part = Part("period", claim_text(claimed), "misleading", reason,  # type: ignore[arg-type]
+                                   [f.id for f in same], comparison.part.context)
+            comparison.rationale.append(reason)
+        return comparison
+
     if not compared:
         reason = f"No source outside the article states {what} for the claim's date and place"
         reason += (f"; {len(context)} value(s) from another period or from the article itself are shown as context."
                    if context else ".")
         part = Part(aspect, said, "unsupported", reason, context=context)  # type: ignore[arg-type]
-        return Comparison(part, [f"The claim says {said}. {reason}"] + rationale, assumptions, 0)
+        return of_another_period(Comparison(part, [f"The claim says {said}. {reason}"] + rationale, assumptions, 0))
 
     results = [(f, v, u, agreement(claimed.value, claimed.qualifier, v, f.qualifier, tolerance)) for f, v, u in compared]
     rationale.insert(0, f"The claim says {said}; compared with {len(results)} sourced value(s) of {what}.")
@@ -192,7 +214,28 @@ def compare_quantity(ctx: CheckContext, claimed: Operand, facts: list[Fact], *, 
         plausibility = "implausible" if if_outside == "unsupported" else None
         part = Part(aspect, said, if_outside, reason, [f.id for f in differ], context,  # type: ignore[arg-type]
                     plausibility=plausibility)
-    return Comparison(part, rationale, assumptions, len(results))
+    return of_another_period(Comparison(part, rationale, assumptions, len(results)))
+
+
+def _of_another_place(ctx: CheckContext, claimed: Operand, quantity: str) -> Part | None:
+    """A number that the claim's place has no value for, but another place has, is misleading."""
+    place = ctx.claim.place
+    if not place or claimed.qualifier not in POINT_QUALIFIERS:
+        return None
+    others = [f for f in ctx.store["facts"] if f.quantity == quantity and f.place and f.value is not None
+              and f.place.strip().lower() != place.strip().lower() and not ctx.is_own(f)
+              and not ctx.is_after_claim(f.date)]
+    same = []
+    for fact in others:
+        value, unit = normalise_unit(fact.value, fact.unit)
+        if _same_unit(unit, claimed.unit, []) and \
+                agreement(claimed.value, claimed.qualifier, value, fact.qualifier) == "match":
+            same.append(fact)
+    if not same:
+        return None
+    places = ", ".join(dict.fromkeys(f"{f.place} ({f.id})" for f in same))
+    return Part("place", f"{claim_text(claimed)} in {place}", "misleading",
+                f"{claim_text(claimed)} is the value for another place: {places}, not {place}.", [f.id for f in same])
 
 
 def default_comparisons(ctx: CheckContext, skip: set[str]) -> list[Finding]:
@@ -205,7 +248,7 @@ def default_comparisons(ctx: CheckContext, skip: set[str]) -> list[Finding]:
         if quantity.name in skip:
             continue
         facts = ctx.facts_of([quantity.name], ctx.claim.place)
-        if not facts:
+        if not facts and not any(f.quantity == quantity.name for f in ctx.store["facts"]):
             continue
         sub = CheckContext(ctx.claim, ctx.store, ctx.analyses, shared=ctx.shared)
         claimed = sub.operand(f"claim:{quantity.name}")
@@ -213,7 +256,14 @@ def default_comparisons(ctx: CheckContext, skip: set[str]) -> list[Finding]:
             sub.use(fact.id)
         where = f" in {ctx.claim.place}" if ctx.claim.place else ""
         result = compare_quantity(sub, claimed, facts, what=f"{quantity.name}{where}")
-        findings.append(sub.finding("same_quantity", [result.part], rationale=result.rationale,
+        parts = [result.part]
+        elsewhere = _of_another_place(sub, claimed, quantity.name) if result.part.label == "unsupported" else None
+        if elsewhere is not None:
+            parts = [elsewhere]
+            result.rationale.append(elsewhere.reason)
+        elif not facts:
+            continue  # no fact of this place; another check may reach the quantity
+        findings.append(sub.finding("same_quantity", parts, rationale=result.rationale,
                                     assumptions=result.assumptions))
     return findings
 
