@@ -25,7 +25,7 @@ from research.claims.claimreview import to_claimreview
 from research.claims.context import OPEN_GAP_STATUSES, CheckContext
 from research.claims.plan import CheckPlan, ClaimPlan, load_plan
 from research.claims.verdict import (
-    LABEL_NAMES, LABELS, Finding, Part, SourcedRecord, Verdict, combine_findings, evidence_strength,
+    LABEL_NAMES, LABELS, Finding, Part, SourcedRecord, Verdict, combine_findings, combine_parts, evidence_strength,
 )
 
 
@@ -83,8 +83,7 @@ def _apply_unknown_value_gaps(ctx: CheckContext, findings: list[Finding]) -> Non
             part.reason += (f" But these records are undated, and {gaps[0].id} records the value at the claim's date "
                             f"as unknown: {gaps[0].what}")
             part.context, part.evidence = part.context + part.evidence, []
-            finding.label = None
-            finding.__post_init__()
+            finding.label = combine_parts(finding.parts)[0]
             finding.gaps += [g.id for g in gaps if g.id not in finding.gaps]
 
 
