@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from research.claims import parse_plan, verify_claims
-from research.claims.verdict import FEVER_LABELS, RATING_VALUES
+from research.claims.verdict import FEVER_LABELS, RATING_VALUES, STRENGTHS
 from research.errors import InputError
 from research.store import load_store
 
@@ -236,7 +236,7 @@ def test_average_fine_below_discounted_lowest_fine_since_sergek_is_contradicted(
     # every year from the Sergek launch on: below 5 MRP at half price
     assert all(average < 5 * mrp * 0.5 for mrp in (2651, 2778, 3692))
     assert finding.label == "contradicted"
-    assert finding.confidence == 1.0
+    assert finding.parts[0].aspect == "comparison"
     assert "fact-mrp-2019" not in finding.evidence  # before the first year
     assert {"fact-mrp-2020-01", "fact-mrp-2024", "fact-fine-speeding-10-20"} <= set(finding.evidence)
     # the claim also has an open gap for its source, which adds a part that cannot be checked
@@ -252,7 +252,7 @@ def test_average_fine_in_2019_fits_only_with_the_discount(tmp_path):
     verdict = run(tmp_path, plan=plan)["claim-violations"]
     average = 2.3e9 / 360000
     assert 5 * 2525 * 0.5 <= average < 5 * 2525
-    assert verdict.label == "partly_supported"
+    assert verdict.label == "unsupported" and verdict.plausibility == "plausible"
     assert any("early" in sentence for sentence in verdict.rationale)
 
 
@@ -260,7 +260,7 @@ def test_average_fine_without_mrp_for_the_period_names_what_is_missing(tmp_path)
     records = records_copy()
     records["facts"] = [f for f in records["facts"] if f["quantity"] != "mrp_tenge" or f["date"] == "2019"]
     verdict = run(tmp_path, records)["claim-violations"]
-    assert verdict.label == "not_enough_evidence"
+    assert verdict.label == "unsupported"
     assert "gap-almaty-tv-report" in verdict.gaps
     assert any("MRP value" in sentence for sentence in verdict.rationale)
 
@@ -268,10 +268,12 @@ def test_average_fine_without_mrp_for_the_period_names_what_is_missing(tmp_path)
 # --- cross-source ------------------------------------------------------------------------------
 
 
-def test_cross_source_within_range_but_unstated_is_partly_supported(verification):
+def test_cross_source_within_range_but_unstated_is_unsupported_and_plausible(verification):
     verdict = verification["claim-cameras"]
     assert 97666 < 120000 < 150000
-    assert verdict.label == "partly_supported"
+    assert verdict.label == "unsupported" and verdict.plausibility == "plausible"
+    assert verdict.label_text == "Unsupported (plausible)"
+    assert verdict.strength.level == "none"  # no source states it
     assert set(verdict.evidence) >= {"fact-cameras-97666", "fact-cameras-150000"}
     assert any("read as the claim's systems" in a for a in verdict.assumptions)
 
@@ -281,7 +283,7 @@ def test_cross_source_match_and_mismatch_combine_to_partly_supported(verificatio
     ais, sergek = verdict.findings
     assert ais.label == "supported" and sergek.label == "contradicted"
     assert verdict.label == "partly_supported"
-    assert ais.confidence == pytest.approx(2 / 2)  # 105 matches, 104 is within 5%
+    assert ais.parts[0].evidence == ["fact-ais-posts-2016"]  # 105 matches; 104 is outside 105's rounding
 
 
 # --- capacity ----------------------------------------------------------------------------------
@@ -298,16 +300,26 @@ def test_capacity_fails_when_the_load_is_below_the_claim(tmp_path):
     records = set_fact(records_copy(), "fact-operators", value=20)
     verdict = run(tmp_path, records)["claim-calls"]
     assert verdict.arithmetic[0].result == pytest.approx(2000 / 20)
-    assert verdict.label == "partly_supported"
+    assert verdict.label == "contradicted"
 
 
 def test_capacity_with_gap_names_the_gap(verification):
     verdict = verification["claim-monitors"]
-    capacity, gap = verdict.findings
+    (capacity,) = verdict.findings
     assert capacity.arithmetic[0].result == pytest.approx(156 / 28)
     assert capacity.label == "supported"  # 5.6 monitors per person is within 16
-    assert gap.label == "not_enough_evidence" and gap.gaps == ["gap-156-monitors"]
-    assert verdict.label == "partly_supported"
+    # a declared gap blocks only while nothing else decides the claim; it is still named
+    assert verdict.label == "supported" and "gap-156-monitors" in verdict.gaps
+    assert any(r.startswith("Still open:") for r in verdict.rationale)
+
+
+def test_a_declared_gap_blocks_a_claim_nothing_else_decides(tmp_path):
+    plan = copy.deepcopy(PLAN)
+    entry = next(e for e in plan["claims"] if e["claim"] == "claim-monitors")
+    entry["checks"] = []
+    verdict = run(tmp_path, plan=plan)["claim-monitors"]
+    assert verdict.label == "unsupported" and verdict.check == "gap"
+    assert "gap-156-monitors" in verdict.reason
 
 
 # --- internal consistency ----------------------------------------------------------------------
@@ -333,19 +345,21 @@ def test_name_check_follows_the_sources(tmp_path):
 # --- causal ------------------------------------------------------------------------------------
 
 
-def test_causal_from_reported_reviews_is_partly_supported(verification):
+def test_proven_on_reported_reviews_is_overstated(verification):
     verdict = verification["claim-proven"]
-    assert verdict.label == "partly_supported"
+    assert verdict.label == "unsupported"
+    strength = next(p for p in verdict.parts if p.aspect == "causal_strength")
+    assert strength.label == "unsupported" and strength.reason.startswith("Overstated")
     assert {"est-wf-overall", "est-wf-city-centres"} <= set(verdict.evidence)
     assert "gap-ai-cctv" in verdict.gaps
     assert any("city and town centers" in sentence for sentence in verdict.rationale)
-    assert verdict.confidence == 1.0  # both results read in the primary source
+    assert verdict.strength.primary == ("lit-wf-2009",)  # both results read in the primary source
 
 
-def test_causal_becomes_supported_without_the_failing_setting_and_unstudied_part(tmp_path):
+def test_hedged_causal_becomes_supported_without_the_failing_setting_and_unstudied_part(tmp_path):
     plan = copy.deepcopy(PLAN)
     entry = next(e for e in plan["claims"] if e["claim"] == "claim-proven")
-    entry["checks"][0]["params"].update(settings=[], unstudied=[])
+    entry["checks"][0]["params"].update(settings=[], unstudied=[], strength="possible")
     assert run(tmp_path, plan=plan)["claim-proven"].label == "supported"
 
 
@@ -363,13 +377,9 @@ def test_causal_uses_an_ok_analysis_before_the_reviews(tmp_path):
     entry["checks"][0]["params"].update(analyses=["speed"], unstudied=[], settings=[])
     verdict = run(tmp_path, plan=plan, analyses={"speed": analysis})["claim-proven"]
     assert verdict.analyses == ["speed"]
-    significant = fit["ci_high"] < 0
-    prediction_excludes_zero = fit["pi_high"] < 0
-    expected = "contradicted" if not significant else ("supported" if prediction_excludes_zero else "partly_supported")
-    if expected == "supported":
-        expected = "partly_supported"  # k = 3 observational CMFs cannot reach moderate certainty
-    assert verdict.label == expected
-    assert verdict.confidence_basis.startswith("no posterior")
+    # k = 3 observational CMFs cannot reach moderate certainty: "proven" is overstated whatever the direction
+    assert verdict.label == "unsupported"
+    assert "needs at least moderate certainty" in verdict.reason
 
 
 def test_causal_falls_back_to_reviews_when_the_analysis_has_too_few_studies(tmp_path):
@@ -380,7 +390,7 @@ def test_causal_falls_back_to_reviews_when_the_analysis_has_too_few_studies(tmp_
     entry["checks"][0]["params"]["analyses"] = ["cctv"]
     verdict = run(tmp_path, plan=plan, analyses={"cctv": analysis})["claim-proven"]
     assert verdict.analyses == ["cctv"]
-    assert verdict.label == "partly_supported"
+    assert verdict.label == "unsupported"
     assert any("could not pool" in sentence for sentence in verdict.rationale)
 
 
@@ -395,8 +405,9 @@ def test_documented_parts(tmp_path):
     ]
     plan["claims"].append({"claim": "claim-hours", "checks": [{"check": "documented", "params": {"parts": parts}}]})
     verdict = run(tmp_path, plan=plan)["claim-hours"]
-    assert verdict.label == "partly_supported"
-    assert verdict.confidence == pytest.approx(0.5)
+    assert verdict.label == "unsupported"
+    assert [p.label for p in verdict.parts] == ["supported", "unsupported"]
+    assert "Sourced: the command centre has call operators" in verdict.reason
     assert "gap-police-point-hours" in verdict.gaps
     assert any("10 девушек-операторов" in sentence for sentence in verdict.rationale)
 
@@ -405,9 +416,9 @@ def test_documented_parts(tmp_path):
 
 
 def test_claims_without_checks_follow_their_kind(verification):
-    assert verification["claim-opinion"].label == "opinion"
+    assert verification["claim-opinion"].label == "not_checkable"
     hours = verification["claim-hours"]
-    assert hours.label == "not_enough_evidence"
+    assert hours.label == "unsupported"
     assert hours.gaps == ["gap-police-point-hours"]
     assert any("Almaty police-point opening hours" in sentence for sentence in hours.rationale)
 
@@ -416,7 +427,7 @@ def test_labels_map_to_fever_and_claimreview(verification):
     for verdict in verification:
         assert verdict.fever_label == FEVER_LABELS[verdict.label]
         assert verdict.claimreview_rating["ratingValue"] == RATING_VALUES[verdict.label]
-        assert 0 <= verdict.confidence <= 1 and verdict.confidence_basis
+        assert verdict.strength.level in STRENGTHS and verdict.strength.basis and verdict.reason
     assert verification["claim-headline"].fever_label == "REFUTES"
     assert verification["claim-calls"].fever_label == "SUPPORTS"
 
@@ -457,6 +468,6 @@ def test_hedged_causal_claim_uses_the_posterior_probability(tmp_path):
     verdict = run(tmp_path, plan=plan, analyses={"speed": analysis})["claim-proven"]
     if fit["ci_high"] < 0 or p_benefit >= VERY_LIKELY:
         assert verdict.label == "supported"
-        assert verdict.confidence == pytest.approx(p_benefit)
+        assert f"{p_benefit:.0%}" in " ".join(verdict.rationale)
     else:
-        assert verdict.label == "not_enough_evidence"
+        assert verdict.label == "unsupported"

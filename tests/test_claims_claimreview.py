@@ -56,7 +56,7 @@ def test_rating_follows_the_verdict(verification):
     assert review["claimReviewed"] == claim.text
     unsure = to_claimreview(verification["claim-hours"], verification.claims["claim-hours"], source)
     assert "ratingValue" not in unsure["reviewRating"]
-    assert unsure["reviewRating"]["alternateName"] == "Not enough evidence"
+    assert unsure["reviewRating"]["alternateName"] == "Unsupported"
 
 
 def test_claimreview_cites_the_sources_of_the_evidence(verification):
@@ -73,3 +73,13 @@ def test_a_speaker_is_the_claim_author(verification):
 def test_verdict_and_claim_must_match(verification):
     with pytest.raises(ValueError, match="claim-calls"):
         to_claimreview(verification["claim-calls"], verification.claims["claim-fines"], None)
+
+
+def test_review_body_is_the_one_line_reason_with_evidence_strength(verification):
+    for review in verification.claimreviews("2026-11-25"):
+        verdict = verification[review["identifier"]]
+        assert review["reviewBody"] == f"{verdict.reason} Evidence strength: {verdict.strength.level}."
+        assert review["reviewRating"]["alternateName"] == verdict.label_text
+    cameras = next(r for r in verification.claimreviews("2026-11-25") if r["identifier"] == "claim-cameras")
+    assert cameras["reviewRating"]["alternateName"] == "Unsupported (plausible)"
+    assert "ratingValue" not in cameras["reviewRating"]

@@ -10,14 +10,14 @@ import pytest
 import yaml
 
 from research.cli import main
-from research.claims import verify_claims
+from research.claims import parse_plan, verify_claims
 from research.claims.revisions import diff_verifications
 from research.store import load_store
 from tests.test_claims_checks import PLAN, records_copy, run, set_fact, write_store
 
 
 def _labels(verification):
-    return {v.claim_id: (v.label, v.confidence) for v in verification}
+    return {v.claim_id: (v.label, v.strength.level) for v in verification}
 
 
 def test_changing_one_fact_changes_only_the_verdicts_that_use_it(tmp_path):
@@ -26,7 +26,7 @@ def test_changing_one_fact_changes_only_the_verdicts_that_use_it(tmp_path):
     changed = {cid for cid, value in _labels(before).items() if _labels(after)[cid] != value}
     assert changed == {"claim-calls"}
     assert before["claim-calls"].label == "supported"
-    assert after["claim-calls"].label == "partly_supported"
+    assert after["claim-calls"].label == "contradicted"
 
 
 def test_raising_the_fine_schedule_changes_both_halves_of_the_fine_claim(tmp_path):
@@ -35,7 +35,8 @@ def test_raising_the_fine_schedule_changes_both_halves_of_the_fine_claim(tmp_pat
     before, after = run(tmp_path / "a"), run(tmp_path / "b", records)
     changed = {cid for cid, value in _labels(before).items() if _labels(after)[cid] != value}
     assert changed == {"claim-fines", "claim-violations"}
-    assert after["claim-violations"].label == "supported"
+    assert after["claim-violations"].label == "unsupported"  # figures that fit are not a source stating them
+    assert after["claim-violations"].plausibility == "plausible"
 
 
 def test_diff_lists_the_changed_fields_of_the_inputs(tmp_path):
@@ -49,7 +50,7 @@ def test_diff_lists_the_changed_fields_of_the_inputs(tmp_path):
                               old_store, new_store)
     assert [c.claim_id for c in diff.changes] == ["claim-calls"]
     change = diff.changes[0]
-    assert (change.old_label, change.new_label) == ("supported", "partly_supported")
+    assert (change.old_label, change.new_label) == ("supported", "contradicted")
     fields = {(i.record_id, f.field, f.old, f.new) for i in change.inputs for f in i.fields}
     assert fields == {("fact-operators", "value", 10.0, 20.0)}
     assert diff.unchanged == len(old_store["claims"]) - 1
@@ -87,11 +88,12 @@ def test_claims_json_lists_every_claim_with_its_verdict(repo, capsys):
     assert set(data) >= {"claims", "counts", "warnings", "checks_file"}
     assert len(data["claims"]) == len(records_copy()["claims"])
     for verdict in data["claims"]:
-        assert set(verdict) >= {"claim_id", "text", "label", "fever_label", "claimreview_rating", "confidence",
-                                "confidence_basis", "rationale", "arithmetic", "assumptions", "evidence",
+        assert set(verdict) >= {"claim_id", "text", "label", "fever_label", "claimreview_rating", "reason",
+                                "evidence_strength", "evidence_strength_basis", "parts", "rationale", "arithmetic", "assumptions", "evidence",
                                 "analyses", "gaps", "check"}
         assert isinstance(verdict["rationale"], str) and verdict["rationale"]
-        assert 0 <= verdict["confidence"] <= 1
+        assert verdict["evidence_strength"] in ("strong", "moderate", "weak", "none")
+        assert verdict["reason"] and verdict["parts"]
     assert sum(data["counts"].values()) == len(data["claims"])
 
 
@@ -125,7 +127,7 @@ def test_diff_against_a_git_revision(repo, capsys):
                                  "fields": [{"field": "value", "old": 10.0, "new": 20.0}]}]
     _git(repo, "commit", "-qam", "second")
     assert main(["claims", *_options(repo), "diff", "HEAD~1", "--to", "HEAD"]) == 0
-    assert "claim-calls: Supported -> Partly supported" in capsys.readouterr().out
+    assert "claim-calls: Supported -> Contradicted" in capsys.readouterr().out
 
 
 def test_diff_with_an_unknown_revision_is_exit_code_2(repo, capsys):
@@ -155,3 +157,19 @@ def test_diff_reports_a_new_claim_once(tmp_path):
                               old_store, new_store)
     assert [(c.claim_id, c.old_label, c.new_label) for c in diff.changes] == [("claim-calls", None, "supported")]
     assert [i.record_id for i in diff.changes[0].inputs] == ["claim-calls"]
+
+
+def test_diff_with_the_old_code_names_the_rule_that_decides_now(tmp_path):
+    from research.claims.revisions import diff_with_code
+
+    store = load_store(write_store(tmp_path / "evidence", records_copy()))
+    new = verify_claims(store, {}, parse_plan(copy.deepcopy(PLAN), "claim-checks.yaml"))
+    # verdicts as an earlier scale gave them: "within range" was partly supported
+    old = [{**v.to_dict(), "label": v.label} for v in new]
+    old[[v["claim_id"] for v in old].index("claim-cameras")]["label"] = "partly_supported"
+    diff = diff_with_code(old, new, store, store, PLAN, PLAN, "main", "now")
+    assert [c.claim_id for c in diff.changes] == ["claim-cameras"]
+    text = diff.summary()
+    assert "claim-cameras: Partly supported -> Unsupported" in text
+    assert "rule now: Unsupported = no source states it and none refutes it" in text
+    assert "the current verdict scale judges it differently" in text

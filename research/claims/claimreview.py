@@ -3,8 +3,9 @@
 Follows https://schema.org/ClaimReview: ``claimReviewed`` (the claim's text), ``reviewRating`` (a
 Rating on a 1-5 scale with ``alternateName`` in words), ``itemReviewed`` (a Claim with its
 ``appearance`` and ``author`` where known), ``datePublished`` and ``author`` (the organisation that
-checked it). Verdicts that are not points on a true-false scale ("not enough evidence") carry no
-``ratingValue``, only the words.
+checked it). Verdicts that are not points on a true-false scale (unsupported, not checkable) carry
+no ``ratingValue``, only the words. ``reviewBody`` is the verdict's one-line reason and its evidence
+strength, as the report's claims table shows them; ``ratingExplanation`` gives every reason.
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ def to_claimreview(
         "@type": "Rating",
         "bestRating": verdict.claimreview_rating["bestRating"],
         "worstRating": verdict.claimreview_rating["worstRating"],
-        "alternateName": verdict.claimreview_rating["alternateName"],
+        "alternateName": verdict.label_text,
         "ratingExplanation": " ".join(verdict.rationale),
     }
     if verdict.claimreview_rating.get("ratingValue") is not None:
@@ -70,7 +71,7 @@ def to_claimreview(
         "itemReviewed": item,
         "author": dict(REVIEWER),
         "datePublished": date.isoformat() if isinstance(date, dt.date) else str(date),
-        "reviewBody": " ".join(verdict.rationale),
+        "reviewBody": verdict.one_line,
     }
     if url:
         review["url"] = f"{url.rstrip('#')}#{claim.id}"

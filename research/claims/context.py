@@ -17,14 +17,16 @@ verdict then says "not enough evidence" and names the gap.
 
 from __future__ import annotations
 
+import calendar
 import re
+from decimal import Decimal
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from research.store.loader import Store
-from research.store.schema import Claim, DataGap, Fact, Record
+from research.store.schema import Claim, DataGap, EffectEstimate, Fact, Record, Source, Study
 
-from research.claims.verdict import Finding, Operand, Step
+from research.claims.verdict import Finding, Label, Operand, Part, SourcedRecord, Step
 
 # Unit words that scale a number, as they appear in sources ("2.3 billion tenge", "53 thousand").
 SCALE_WORDS: dict[str, float] = {
@@ -38,6 +40,31 @@ SCALE_WORDS: dict[str, float] = {
     "bn": 1e9,
 }
 OPEN_GAP_STATUSES = frozenset({"open", "requested", "partly_filled"})
+# The quantity of a fact that dates a source (its publication date, with how it was found).
+PUBLICATION_DATE = "publication_date"
+# A claim with no period of its own speaks of the time it was published ("now", "so far"). A
+# number dated more than this many years before that describes another period: it is shown as
+# context, not used to confirm or refute the claim.
+STALE_YEARS = 3
+PRIMARY_SOURCE_KINDS = frozenset({"official_statement", "dataset", "study", "review"})
+
+# The one tolerance rule: a claimed number stands for every value it rounds from (105 means 104.5
+# to 105.5; 120,000 means 115,000 to 125,000), and "about" on either side widens that to 10%. A plan
+# entry may set another tolerance only with a reason, which the verdict shows.
+ABOUT_TOLERANCE = 0.10
+MAX_ROUNDING = 0.05  # a round number such as 100 is not read as "anything from 50 to 150"
+TOLERANCE_RULE = ("Two numbers are the same when the sourced value lies within the claim's own rounding "
+                  "(half a unit of its last non-zero digit: 105 means 104.5 to 105.5, 120,000 means 115,000 to "
+                  f"125,000; never more than {MAX_ROUNDING:.0%}), or within {ABOUT_TOLERANCE:.0%} when either "
+                  "is given as 'about'.")
+
+
+def rounding_tolerance(value: float) -> float:
+    """Half a unit of the number's last non-zero digit, relative to the number (105 -> 0.5/105)."""
+    if value == 0:
+        return 0.0
+    exponent = Decimal(repr(abs(float(value)))).normalize().as_tuple().exponent
+    return min(MAX_ROUNDING, 0.5 * 10.0 ** int(exponent) / abs(value))
 
 
 def normalise_unit(value: float, unit: str) -> tuple[float, str]:
@@ -46,6 +73,23 @@ def normalise_unit(value: float, unit: str) -> tuple[float, str]:
     if len(words) == 2 and words[0].lower() in SCALE_WORDS:
         return value * SCALE_WORDS[words[0].lower()], words[1]
     return value, unit.strip()
+
+
+def date_key(date: str | None, end: bool = False) -> str | None:
+    """A comparable 'YYYY-MM-DD' from a date or period text; ``end`` takes the period's last day.
+
+    "2020" -> 2020-01-01 (or 2020-12-31 with ``end``); "2012-12/2013" -> its start or end.
+    """
+    if not date:
+        return None
+    found = re.findall(r"(?<!\d)(1[89]\d\d|20\d\d)(?:-(\d\d))?(?:-(\d\d))?", str(date))
+    if not found:
+        return None
+    year, month, day = found[-1] if end else found[0]
+    if end:
+        last = calendar.monthrange(int(year), int(month or 12))[1]
+        return f"{year}-{month or '12'}-{day or last:0>2}"
+    return f"{year}-{month or '01'}-{day or '01'}"
 
 
 def year_of(date: str | None) -> int | None:
@@ -82,6 +126,10 @@ class CheckContext:
             self.use(record_id)
         return found
 
+    def lookup(self, record_id: str) -> Record | None:
+        """The record with this id, or None; nothing is noted (for ids that may be steps or constants)."""
+        return self._records().get(record_id)
+
     def use(self, record_id: str) -> None:
         if record_id not in self.evidence:
             self.evidence.append(record_id)
@@ -98,6 +146,111 @@ class CheckContext:
             if fact.quantity in wanted and (place is None or _same_place(fact.place, place)):
                 out.append(fact)
         return out
+
+    def is_own(self, record: Record) -> bool:
+        """True when the record comes from the claim's own article (it cannot support the claim)."""
+        return record.id == self.claim.source or getattr(record, "source", None) == self.claim.source
+
+    def claim_date(self) -> tuple[str | None, str]:
+        """The date the claim speaks of and how it is known: the end of its period, else the
+        publication date of its source (a store fact), else None."""
+        if self.claim.period and date_key(self.claim.period, end=True):
+            return date_key(self.claim.period, end=True), f"the claim's period ({self.claim.period})"
+        if "published" not in self.shared:
+            self.shared["published"] = {f.source: f for f in self.store["facts"]
+                                        if f.quantity == PUBLICATION_DATE and f.date}
+        fact = self.shared["published"].get(self.claim.source)
+        if fact is not None:
+            self.shared.setdefault("date_records", {})[self.claim.id] = fact.id
+            return date_key(fact.date, end=True), f"publication date of {self.claim.source} ({fact.date}, {fact.id})"
+        for source in self.store["sources"]:
+            if source.id == self.claim.source and source.published and date_key(source.published, end=True):
+                return date_key(source.published, end=True), f"publication date of {source.id} ({source.published})"
+        return None, "no date known for the claim"
+
+    def date_record(self) -> str | None:
+        """The id of the store record that dates the claim (its source's publication date), if any."""
+        self.claim_date()
+        return self.shared.get("date_records", {}).get(self.claim.id)
+
+    def is_after_claim(self, date: str | None) -> bool:
+        """True when a record's date starts after the claim's date (it cannot confirm or refute it)."""
+        claim_date = self.claim_date()[0]
+        start = date_key(date)
+        after = claim_date is not None and start is not None and start > claim_date
+        if after:
+            self._date_mattered()
+        return after
+
+    def _date_mattered(self) -> None:
+        self.shared.setdefault("date_mattered", set()).add(self.claim.id)
+
+    def date_mattered(self) -> bool:
+        """True when the claim's date kept some record from judging it (the diff then lists the date record)."""
+        return self.claim.id in self.shared.get("date_mattered", set())
+
+    def timing(self, date: str | None) -> str:
+        """Where a record's date stands against the claim: 'after' (it began after the claim),
+        'stale' (it ended more than STALE_YEARS before a claim about its own present), 'undated',
+        or 'current'."""
+        if not date:
+            return "undated"
+        if self.is_after_claim(date):
+            return "after"
+        claim_date = self.claim_date()[0]
+        end = date_key(date, end=True)
+        if claim_date and end and not self.claim.period:
+            limit = f"{int(claim_date[:4]) - STALE_YEARS}{claim_date[4:]}"
+            if end < limit:
+                self._date_mattered()
+                return "stale"
+        return "current"
+
+    def source_of(self, record_id: str) -> Source | None:
+        record = self._records().get(record_id)
+        if record is None:
+            return None
+        if isinstance(record, Source):
+            return record
+        if isinstance(record, EffectEstimate):
+            study = self._records().get(record.study)
+            source_id = getattr(study, "source", None) or record.source
+        else:
+            source_id = getattr(record, "source", None)
+        found = self._records().get(source_id) if source_id else None
+        return found if isinstance(found, Source) else None
+
+    def record_date(self, record: Record) -> str | None:
+        for name in ("date", "published"):
+            if getattr(record, name, None):
+                return str(getattr(record, name))
+        if isinstance(record, EffectEstimate):
+            study = self._records().get(record.study)
+            if isinstance(study, Study) and study.year:
+                return str(study.year)
+        if isinstance(record, Study) and record.year:
+            return str(record.year)
+        return None
+
+    def sourced_record(self, record_id: str) -> SourcedRecord | None:
+        """Source, kind and date of one record, as evidence strength counts them."""
+        record = self._records().get(record_id)
+        source = self.source_of(record_id)
+        if record is None or source is None or isinstance(record, (Claim, DataGap)):
+            return None
+        if isinstance(record, EffectEstimate):
+            primary = record.provenance == "primary"
+        else:
+            primary = source.kind in PRIMARY_SOURCE_KINDS
+        date = self.record_date(record) or self.record_date(source)
+        claim_date = self.claim_date()[0]
+        if date is None:
+            dated: bool | None = None
+        elif claim_date is None:
+            dated = True
+        else:
+            dated = (date_key(date) or "") <= claim_date
+        return SourcedRecord(record_id, source.id, primary, dated)
 
     def gaps_about(self, ids: list[str]) -> list[str]:
         """Ids of unfilled gaps whose ``related`` list mentions any of these ids."""
@@ -149,16 +302,16 @@ class CheckContext:
 
     # --- findings ----------------------------------------------------------------------------
 
-    def finding(self, check: str, label: str, confidence: float, basis: str, **parts: Any) -> Finding:
+    def finding(self, check: str, parts: list[Part], label: Label | None = None, **fields: Any) -> Finding:
         """A finding that lists every record this context has read so far."""
-        parts.setdefault("evidence", list(self.evidence))
-        gaps = list(parts.pop("gaps", []))
+        fields.setdefault("evidence", list(self.evidence))
+        gaps = list(fields.pop("gaps", []))
         gaps += self.gaps_about([self.claim.id, *self.evidence, *self.missing])
-        parts.setdefault("missing", list(self.missing))
-        return Finding(check=check, label=label, confidence=confidence, confidence_basis=basis,
-                       gaps=list(dict.fromkeys(gaps)), **parts)
+        fields.setdefault("missing", list(self.missing))
+        return Finding(check=check, parts=parts, label=label, gaps=list(dict.fromkeys(gaps)), **fields)
 
-    def not_enough(self, check: str, what: str, declared_gaps: list[str] | None = None) -> Finding:
+    def not_enough(self, check: str, what: str, declared_gaps: list[str] | None = None,
+                   aspect: str = "statement") -> Finding:
         """The verdict when a needed input is missing: name the inputs and the gaps about them."""
         missing = ", ".join(self.missing) or "none named"
         gaps = list(declared_gaps or []) + self.gaps_about([self.claim.id, *self.missing])
@@ -168,14 +321,11 @@ class CheckContext:
             gap = self.gap(gap_id)
             if gap is not None:
                 rationale.append(f"Open data gap {gap_id}: {gap.what}")
-        return self.finding(
-            check,
-            "not_enough_evidence",
-            1.0,
-            f"{len(self.missing)} required input(s) missing",
-            rationale=rationale,
-            gaps=gaps,
-        )
+        reason = f"No source in the store gives what is needed: {missing}."
+        if gaps:
+            reason += f" Open data gap: {gaps[0]}."
+        part = Part(aspect, what, "unsupported", reason)  # type: ignore[arg-type]
+        return self.finding(check, [part], rationale=rationale, gaps=gaps)
 
 
 def _same_place(a: str | None, b: str) -> bool:

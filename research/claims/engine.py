@@ -1,7 +1,10 @@
-"""Run the declared checks on every claim of the store and collect the verdicts.
+"""Run the checks on every claim of the store and collect the verdicts.
 
-The analyses are passed in as data (``{analysis_id: result}``), so this layer never runs the
-pipeline itself.
+Every numeric claim is compared with every fact of the same quantity and place by default
+(``checks.sources.default_comparisons``); the plan in ``analyses/claim-checks.yaml`` refines a
+claim (named facts, derived steps, a tolerance exception with its reason) and adds the checks that
+need declaring (arithmetic, causal, documented parts). The analyses are passed in as data
+(``{analysis_id: result}``), so this layer never runs the pipeline itself.
 """
 
 from __future__ import annotations
@@ -17,65 +20,91 @@ from research.store.loader import Store
 from research.store.schema import Claim, Source
 
 from research.claims.checks import CHECKS
+from research.claims.checks.sources import default_comparisons
 from research.claims.claimreview import to_claimreview
 from research.claims.context import OPEN_GAP_STATUSES, CheckContext
 from research.claims.plan import CheckPlan, ClaimPlan, load_plan
-from research.claims.verdict import LABEL_NAMES, LABELS, Finding, Verdict, combine_findings
+from research.claims.verdict import (
+    LABEL_NAMES, LABELS, Finding, Part, SourcedRecord, Verdict, combine_findings, combine_parts, evidence_strength,
+)
 
 
 def _by_kind(ctx: CheckContext) -> Finding:
-    """The verdict of a claim that has no declared check: opinion, or not enough evidence."""
+    """The verdict of a claim no check reaches: an opinion is not checkable; anything else is unsupported."""
     claim = ctx.claim
     if claim.kind == "opinion":
-        return Finding(
-            check="kind",
-            label="opinion",
-            confidence=1.0,
-            confidence_basis="the claim is recorded as an opinion (kind: opinion) in the evidence store",
-            rationale=["This states a view or perception, with no survey, sample or fact that could be checked."],
-            evidence=[claim.id],
-            gaps=ctx.gaps_about([claim.id]),
-        )
+        reason = "This states a view or perception, with no survey, sample or fact that could be checked."
+        return Finding(check="kind", parts=[Part("statement", "a view", "not_checkable", reason)],
+                       rationale=[reason], evidence=[claim.id], gaps=ctx.gaps_about([claim.id]))
     gaps = ctx.gaps_about([claim.id])
-    rationale = ["No check is declared for this claim, and nothing in the evidence store settles it."]
+    reason = "No source in the evidence store states it."
+    rationale = ["No check reaches this claim, and no record in the evidence store states or refutes it."]
     for gap_id in gaps:
         rationale.append(f"Open data gap {gap_id}: {ctx.gap(gap_id).what}")
-    if not gaps:
+    if gaps:
+        reason += f" It was looked for and not found ({gaps[0]})."
+    else:
         rationale.append("No data gap is recorded for it either.")
-    return Finding(
-        check="none",
-        label="not_enough_evidence",
-        confidence=1.0,
-        confidence_basis="no declared check and no record that decides the claim",
-        rationale=rationale,
-        evidence=[claim.id],
-        gaps=gaps,
-    )
+    return Finding(check="none", parts=[Part("statement", "the claim", "unsupported", reason)],
+                   rationale=rationale, evidence=[claim.id], gaps=gaps)
 
 
 def _gap_finding(ctx: CheckContext, gap_id: str) -> Finding | None:
     """A part of the claim that is blocked by a gap; None when the gap is filled."""
     gap = ctx.gap(gap_id)
     if gap is None:
-        return Finding(
-            check="gap",
-            label="not_enough_evidence",
-            confidence=1.0,
-            confidence_basis="the declared gap record is missing from the store",
-            rationale=[f"Part of the claim depends on {gap_id}, which is not in the evidence store."],
-            gaps=[gap_id],
-        )
-    if gap.status not in OPEN_GAP_STATUSES:
+        reason = f"Part of the claim depends on {gap_id}, which is not in the evidence store."
+    elif gap.status not in OPEN_GAP_STATUSES:
         return None
-    return Finding(
-        check="gap",
-        label="not_enough_evidence",
-        confidence=1.0,
-        confidence_basis=f"gap {gap_id} is {gap.status}",
-        rationale=[f"Part of the claim cannot be checked: {gap.what} ({gap_id}, {gap.status})."],
-        evidence=[],
-        gaps=[gap_id],
-    )
+    else:
+        reason = f"Part of the claim cannot be checked: {gap.what} ({gap_id}, {gap.status})."
+    return Finding(check="gap", parts=[Part("statement", gap_id, "unsupported", reason)], rationale=[reason],
+                   gaps=[gap_id])
+
+
+def _apply_unknown_value_gaps(ctx: CheckContext, findings: list[Finding]) -> None:
+    """An open gap about the claim whose ``parameter`` is one of its quantities says the store does
+    not know that value at the claim's date; numeric parts that rest only on undated records then
+    cannot confirm the claim (they stay Unsupported, plausible)."""
+    names = {q.name for q in ctx.claim.quantities}
+    gaps = [g for g in ctx.store["gaps"] if g.status in OPEN_GAP_STATUSES and ctx.claim.id in g.related
+            and g.parameter in names]
+    if not gaps:
+        return
+    for finding in findings:
+        for part in finding.parts:
+            if part.aspect not in ("quantity", "comparison") or part.label != "supported" or not part.evidence:
+                continue
+            records = [ctx.lookup(r) for r in part.evidence]
+            if any(r is not None and ctx.timing(ctx.record_date(r)) == "current" for r in records):
+                continue
+            part.label = "unsupported"
+            part.plausibility = "plausible"
+            part.reason += (f" But these records are undated, and {gaps[0].id} records the value at the claim's date "
+                            f"as unknown: {gaps[0].what}")
+            part.context, part.evidence = part.context + part.evidence, []
+            finding.label = combine_parts(finding.parts)[0]
+            finding.gaps += [g.id for g in gaps if g.id not in finding.gaps]
+
+
+def _refined_quantities(entry: ClaimPlan | None) -> set[str]:
+    """Quantities of the claim that a plan entry compares itself (the default comparison is skipped)."""
+    names: set[str] = set()
+    for spec in entry.checks if entry else []:
+        claimed = spec.params.get("claimed")
+        if spec.check == "cross_source" and isinstance(claimed, str) and claimed.startswith("claim:"):
+            names.add(claimed.removeprefix("claim:"))
+    return names
+
+
+def _strength(ctx: CheckContext, parts: list[Part]):
+    ids = {r for part in parts for r in part.evidence}
+    records: dict[str, SourcedRecord] = {}
+    for record_id in ids:
+        found = ctx.sourced_record(record_id)
+        if found is not None:
+            records[record_id] = found
+    return evidence_strength(parts, records, ctx.claim.source)
 
 
 def evaluate_claim(
@@ -85,16 +114,19 @@ def evaluate_claim(
     plan: CheckPlan | None = None,
     shared: dict[str, Any] | None = None,
 ) -> Verdict:
-    """The verdict on one claim from its declared checks (or its kind when none is declared)."""
+    """The verdict on one claim: default comparisons, then the plan's checks and gaps (or its kind)."""
     plan = plan or CheckPlan()
     shared = {} if shared is None else shared
     analyses = analyses or {}
     entry: ClaimPlan | None = plan.for_claim(claim.id)
     base = CheckContext(claim, store, analyses, shared=shared)
-    if claim.kind == "opinion" or entry is None or (not entry.checks and not entry.gaps):
-        return combine_findings(claim.id, [_by_kind(base)], claim.text)
-    findings: list[Finding] = []
-    for spec in entry.checks:
+    claim_date = base.claim_date()
+    dated = f"{claim_date[0]} ({claim_date[1]})" if claim_date[0] else None
+    if claim.kind == "opinion":
+        findings = [_by_kind(base)]
+        return combine_findings(claim.id, findings, claim.text, _strength(base, findings[0].parts), dated)
+    findings: list[Finding] = default_comparisons(base, _refined_quantities(entry))
+    for spec in entry.checks if entry else []:
         params = plan.typed_params(entry, spec)
         ctx = CheckContext(claim, store, analyses, shared=shared)
         try:
@@ -102,13 +134,24 @@ def evaluate_claim(
         except (ValueError, TypeError, KeyError) as exc:
             raise InputError(f"{plan.file or 'claim checks'}: claim '{claim.id}': check '{spec.check}': {exc}") from exc
         findings.append(finding)
-    for gap_id in entry.gaps:
-        finding = _gap_finding(base, gap_id)
-        if finding is not None:
-            findings.append(finding)
+    _apply_unknown_value_gaps(base, findings)
+    # A declared gap blocks the claim only while nothing else decides it; once a source decides a
+    # part (a fact added later, say), the gap is still named but no longer makes the claim unsupported.
+    decided = any(p.label not in ("unsupported", "not_checkable") for f in findings for p in f.parts)
+    gap_findings = [g for g in (_gap_finding(base, gap_id) for gap_id in (entry.gaps if entry else [])) if g]
+    if not decided:
+        findings += gap_findings
     if not findings:
         findings.append(_by_kind(base))
-    return combine_findings(claim.id, findings, claim.text)
+    parts = [part for finding in findings for part in finding.parts]
+    verdict = combine_findings(claim.id, findings, claim.text, _strength(base, parts), dated)
+    if base.date_mattered() and base.date_record() and base.date_record() not in verdict.evidence:
+        verdict.evidence.append(base.date_record())  # the claim's date decides which facts may judge it
+    if decided:
+        for gap in gap_findings:
+            verdict.rationale += [f"Still open: {r}" for r in gap.rationale]
+            verdict.gaps += [g for g in gap.gaps if g not in verdict.gaps]
+    return verdict
 
 
 @dataclass
@@ -150,12 +193,13 @@ class Verification:
         }
 
     def summary(self) -> str:
-        """A table: one line per claim with its verdict, confidence and checks."""
+        """A table: one line per claim with its verdict, evidence strength, checks and reason."""
         width = max((len(v.claim_id) for v in self.verdicts), default=8)
         lines = [f"Claim verdicts ({len(self.verdicts)} claims; checks from {self.plan.file or 'no file'})",
-                 f"{'claim':<{width}}  {'verdict':<24} {'conf.':>5}  checks"]
+                 f"{'claim':<{width}}  {'verdict':<36} {'strength':<8}  checks"]
         for v in self.verdicts:
-            lines.append(f"{v.claim_id:<{width}}  {v.label_name:<24} {v.confidence:>5.2f}  {v.check}")
+            lines.append(f"{v.claim_id:<{width}}  {v.label_text:<36} {v.strength.level:<8}  {v.check}")
+            lines.append(f"{'':<{width}}    {v.reason}")
         lines.append("Counts: " + ", ".join(f"{LABEL_NAMES[k].lower()} {n}" for k, n in self.counts().items()))
         lines += [f"Warning: {w}" for w in self.warnings]
         return "\n".join(lines)
@@ -170,7 +214,7 @@ class Verification:
         """ClaimReview JSON-LD for every claim that was checked (opinions are not rated)."""
         out = []
         for verdict in self.verdicts:
-            if verdict.label == "opinion":
+            if verdict.label == "not_checkable":
                 continue
             claim = self.claims[verdict.claim_id]
             cited = [self.sources[sid] for sid in _sources_of(verdict, self) if sid in self.sources]
@@ -202,6 +246,12 @@ def verify_claims(
     claims = {c.id: c for c in store["claims"]}
     warnings = [f"{plan.file}: claim '{e.claim}' is not in the evidence store" for e in plan.claims
                 if e.claim not in claims]
+    for entry in plan.claims:
+        for spec in entry.checks:
+            params = plan.typed_params(entry, spec)
+            if getattr(params, "unreasoned", False):
+                warnings.append(f"{plan.file}: claim '{entry.claim}': check '{spec.check}': an exception to the "
+                                "tolerance rule needs a tolerance_reason")
     known = {r.id for records in store.records.values() for r in records}
     for verdict in verdicts:
         for finding in verdict.findings:

@@ -20,7 +20,6 @@ from research.store.loader import Store
 from research.claims.engine import Verification
 from research.claims.verdict import LABEL_NAMES
 
-CONFIDENCE_CHANGE = 1e-9
 
 
 def _git(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
@@ -98,12 +97,15 @@ class VerdictChange:
     claim_id: str
     old_label: str | None
     new_label: str | None
-    old_confidence: float | None
-    new_confidence: float | None
+    old_strength: str | None
+    new_strength: str | None
     inputs: list[InputChange] = field(default_factory=list)
     checks_changed: bool = False
     old_reasons: list[str] = field(default_factory=list)
     new_reasons: list[str] = field(default_factory=list)
+    old_reason: str = ""
+    new_reason: str = ""
+    rule: str = ""  # the rule of the current scale that decides the new label (diffs across code versions)
 
     @property
     def label_changed(self) -> bool:
@@ -115,18 +117,22 @@ class VerdictChange:
         return [r for r in self.new_reasons if r not in self.old_reasons]
 
     def text(self) -> str:
-        def name(label: str | None) -> str:
-            return "(no claim)" if label is None else LABEL_NAMES[label]
+        name = _label_name
 
         conf = ""
-        if self.old_confidence is not None and self.new_confidence is not None:
-            conf = f" (confidence {self.old_confidence:.2f} -> {self.new_confidence:.2f})"
+        if self.old_strength is not None and self.new_strength is not None:
+            conf = f" (evidence strength {self.old_strength} -> {self.new_strength})"
         lines = [f"{self.claim_id}: {name(self.old_label)} -> {name(self.new_label)}{conf}"]
         lines += [f"    input changed: {change.text()}" for change in self.inputs]
         if self.checks_changed:
             lines.append("    the declared checks for this claim changed")
         if not self.inputs and not self.checks_changed:
-            lines.append("    no input record changed (an analysis result or the code did)")
+            lines.append("    no input record or check changed: the current verdict scale judges it differently"
+                         if self.rule else "    no input record changed (an analysis result or the code did)")
+        if self.rule:
+            lines.append(f"    rule now: {self.rule}")
+        if self.new_reason and (self.rule or self.new_reason != self.old_reason):
+            lines.append(f"    reason now: {self.new_reason}")
         lines += [f"    now: {reason}" for reason in self.reasons_added]
         return "\n".join(lines)
 
@@ -135,8 +141,8 @@ class VerdictChange:
             "claim_id": self.claim_id,
             "old_label": self.old_label,
             "new_label": self.new_label,
-            "old_confidence": self.old_confidence,
-            "new_confidence": self.new_confidence,
+            "old_strength": self.old_strength,
+            "new_strength": self.new_strength,
             "label_changed": self.label_changed,
             "checks_changed": self.checks_changed,
             "inputs": [
@@ -145,6 +151,9 @@ class VerdictChange:
                 for c in self.inputs
             ],
             "new_reasons": self.reasons_added,
+            "rule": self.rule,
+            "old_reason": self.old_reason,
+            "new_reason": self.new_reason,
         }
 
 
@@ -193,14 +202,15 @@ def diff_verifications(
         after = new[claim_id] if claim_id in new else None
         same = (
             before is not None and after is not None and before.label == after.label
-            and abs(before.confidence - after.confidence) <= CONFIDENCE_CHANGE
+            and before.strength.level == after.strength.level
         )
         if same:
             unchanged += 1
             continue
         if before is None or after is None:  # a claim added or removed: its inputs are all new or gone
             changes.append(VerdictChange(claim_id, before.label if before else None, after.label if after else None,
-                                         before.confidence if before else None, after.confidence if after else None,
+                                         before.strength.level if before else None,
+                                         after.strength.level if after else None,
                                          [_record_change(claim_id, old_records.get(claim_id),
                                                          new_records.get(claim_id))]))
             continue
@@ -212,6 +222,95 @@ def diff_verifications(
                               for r in dict.fromkeys(read)) if c is not None]
         old_entry, new_entry = old.plan.for_claim(claim_id), new.plan.for_claim(claim_id)
         checks_changed = (old_entry.model_dump() if old_entry else None) != (new_entry.model_dump() if new_entry else None)
-        changes.append(VerdictChange(claim_id, before.label, after.label, before.confidence, after.confidence,
-                                     inputs, checks_changed, list(before.rationale), list(after.rationale)))
+        changes.append(VerdictChange(claim_id, before.label, after.label, before.strength.level, after.strength.level,
+                                     inputs, checks_changed, list(before.rationale), list(after.rationale),
+                                     before.reason, after.reason))
+    return VerdictDiff(old_name, new_name, changes, unchanged)
+
+
+# --- verdicts as the code of a revision computed them ------------------------------------------
+
+
+def verdicts_at(rev: str, root: Path, dest: Path, *, no_analyses: bool = True,
+                evidence: str = "evidence", checks: str = "analyses/claim-checks.yaml") -> list[dict[str, Any]]:
+    """The verdicts that revision's own code gives on that revision's evidence (its ``claims --json``).
+
+    The whole tree at ``rev`` is written under ``dest`` and its CLI is run there in a subprocess,
+    so the old verdicts are the ones that revision published, whatever the scale was then.
+    """
+    import json
+    import os
+    import sys
+
+    verify = _git(["rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}"], root)
+    if verify.returncode != 0:
+        raise InputError(f"git revision '{rev}': unknown revision")
+    done = _git(["archive", "--format=tar", rev], root)
+    if done.returncode != 0:
+        raise InputError(f"git revision '{rev}': {done.stderr.decode(errors='replace').strip()}")
+    with tarfile.open(fileobj=io.BytesIO(done.stdout)) as archive:
+        archive.extractall(dest, filter="data")
+    command = [sys.executable, "-m", "research.cli", "claims", "--evidence", evidence, "--checks", checks, "--json"]
+    if no_analyses:
+        command.append("--no-analyses")
+    env = {**os.environ, "PYTHONPATH": str(dest)}
+    ran = subprocess.run(command, cwd=dest, env=env, capture_output=True, check=False)
+    if ran.returncode != 0:
+        raise InputError(f"git revision '{rev}': its `research claims --json` failed: "
+                         f"{ran.stderr.decode(errors='replace').strip()[-400:]}")
+    data = json.loads(ran.stdout.decode())
+    return [c for c in data.get("claims", []) if isinstance(c, dict) and c.get("claim_id")]
+
+
+# Labels of earlier scales that mean the same as a current one.
+RENAMED_LABELS = {"opinion": "not_checkable"}
+
+
+def _label_name(label: str | None) -> str:
+    if label is None:
+        return "(no claim)"
+    return LABEL_NAMES.get(label, label.replace("_", " ").capitalize())
+
+
+def diff_with_code(
+    old_verdicts: list[dict[str, Any]], new: Verification, old_store: Store, new_store: Store,
+    old_plan: dict[str, Any] | None, new_plan: dict[str, Any] | None, old_name: str = "old", new_name: str = "new",
+) -> VerdictDiff:
+    """Old verdicts as the old code gave them against the new ones: each change lists the changed
+    inputs, a changed plan entry, and the rule of the current scale that decides the new label."""
+    from research.claims.verdict import LABEL_RULES
+
+    old_records, new_records = _records(old_store), _records(new_store)
+
+    def entries(plan: dict[str, Any] | None) -> dict[str, Any]:
+        return {e.get("claim"): e for e in (plan or {}).get("claims") or [] if isinstance(e, dict)}
+
+    old_entries, new_entries = entries(old_plan), entries(new_plan)
+    before = {v["claim_id"]: v for v in old_verdicts}
+    changes, unchanged = [], 0
+    for claim_id in dict.fromkeys([*before, *(v.claim_id for v in new)]):
+        old = before.get(claim_id)
+        after = new[claim_id] if claim_id in new else None
+        old_label = old.get("label") if old else None
+        old_label = RENAMED_LABELS.get(old_label, old_label)
+        if after is not None and old_label == after.label:
+            unchanged += 1
+            continue
+        read = [claim_id]
+        if after is not None:
+            read += after.evidence + after.gaps + [r for p in after.parts for r in p.evidence + p.context]
+        if old:
+            read += list(old.get("evidence") or []) + list(old.get("gaps") or [])
+        inputs = [c for c in (_record_change(r, old_records.get(r), new_records.get(r))
+                              for r in dict.fromkeys(read)) if c is not None]
+        change = VerdictChange(
+            claim_id, old_label, after.label if after else None, old.get("evidence_strength") if old else None,
+            after.strength.level if after else None, inputs,
+            old_entries.get(claim_id) != new_entries.get(claim_id),
+            [], [],  # the reasons of two scales do not compare sentence by sentence; the rule and reason do
+            str(old.get("reason") or old.get("rationale") or "") if old else "", after.reason if after else "",
+        )
+        if after is not None:
+            change.rule = f"{LABEL_NAMES[after.label]} = {LABEL_RULES[after.label]}"
+        changes.append(change)
     return VerdictDiff(old_name, new_name, changes, unchanged)

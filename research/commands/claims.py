@@ -105,6 +105,9 @@ def diff(
     to: str = typer.Option(None, "--to", help="Second revision (default: the working tree)."),
     no_analyses: bool = NO_ANALYSES,
     as_json: bool = typer.Option(False, "--json", help="Print the changes as JSON."),
+    code: bool = typer.Option(False, "--code", help="Take the old verdicts from REV's own code as well as its "
+                                                    "evidence (shows changes of the verdict scale, with the rule "
+                                                    "that now decides each claim)."),
 ) -> None:
     """Which verdicts changed between the evidence at REV and now, and which inputs changed."""
     from research.claims import verify_claims
@@ -113,6 +116,9 @@ def diff(
     opts = _options(ctx, no_analyses, as_json)
     evidence, checks = opts["evidence"], opts["checks"]
     _require_checks(checks)
+    if code:
+        _diff_with_code(rev, opts)
+        return
 
     def verify(evidence_dir: Path, checks_file: Path | None):
         # a revision without a checks file is judged with the current declarations
@@ -130,6 +136,30 @@ def diff(
         old_store, old = verify(old_evidence, old_checks)
         new_store, new = verify(new_evidence, new_checks)
         result = diff_verifications(old, new, old_store, new_store, rev, new_name)
+    _show(opts["json"], result.to_dict, result.summary, default=str)
+
+
+def _diff_with_code(rev: str, opts: dict[str, Any]) -> None:
+    import yaml
+
+    from research.claims import verify_claims
+    from research.claims.revisions import diff_with_code, repo_root, verdicts_at
+
+    evidence, checks = opts["evidence"], opts["checks"]
+    root = repo_root(evidence)
+    with tempfile.TemporaryDirectory(prefix="claims-diff-") as tmp:
+        rel_evidence = evidence.resolve().relative_to(root).as_posix()
+        rel_checks = checks.resolve().relative_to(root).as_posix()
+        old_verdicts = verdicts_at(rev, root, Path(tmp), no_analyses=opts["no_analyses"], evidence=rel_evidence,
+                                   checks=rel_checks)
+        old_store = load_store(Path(tmp) / rel_evidence)
+        old_checks = Path(tmp) / rel_checks
+        old_plan = yaml.safe_load(old_checks.read_text(encoding="utf-8")) if old_checks.exists() else None
+    new_store = load_store(evidence)
+    new = verify_claims(new_store, _analyses(new_store, opts["analyses"], None, opts["no_analyses"]), checks)
+    new_plan = yaml.safe_load(checks.read_text(encoding="utf-8")) if checks.exists() else None
+    result = diff_with_code(old_verdicts, new, old_store, new_store, old_plan, new_plan, f"{rev} (its code)",
+                            "working tree")
     _show(opts["json"], result.to_dict, result.summary, default=str)
 
 

@@ -44,10 +44,13 @@ from research.verbal import (
     plain_language_statement,
 )
 
-VERDICTS = {
+VERDICTS = {  # the scale of docs/verdict-scale.md; the last two are labels of older results
     "supported": ("Supported", "verdict-supported"),
     "partly_supported": ("Partly supported", "verdict-partly"),
+    "misleading": ("Misleading", "verdict-misleading"),
     "contradicted": ("Contradicted", "verdict-contradicted"),
+    "unsupported": ("Unsupported", "verdict-nee"),
+    "not_checkable": ("Not checkable / opinion", "verdict-opinion"),
     "not_enough_evidence": ("Not enough evidence", "verdict-nee"),
     "opinion": ("Opinion (not checkable)", "verdict-opinion"),
 }
@@ -495,15 +498,28 @@ def _reported_view(r: Mapping[str, Any]) -> dict[str, Any]:
 def _claim_view(c: Mapping[str, Any]) -> dict[str, Any]:
     label = _text(c.get("label")) or ""
     verdict, css = VERDICTS.get(label, (label.replace("_", " ").capitalize() or NOT_AVAILABLE, "verdict-nee"))
-    confidence = _float(c.get("confidence"))
+    plausibility = _text(c.get("plausibility"))
     return {
         "id": _text(c.get("claim_id")) or NOT_AVAILABLE,
         "text": _text(c.get("text")) or NOT_AVAILABLE,
         "label": label,
-        "verdict": verdict,
+        "verdict": verdict + (f" ({plausibility})" if plausibility else ""),
         "css": css,
         "fever_label": _text(c.get("fever_label")) or NOT_AVAILABLE,
-        "confidence": f"{100 * confidence:.0f}%" if confidence is not None and 0 <= confidence <= 1 else NOT_AVAILABLE,
+        "reason": _text(c.get("reason")) or NOT_AVAILABLE,
+        "strength": _text(c.get("evidence_strength")) or NOT_AVAILABLE,
+        "strength_basis": _text(c.get("evidence_strength_basis")) or "",
+        "claim_date": _text(c.get("claim_date")) or "",
+        "parts": [
+            {"aspect": (_text(x.get("aspect")) or "").replace("_", " "), "claimed": _text(x.get("claimed")) or "",
+             "verdict": VERDICTS.get(_text(x.get("label")) or "", (_text(x.get("label_name")) or NOT_AVAILABLE,
+                                                                   "verdict-nee"))[0]
+             + (f" ({x['plausibility']})" if x.get("plausibility") else ""),
+             "css": VERDICTS.get(_text(x.get("label")) or "", ("", "verdict-nee"))[1],
+             "reason": _text(x.get("reason")) or ""}
+            for x in _list(c.get("parts"))
+            if isinstance(x, Mapping)
+        ],
         "rationale": _text(c.get("rationale")) or NOT_AVAILABLE,
         "arithmetic": [
             {"step": _text(s.get("step")), "formula": _text(s.get("formula")), "result": _text(s.get("result"))}

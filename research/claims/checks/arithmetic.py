@@ -8,9 +8,9 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from research.claims.checks import register
-from research.claims.checks.base import SEVERITY, CheckParams, Strict, Formula, Ref, compute, ref_text, show
-from research.claims.context import CheckContext, year_of
-from research.claims.verdict import Finding, Label, Step, _fmt
+from research.claims.checks.base import CheckParams, Strict, Formula, Ref, compute, ref_text, show
+from research.claims.context import CheckContext, rounding_tolerance, year_of
+from research.claims.verdict import Finding, Label, Part, Step, _fmt
 
 # --- average fine ------------------------------------------------------------------------------
 
@@ -25,7 +25,7 @@ class AverageFineParams(CheckParams):
     total: Ref = Field(description="Total amount of fines, e.g. 'claim:fines_total'")
     count: Ref = Field(description="Number of violations, e.g. 'claim:violations'")
     lowest_fine_mrp: list[str] = Field(min_length=1, description="Facts: lowest camera fine, in MRP units")
-    mrp: list[str] = Field(min_length=1, description="Facts: MRP in tenge, dated by year")
+    mrp: list[str] = Field(min_length=1, description="Facts: the fine unit (MRP) in money, dated by year")
     early_payment_share: str | None = Field(None, description="Fact: smallest share of a fine that settles it "
                                                               "when paid early (0.5 = half)")
     first_year: int | str | None = Field(None, description="A year, or a fact whose date gives the first year")
@@ -34,11 +34,6 @@ class AverageFineParams(CheckParams):
 
 
 Outcome = Literal["fits", "fits_only_with_discount", "below"]
-OUTCOME_LABEL: dict[str, Label] = {
-    "fits": "supported",
-    "fits_only_with_discount": "partly_supported",
-    "below": "contradicted",
-}
 
 
 def _year_bound(ctx: CheckContext, bound: int | str | None) -> tuple[int | None, str | None]:
@@ -68,6 +63,8 @@ def average_fine(ctx: CheckContext, p: AverageFineParams) -> Finding:
         year = year_of(getattr(record, "date", None))
         if claim_year is not None and year != claim_year:
             continue
+        if ctx.is_after_claim(getattr(record, "date", None)):
+            continue  # a fine schedule from after the claim cannot test it
         if year is None or (first is not None and year < first) or (last is not None and year > last):
             continue
         mrp = ctx.operand(ref)
@@ -76,7 +73,8 @@ def average_fine(ctx: CheckContext, p: AverageFineParams) -> Finding:
     if average is None or not fines or not periods:
         if not periods:
             ctx.missing.append(f"an MRP value for the period {first or '...'}-{last or '...'}")
-        return ctx.not_enough(check, "The average fine and its comparison with the fine schedule", p.gaps)
+        return ctx.not_enough(check, "The average fine and its comparison with the fine schedule", p.gaps,
+                              aspect="comparison")
 
     lowest = min(fines, key=lambda op: op.value)
     outcomes: list[tuple[str, Outcome]] = []
@@ -104,17 +102,35 @@ def average_fine(ctx: CheckContext, p: AverageFineParams) -> Finding:
         outcomes.append((period, outcome))
         sentences.append(
             f"With the MRP of {period} ({show(mrp)}, {mrp.ref}) the average is {in_mrp:.2f} MRP: {text} "
-            f"({_fmt(full.result)} tenge{'' if discount is None else f', {_fmt(paid.result)} tenge if paid early'})."
+            f"({_fmt(full.result)} {mrp.unit}"
+            f"{'' if discount is None else f', {_fmt(paid.result)} {mrp.unit} if paid early'})."
         )
 
     counts = Counter(outcome for _, outcome in outcomes)
-    if len(counts) == 1:
-        label = OUTCOME_LABEL[outcomes[0][1]]
+    below = counts.get("below", 0)
+    periods_text = ", ".join(period for period, _ in outcomes)
+    claimed = f"{_fmt(average.result)} {average.unit}"
+    if below == len(outcomes):
+        label: Label = "contradicted"
+        reason = (f"The claim's figures give {claimed}, below the lowest camera fine even after any early-payment "
+                  f"discount in every year considered ({periods_text}): the two figures cannot both be right.")
+        plausibility = None
+    elif counts.get("fits", 0) == len(outcomes):
+        label, plausibility = "unsupported", "plausible"
+        reason = (f"The claim's figures give {claimed}, consistent with the fine schedule; that they fit "
+                  "together does not show that a source states them.")
     else:
-        label = "partly_supported"
+        label = "unsupported"
+        plausibility = "implausible" if below * 2 > len(outcomes) else "plausible"
+        fits, discounted = counts.get("fits", 0), counts.get("fits_only_with_discount", 0)
+        found = [f"below the lowest fine even if paid early in {below}" if below else "",
+                 f"fitting only if most fines were paid early in {discounted}" if discounted else "",
+                 f"fitting the schedule in {fits}" if fits else ""]
+        reason = (f"The claim's figures give {claimed}: " + ", ".join(x for x in found if x)
+                  + f" of {len(outcomes)} periods considered; the claim gives no year.")
     modal, modal_count = counts.most_common(1)[0]
     rationale = [
-        f"The claim's figures give an average of {_fmt(average.result)} tenge per violation "
+        f"The claim's figures give an average of {_fmt(average.result)} {average.unit} "
         f"({average.formula}).",
         f"The lowest camera fine in the schedule is {_fmt(lowest.value)} MRP ({lowest.ref}).",
         *sentences,
@@ -122,10 +138,10 @@ def average_fine(ctx: CheckContext, p: AverageFineParams) -> Finding:
     if label == "contradicted":
         rationale.append("If the total is fines imposed, the two figures cannot both be right: "
                          "every violation costs at least the lowest fine.")
-    elif label == "partly_supported" and len(counts) == 1:
+    elif len(counts) == 1 and modal == "fits_only_with_discount":
         rationale.append("The figures fit only if most fines were paid early at the discount, or if the "
                          "total is money collected rather than fines imposed; the claim says neither.")
-    elif label == "partly_supported":
+    elif len(counts) > 1:
         rationale.append("Whether the figures fit depends on the year, which the claim does not give.")
     else:
         rationale.append("The figures are consistent with the fine schedule. This shows only that they fit "
@@ -148,7 +164,8 @@ def average_fine(ctx: CheckContext, p: AverageFineParams) -> Finding:
     elif claim_year is not None:
         period_note = f"Only {claim_year}, the claim's own period, is considered."
     else:
-        period_note = "The claim gives no period, so every year with a sourced MRP value is considered."
+        period_note = ("The claim gives no period, so every year with a sourced MRP value up to the claim's date "
+                       f"({ctx.claim_date()[0] or 'unknown'}) is considered.")
     assumptions = [
         "The total is fines imposed, not fines collected (collected totals are lower).",
         f"Every recorded violation carries at least the lowest camera fine, {_fmt(lowest.value)} MRP ({lowest.ref}).",
@@ -158,15 +175,11 @@ def average_fine(ctx: CheckContext, p: AverageFineParams) -> Finding:
         assumptions.append(f"Paying early can lower a fine to {discount.value:.0%} of it, no lower ({discount.ref}).")
     else:
         assumptions.append("No early-payment discount is considered (none is given in the evidence).")
-    return ctx.finding(
-        check,
-        label,
-        modal_count / len(outcomes),
-        f"{modal_count} of {len(outcomes)} sourced MRP periods give the same outcome ({modal.replace('_', ' ')})",
-        rationale=rationale,
-        arithmetic=[average, *[s for n, s in ctx.steps.items() if n != "average_fine"]],  # in order computed
-        assumptions=assumptions,
-    )
+    steps = [average, *[s for n, s in ctx.steps.items() if n != "average_fine"]]  # in order computed
+    inputs = [r for r in dict.fromkeys(op.ref for st in steps for op in st.inputs) if r.startswith("fact-")]
+    part = Part("comparison", f"{claimed} against the fine schedule", label, reason, inputs,
+                arithmetic=[average], plausibility=plausibility)
+    return ctx.finding(check, [part], rationale=rationale, arithmetic=steps, assumptions=assumptions)
 
 
 # --- capacity ----------------------------------------------------------------------------------
@@ -186,7 +199,8 @@ class CompareSpec(Strict):
     reference: Ref
     tolerance: float = Field(0.0, ge=0, description="Relative tolerance, e.g. 0.1 for 10%")
     tests: str = Field(min_length=1, description="What the comparison tests, in a plain sentence")
-    if_not: Literal["partly_supported", "contradicted"] = "partly_supported"
+    if_not: Literal["contradicted", "unsupported"] = Field(
+        "contradicted", description="The part's label when the comparison does not hold")
 
 
 class CapacityParams(CheckParams):
@@ -205,6 +219,8 @@ RELATION_TEXT = {"at_most": "at most", "at_least": "at least", "about": "about"}
 
 
 def _holds(value: float, relation: str, reference: float, tolerance: float) -> bool:
+    if relation == "about" and not tolerance:
+        tolerance = rounding_tolerance(reference)
     if relation == "at_most":
         return value <= reference * (1 + tolerance)
     if relation == "at_least":
@@ -220,35 +236,40 @@ def capacity(ctx: CheckContext, p: CapacityParams) -> Finding:
     for spec in p.derive:
         step = compute(ctx, spec.name, spec.formula, spec.inputs, spec.unit, spec.description)
         if step is None:
-            return ctx.not_enough(check, f"The step '{spec.name}'", p.gaps)
+            return ctx.not_enough(check, f"The step '{spec.name}'", p.gaps, aspect="comparison")
         steps.append(step)
     results = []
     for spec in p.compare:
         value, reference = ctx.operand(spec.value), ctx.operand(spec.reference)
         if value is None or reference is None:
-            return ctx.not_enough(check, f"The comparison '{spec.tests}'", p.gaps)
+            return ctx.not_enough(check, f"The comparison '{spec.tests}'", p.gaps, aspect="comparison")
         holds = _holds(value.value, spec.relation, reference.value, spec.tolerance)
         results.append((spec, value, reference, holds))
 
-    rationale, failed = [], []
+    rationale, parts = [], []
     for spec, value, reference, holds in results:
         tol = f" (tolerance {spec.tolerance:.0%})" if spec.tolerance else ""
         relation = f"{show(value)} [{ref_text(spec.value)}] should be {RELATION_TEXT[spec.relation]} " \
                    f"{show(reference)} [{reference.ref}]{tol}"
-        rationale.append(f"{'Holds' if holds else 'Does not hold'}: {spec.tests}: {relation}.")
-        if not holds:
-            failed.append(spec.if_not)
-    label: Label = max(failed, key=SEVERITY.__getitem__) if failed else "supported"
-    agree = sum(1 for *_, holds in results if holds == (label == "supported"))
+        sentence = f"{'Holds' if holds else 'Does not hold'}: {spec.tests}: {relation}."
+        rationale.append(sentence)
+        used = [value, reference] + [op for st in steps for op in st.inputs]
+        facts = [r for r in dict.fromkeys(op.ref for op in used) if ctx.lookup(r) is not None and not r.startswith("claim")]
+        label = "supported" if holds else spec.if_not
+        # a comparison that rests on a figure dated after the claim, or of another period, cannot decide it
+        out_of_time = [(r, t) for r in facts if (t := ctx.timing(ctx.record_date(ctx.lookup(r)))) in
+                       ("after", "stale")]
+        if out_of_time:
+            label = "unsupported"
+            when = "; ".join(f"{r} is {'dated after the claim' if t == 'after' else 'of another period'}"
+                             for r, t in out_of_time)
+            sentence += f" It cannot decide the claim: {when}."
+            rationale.append(f"Not used to decide: {when}.")
+        parts.append(Part("comparison", spec.tests, label, sentence,  # type: ignore[arg-type]
+                          [] if out_of_time else facts, [r for r, _ in out_of_time],
+                          arithmetic=[s for s in steps if f"step:{s.name}" == ref_text(spec.value)],
+                          plausibility=("plausible" if holds else "implausible") if out_of_time else None))
     constants = [op for step in steps for op in step.inputs if op.ref.startswith("constant:")]
     constants += [ref for _, _, ref, _ in results if ref.ref.startswith("constant:")]
     assumptions = [f"{op.name} = {show(op)} ({op.ref.removeprefix('constant:').strip()})" for op in constants]
-    return ctx.finding(
-        check,
-        label,
-        agree / len(results),
-        f"{agree} of {len(results)} comparisons point to this verdict",
-        rationale=rationale,
-        arithmetic=steps,
-        assumptions=list(dict.fromkeys(assumptions)),
-    )
+    return ctx.finding(check, parts, rationale=rationale, arithmetic=steps, assumptions=list(dict.fromkeys(assumptions)))

@@ -14,7 +14,6 @@ from research.claims.verdict import Operand, Step, _fmt
 Ref = Union[str, dict[str, Any]]
 Formula = Literal["divide", "multiply", "add", "subtract"]
 SYMBOLS = {"divide": "/", "multiply": "×", "add": "+", "subtract": "−"}
-SEVERITY = {"supported": 0, "partly_supported": 1, "contradicted": 2}
 
 
 class Strict(BaseModel):

@@ -9,7 +9,7 @@ from pydantic import Field, field_validator
 from research.claims.checks import register
 from research.claims.checks.base import CheckParams
 from research.claims.context import CheckContext
-from research.claims.verdict import Finding, Label
+from research.claims.verdict import Finding, Label, Part
 
 # Record fields that hold text read in a source.
 TEXT_FIELDS = ("quote", "citation", "title", "text")
@@ -61,10 +61,10 @@ def name_consistency(ctx: CheckContext, p: NameParams) -> Finding:
     total = sum(len(ids) for ids in independent.values())
     if not in_claim:
         ctx.missing.append(f"any of the names {', '.join(patterns)} in the claim text")
-        return ctx.not_enough(check, "The name comparison", p.gaps)
+        return ctx.not_enough(check, "The name comparison", p.gaps, aspect="entity")
     if total == 0:
         ctx.missing.append(f"a source outside the article that names {' or '.join(patterns)}")
-        return ctx.not_enough(check, "The name comparison", p.gaps)
+        return ctx.not_enough(check, "The name comparison", p.gaps, aspect="entity")
 
     canonical = max(independent, key=lambda name: len(independent[name]))
     for ids in independent.values():
@@ -91,12 +91,21 @@ def name_consistency(ctx: CheckContext, p: NameParams) -> Finding:
         else:
             label = "partly_supported"
             rationale.append(f"Some sources also use {', '.join(used)}, but most use {canonical}.")
-    share = len(independent[canonical]) / total
+    evidence = [i for ids in independent.values() for i in ids]
+    deciding = independent[canonical]
+    reason = {
+        "supported": f"Sources outside the article name it {canonical}, as the claim does "
+                     f"({len(independent[canonical])} of {total} mentions).",
+        "contradicted": f"The claim names it {', '.join(sorted(in_claim))}; no source outside the article "
+                        f"does, and {len(independent[canonical])} of {total} mentions say {canonical}.",
+        "partly_supported": f"The claim's name is partly the sources' ({canonical}, "
+                            f"{len(independent[canonical])} of {total} mentions).",
+    }.get(label, rationale[-1])
+    part = Part("entity", f"the name {', '.join(sorted(in_claim))}", label, reason, deciding,
+                [e for e in evidence if e not in deciding])
     return ctx.finding(
         check,
-        label,
-        share,
-        f"{len(independent[canonical])} of {total} name mentions in other sources use {canonical}",
+        [part],
         rationale=rationale,
         assumptions=["Spellings counted as the same name: "
                      + "; ".join(f"{n} = {', '.join(s)}" for n, s in p.variants.items()) + "."],
