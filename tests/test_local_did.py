@@ -29,7 +29,7 @@ def panel(effect=0.7, units=30, periods=8, start=5, pretrend=0.0, seed=0):
 def test_recovers_the_effect_with_cluster_robust_errors():
     fit = difference_in_differences(panel())
     effect = fit.effect
-    assert fit.fit.cov_type == "cluster"
+    assert fit.fit.cov_type == "CR2"
     assert effect["ratio_low"] < 0.7 < effect["ratio_high"]
     assert fit.n_units == 30 and fit.n_treated == 15 and fit.n_periods == 8
     assert fit.flag is None

@@ -1,4 +1,5 @@
-"""Interrupted time series: recovering known effects from simulated monthly counts."""
+"""Interrupted time series: recovering known effects from simulated monthly counts (independent errors
+unless a test says otherwise), the defaults for autocorrelated and seasonal series, and the refusals."""
 
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ def rates(level=0.8, slope=0.0, base=50.0, trend=0.004, season=0.25):
 
 def test_recovers_a_level_change():
     counts = np.random.default_rng(0).poisson(rates(level=0.75))
-    fit = interrupted_time_series(counts, DATES, DATES[T0], family="poisson", slope_change=False)
+    fit = interrupted_time_series(counts, DATES, DATES[T0], family="poisson", slope_change=False, autocorrelation="none")
     change = fit.level_change
     assert change["ratio_low"] < 0.75 < change["ratio_high"]
     assert abs(change["log_estimate"] - math.log(0.75)) < 0.1
@@ -35,7 +36,7 @@ def test_poisson_intervals_cover_the_truth_at_about_the_nominal_rate():
     mean = rates(level=0.8)
     hits, estimates = 0, []
     for seed in range(120):
-        fit = interrupted_time_series(np.random.default_rng(seed).poisson(mean), DATES, DATES[T0], family="poisson", slope_change=False)
+        fit = interrupted_time_series(np.random.default_rng(seed).poisson(mean), DATES, DATES[T0], family="poisson", slope_change=False, autocorrelation="none")
         change = fit.level_change
         hits += change["ratio_low"] <= 0.8 <= change["ratio_high"]
         estimates.append(change["log_estimate"])
@@ -45,7 +46,7 @@ def test_poisson_intervals_cover_the_truth_at_about_the_nominal_rate():
 
 def test_recovers_a_trend_change():
     counts = np.random.default_rng(3).poisson(rates(level=1.0, slope=-0.02, base=200))
-    fit = interrupted_time_series(counts, DATES, DATES[T0], family="poisson")
+    fit = interrupted_time_series(counts, DATES, DATES[T0], family="poisson", autocorrelation="none")
     trend = fit.trend_change
     assert trend["ratio_low"] < math.exp(-0.02) < trend["ratio_high"]
     late = fit.effect_after(23)
@@ -63,8 +64,8 @@ def test_negative_binomial_handles_overdispersion():
     alphas = []
     for seed in range(60):
         counts = gamma_poisson(mean, 0.05, seed)
-        poisson = interrupted_time_series(counts, DATES, DATES[T0], family="poisson", slope_change=False)
-        negbin = interrupted_time_series(counts, DATES, DATES[T0], family="negbin", slope_change=False)
+        poisson = interrupted_time_series(counts, DATES, DATES[T0], family="poisson", slope_change=False, autocorrelation="none")
+        negbin = interrupted_time_series(counts, DATES, DATES[T0], family="negbin", slope_change=False, autocorrelation="none")
         poisson_hits += poisson.level_change["ratio_low"] <= 0.8 <= poisson.level_change["ratio_high"]
         negbin_hits += negbin.level_change["ratio_low"] <= 0.8 <= negbin.level_change["ratio_high"]
         if negbin.fit.alpha is not None:
@@ -78,8 +79,8 @@ def test_negative_binomial_handles_overdispersion():
 
 def test_quasipoisson_and_hac_widen_intervals_under_overdispersion():
     counts = gamma_poisson(rates(base=80), 0.05, 1)
-    plain = interrupted_time_series(counts, DATES, DATES[T0], family="poisson", slope_change=False).level_change
-    quasi = interrupted_time_series(counts, DATES, DATES[T0], family="quasipoisson", slope_change=False).level_change
+    plain = interrupted_time_series(counts, DATES, DATES[T0], family="poisson", slope_change=False, autocorrelation="none").level_change
+    quasi = interrupted_time_series(counts, DATES, DATES[T0], family="quasipoisson", slope_change=False, autocorrelation="none").level_change
     assert quasi["log_estimate"] == pytest.approx(plain["log_estimate"])
     assert quasi["se"] > plain["se"]
     hac = interrupted_time_series(counts, DATES, DATES[T0], family="poisson", slope_change=False, hac_lags=3)
@@ -108,8 +109,8 @@ def test_poisson_data_under_negbin_falls_back_to_poisson():
     [
         ({"dates": DATES.delete(10)}, "counts but"),
         ({"counts": np.append(np.ones(N - 1), -1)}, "not a non-negative whole number"),
-        ({"intervention_date": DATES[1]}, "at least 3 periods"),
-        ({"intervention_date": "2030-01-01"}, "at least 3 periods"),
+        ({"intervention_date": DATES[1]}, "needed in each segment"),
+        ({"intervention_date": "2030-01-01"}, "needed in each segment"),
         ({"intervention_date": "not a date"}, "not a date"),
         ({"dates": DATES[::-1]}, "strictly increasing"),
     ],

@@ -44,7 +44,8 @@ class CountFit:
     note: str | None = None
     df: float | None = None  # degrees of freedom of t intervals; None = normal intervals
     df_by_term: dict | None = None  # per-coefficient degrees of freedom (CR2), overriding ``df``
-    rho: float | None = None  # AR(1) correlation of the errors, when fitted
+    rho: float | None = None  # AR(1) coefficient of the latent process, when fitted
+    share: float | None = None  # share of the residual variance that follows it
 
     @property
     def overdispersed(self) -> bool:
@@ -215,26 +216,40 @@ def _with_cr2(fit: CountFit, y, X, groups) -> CountFit:
     return fit
 
 
+def _bg_statistic(resid: np.ndarray, design: np.ndarray, order: int) -> dict[str, float]:
+    """n R^2 of residuals on the design and their own lags (missing lags zero), chi-square(order)."""
+    lags = np.column_stack([np.concatenate([np.zeros(k), resid[:-k]]) for k in range(1, order + 1)])
+    full = np.column_stack([design, lags])
+    coef, *_ = np.linalg.lstsq(full, resid, rcond=None)
+    explained = resid - full @ coef
+    centred = resid - resid.mean()
+    total = float(centred @ centred)
+    r2 = 1.0 - float(explained @ explained) / total if total > 0 else 0.0
+    statistic = resid.size * max(r2, 0.0)
+    lag1 = float(np.sum(resid[1:] * resid[:-1]) / np.sum(resid * resid)) if np.sum(resid * resid) > 0 else 0.0
+    return {"statistic": statistic, "order": int(order), "p_value": float(stats.chi2.sf(statistic, order)), "lag1": lag1}
+
+
 def breusch_godfrey(fit: CountFit, y, X: pd.DataFrame, order: int) -> dict[str, float]:
     """Breusch-Godfrey test for autocorrelation up to ``order`` in the Pearson residuals of a count fit.
 
-    The residuals are regressed on the weighted design and their own lags (missing lags
-    set to zero); n R^2 of that regression is chi-square with ``order`` degrees of freedom
-    when the residuals are serially independent.
+    The residuals are regressed on the weighted design and their own lags; n R^2 of that
+    regression is chi-square with ``order`` degrees of freedom when the residuals are
+    serially independent.
     """
-    y = np.asarray(y, dtype=float)
     mu = fit.fitted
-    resid = (y - mu) / np.sqrt(_variance_function(fit, mu))
-    Xw = X.to_numpy(dtype=float) * (mu / np.sqrt(_variance_function(fit, mu)))[:, None]
-    lags = np.column_stack([np.concatenate([np.zeros(k), resid[:-k]]) for k in range(1, order + 1)])
-    design = np.column_stack([Xw, lags])
-    coef, *_ = np.linalg.lstsq(design, resid, rcond=None)
-    explained = resid - design @ coef
-    centred = resid - resid.mean()
-    r2 = 1.0 - float(explained @ explained) / float(centred @ centred) if centred @ centred > 0 else 0.0
-    statistic = y.size * max(r2, 0.0)
-    lag1 = float(np.sum(resid[1:] * resid[:-1]) / np.sum(resid * resid)) if np.sum(resid * resid) > 0 else 0.0
-    return {"statistic": statistic, "order": int(order), "p_value": float(stats.chi2.sf(statistic, order)), "lag1": lag1}
+    root = np.sqrt(_variance_function(fit, mu))
+    resid = (np.asarray(y, dtype=float) - mu) / root
+    return _bg_statistic(resid, X.to_numpy(dtype=float) * (mu / root)[:, None], order)
+
+
+def breusch_godfrey_whitened(fit: CountFit, y, X: pd.DataFrame, order: int) -> dict[str, float]:
+    """The Breusch-Godfrey test after decorrelating residuals and design with the fitted error correlation."""
+    mu = fit.fitted
+    root = np.sqrt(_variance_function(fit, mu))
+    L = np.linalg.cholesky(latent_ar1_correlation(mu.size, fit.share, fit.rho))
+    resid = np.linalg.solve(L, (np.asarray(y, dtype=float) - mu) / root)
+    return _bg_statistic(resid, np.linalg.solve(L, X.to_numpy(dtype=float) * (mu / root)[:, None]), order)
 
 
 def latent_ar1_correlation(n: int, share: float, rho: float) -> np.ndarray:
@@ -332,7 +347,7 @@ def fit_ar1(y, X: pd.DataFrame, start: CountFit, exposure=None, iterations: int 
             f"(REML), scale {scale:.2f} (quasi-likelihood)")
     note = note if not start.note else start.note + "; " + note
     return CountFit(list(X.columns), beta, cov, start.family, start.dispersion, start.alpha, mu, n, float(n - p),
-                    "AR(1)+noise", note, df=float(n - p - 2), rho=rho)
+                    "AR(1)+noise", note, df=float(n - p - 2), rho=rho, share=share)
 
 
 _ALPHA_BOUNDARY = 1e-5
