@@ -116,6 +116,10 @@ def _indicator(series: pd.Series, name: str) -> np.ndarray:
 def _fixed_effects(frame: pd.DataFrame, unit: str, time: str) -> pd.DataFrame:
     units = pd.get_dummies(frame[unit].astype(str), prefix="unit", drop_first=True, dtype=float)
     periods = pd.get_dummies(frame[time].astype(str), prefix="time", drop_first=True, dtype=float)
+    if "_stack" in frame:
+        # Each stack's unit effects already span its own level: drop one period per further stack.
+        firsts = frame.groupby("_stack")[time].first().astype(str)
+        periods = periods.drop(columns=[f"time_{t}" for t in firsts if f"time_{t}" in periods.columns])
     return pd.concat([pd.DataFrame({"intercept": np.ones(len(frame))}, index=frame.index), units, periods], axis=1)
 
 
@@ -243,6 +247,7 @@ def _stack(frame, y, expo, unit, time, treated_flag, adoption):
         rows = np.flatnonzero(cohort | never)
         piece = frame.iloc[rows].copy()
         piece["_period"] = piece[time]
+        piece["_stack"] = str(start)
         piece[unit] = [f"{start}|{u}" for u in piece[unit]]
         piece[time] = [f"{start}|{t}" for t in piece["_period"]]
         pieces.append(piece)
