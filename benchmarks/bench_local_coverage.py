@@ -100,7 +100,7 @@ def run(reps: int) -> list[tuple[str, str, float]]:
 
     def record(design, method, hits):
         rows.append((design, method, float(np.mean(hits))))
-        print(f"{design:<34}{method:<52}{np.mean(hits):>8.1%}   ({time.time() - start:.0f} s)", flush=True)
+        print(f"{design:<36}{method:<52}{np.mean(hits):>8.1%}   ({time.time() - start:.0f} s)", flush=True)
 
     dates = pd.date_range("2015-01-01", periods=48, freq="MS")
     truth = math.log(LEVEL_EFFECT)
@@ -151,7 +151,7 @@ def run(reps: int) -> list[tuple[str, str, float]]:
     design = "DiD staggered, 30 units, 3 cohorts"
     record(design, "DEFAULT: stacked by cohort, CR2 (covers its target)", hits)
     twfe = _twfe_pseudo_true(template)
-    print(f"{'':<34}targets (log rate ratio): average effect on the treated {att:.3f}, "
+    print(f"{'':<36}targets (log rate ratio): average effect on the treated {att:.3f}, "
           f"stacked {stacked_target:.3f}, two-way fixed effects {twfe:.3f}")
     return rows
 
