@@ -191,3 +191,107 @@ def test_flat_prior_needs_two_studies():
 def test_mismatched_lengths():
     with pytest.raises(InputError, match="yi has 2"):
         exact_meta([0.1, 0.2], [0.05])
+
+
+def whole_plane_quadrature(yi, vi, mu_sd, tau_scale, tau_density="halfcauchy", n=2001):
+    """Posterior summaries by a 2-D trapezoid rule over the whole (mu, tau) half-plane, written from
+    the model's densities alone (no closed form for mu): tau = s z / (1 - z) with z in [0, 1) and
+    mu = sinh(w) / 2, so heavy tails in both directions are covered with fine steps near zero."""
+    yi, vi = np.asarray(yi, float), np.asarray(vi, float)
+    z = np.linspace(0.0, 1.0, n)[:-1]
+    tau = tau_scale * z / (1.0 - z)
+    dtau = tau_scale / (1.0 - z) ** 2
+    w = np.linspace(-7.0, 7.0, n)
+    mu = 0.5 * np.sinh(w)
+    dmu = 0.5 * np.cosh(w)
+    if tau_density == "halfcauchy":
+        log_prior_tau = np.log(2.0 / (math.pi * tau_scale)) - np.log1p((tau / tau_scale) ** 2)
+    else:
+        log_prior_tau = np.log(2.0) + stats.norm.logpdf(tau, 0.0, tau_scale)
+    M, T = np.meshgrid(mu, tau, indexing="ij")
+    log_post = -0.5 * (M / mu_sd) ** 2 + log_prior_tau[None, :]
+    for y, v in zip(yi, vi):
+        s2 = v + T * T
+        log_post = log_post - 0.5 * np.log(s2) - 0.5 * (y - M) ** 2 / s2
+    edge_mu, edge_tau = np.ones(n), np.ones(n - 1)
+    edge_mu[[0, -1]] = edge_tau[0] = 0.5  # trapezoid ends (the integrand vanishes at z = 1)
+    p = np.exp(log_post - log_post.max()) * np.outer(dmu * edge_mu, dtau * edge_tau)
+    p /= p.sum()
+    M[n // 2, :] = 0.0  # the middle node is mu = 0, where the indicator takes half weight
+    below = (M < 0) + 0.5 * (M == 0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        pred = np.where(T > 0, special.ndtr(-M / T), below)
+    return {
+        "mu_mean": float(np.sum(p * M)),
+        "p_mu_below_0": float(np.sum(p * below)),
+        "p_pred_below_0": float(np.sum(p * pred)),
+        "p_tau_below_half": float(np.sum(p * ((T < 0.5) + 0.5 * (T == 0.5)))),
+    }
+
+
+SMALL_K_CASES = [
+    # k, yi, vi, sd of the normal prior on mu, tau prior
+    ([-0.2], [0.01], 10.0, "halfcauchy:0.5"),  # the old grid gave P(new < 0) = 0.90 here; the truth is 0.66
+    ([-0.3], [0.04], 1.0, "halfcauchy:0.5"),
+    ([-0.3, 0.1], [0.04, 0.02], 10.0, "halfcauchy:0.5"),
+    ([-0.25, -0.05], [0.02, 0.05], 1.0, "halfnormal:0.5"),
+]
+
+
+@pytest.mark.parametrize("yi, vi, mu_sd, tau_prior", SMALL_K_CASES)
+def test_small_k_and_heavy_tailed_priors_match_two_dimensional_quadrature(yi, vi, mu_sd, tau_prior):
+    family, scale = tau_prior.split(":")
+    fit = exact_meta(yi, vi, mu_prior=f"normal:0,{mu_sd:g}", tau_prior=tau_prior)
+    ref = whole_plane_quadrature(yi, vi, mu_sd, float(scale), family)
+    assert fit.p_pred_below(0.0) == pytest.approx(ref["p_pred_below_0"], abs=1e-5)
+    assert fit.p_mu_below(0.0) == pytest.approx(ref["p_mu_below_0"], abs=2e-5)  # the indicator limits the reference
+    assert fit.mu.mean == pytest.approx(ref["mu_mean"], abs=1e-5)
+    assert float(fit.tau_cdf(0.5)) == pytest.approx(ref["p_tau_below_half"], abs=1e-5)
+    assert fit.to_dict()["diagnostics"]["ok"] is True and fit.flag is None
+
+
+def test_nodes_sit_where_the_heavy_tailed_posterior_has_its_mass():
+    fit = exact_meta([-0.2], [0.01], mu_prior="normal:0,10", tau_prior="halfcauchy:0.5")
+    q025, median, q975 = fit.tau_quantile([0.025, 0.5, 0.975])
+    inside = fit.grid.tau[(fit.grid.tau >= q025) & (fit.grid.tau <= q975)]
+    assert inside.size >= 50  # the old grid had no node between 0 and 5e5 here
+    assert fit.grid.weight[(fit.grid.tau >= q025) & (fit.grid.tau <= q975)].sum() == pytest.approx(0.95, abs=2e-3)
+
+
+def test_accuracy_check_fails_on_a_coarse_grid_and_says_so():
+    from research.bayes.exact import TauGrid, _conditional_mu, check_grid_accuracy, data_spread, integrate_tau
+
+    yi, vi = np.array([-0.2]), np.array([0.01])
+    mu_prior, tau_prior = parse_prior("normal:0,10", "mu"), parse_prior("halfcauchy:0.5", "tau")
+
+    def log_post(tau):
+        return tau_prior.logpdf(tau) + _conditional_mu(yi, vi, tau, mu_prior)[2]
+
+    coarse = integrate_tau(log_post, data_spread(yi, vi), tau_prior, points=8, tolerance=math.inf)
+    mean, var, _ = _conditional_mu(yi, vi, coarse.nodes, mu_prior)
+    accuracy = check_grid_accuracy(TauGrid(coarse.nodes, coarse.weight, coarse.density, mean, var, coarse.log_norm))
+    assert accuracy.ok is False and accuracy.max_difference > accuracy.tolerance
+    fine = exact_meta(yi, vi, mu_prior="normal:0,10", tau_prior="halfcauchy:0.5")
+    assert fine.accuracy.ok is True and fine.accuracy.max_difference < fine.accuracy.tolerance
+    # An exact posterior built on the coarse grid carries the failure into its flag and diagnostics.
+    from research.bayes.exact import ExactPosterior
+
+    rough = ExactPosterior(yi, vi, ["a"], mu_prior, tau_prior,
+                           TauGrid(coarse.nodes, coarse.weight, coarse.density, mean, var, coarse.log_norm))
+    assert rough.to_dict()["diagnostics"]["ok"] is False
+    assert "not accurate" in rough.flag and "not accurate" in rough.summary()
+
+
+def test_refinement_doubles_the_grid_until_two_resolutions_agree():
+    from research.bayes.exact import _conditional_mu, data_spread, integrate_tau
+
+    yi, vi = simulated(k=40, tau=0.3, seed=2)
+    mu_prior, tau_prior = parse_prior("normal:0,1", "mu"), parse_prior("halfcauchy:0.5", "tau")
+
+    def log_post(tau):
+        return tau_prior.logpdf(tau) + _conditional_mu(yi, vi, tau, mu_prior)[2]
+
+    loose = integrate_tau(log_post, data_spread(yi, vi), tau_prior, points=8, tolerance=1e-3)
+    tight = integrate_tau(log_post, data_spread(yi, vi), tau_prior, points=8, tolerance=1e-9)
+    assert tight.nodes.size > loose.nodes.size and tight.refinements > loose.refinements
+    assert tight.agreement <= 1e-9 < loose.agreement or loose.agreement <= 1e-3
