@@ -215,9 +215,11 @@ def test_every_almaty_fact_and_claim_names_an_existing_source(almaty_store):
         assert record.source in sources, (record.id, record.source)
 
 
-def test_fact_quotes_are_verbatim_from_the_dossier(almaty_store, dossier_text):
-    missing = [f.id for f in almaty_store["facts"] if not occurs_in(f.quote, dossier_text)]
-    assert not missing, f"quote not found in evidence/raw/almaty-sources.md: {missing}"
+def test_fact_quotes_are_verbatim_from_the_dossier(almaty_store, dossier_text, article_text):
+    # A fact read in the article itself (its publication date) is quoted from the article.
+    missing = [f.id for f in almaty_store["facts"]
+               if not occurs_in(f.quote, article_text if f.source == "src-almaty-article" else dossier_text)]
+    assert not missing, f"quote not found in its raw copy (evidence/raw/): {missing}"
 
 
 SCALE_WORDS = [
