@@ -165,7 +165,6 @@ def select_estimates(analysis: Analysis, table: pd.DataFrame) -> Selection:
     multilevel = analysis.evaluations.rule == "multilevel" or (
         analysis.multi_outcome is not None and analysis.multi_outcome.model == "multilevel")
     if multilevel:
-        _multilevel_available(analysis)
         pooled, duplicates, dropped = candidates, [], candidates.iloc[0:0]
     else:
         pooled, duplicates, dropped = _one_per_evaluation(candidates, analysis.evaluations.rule)
@@ -198,15 +197,49 @@ def _one_per_evaluation(frame: pd.DataFrame, rule: str) -> tuple[pd.DataFrame, l
     return kept[frame.columns], duplicates, dropped.drop(columns="_secondary")[frame.columns]
 
 
-def _multilevel_available(analysis: Analysis) -> None:
-    """Where a multilevel fit (metafor's rma.mv: random effects for evaluation and estimate) plugs in.
+def _is_multilevel(analysis: Analysis) -> bool:
+    return analysis.evaluations.rule == "multilevel" or (
+        analysis.multi_outcome is not None and analysis.multi_outcome.model == "multilevel")
 
-    Until the pipeline fits one, a declared multilevel model is refused with the alternatives, never
-    replaced by an ordinary pool that would count one evaluation several times."""
-    field = "evaluations.rule" if analysis.evaluations.rule == "multilevel" else "multi_outcome.model"
-    raise _refuse(analysis, field, "a multilevel model (evaluation as cluster) is not fitted by the pipeline yet; "
-                                   "declare evaluations.rule most_information or primary_source, or "
-                                   "multi_outcome.model moderator")
+
+MULTILEVEL_SCOPE = ("a multilevel model keeps every estimate and lets estimates of one evaluation share a random "
+                    "effect; the exact Bayesian posterior, transport, value of information and MCMC assume one "
+                    "estimate per evaluation and are not run for it")
+
+
+def _multilevel(analysis: Analysis, frame: pd.DataFrame) -> dict[str, Any]:
+    """metafor's rma.mv with random intercepts for the evaluation and the estimate within it; with a
+    multi-outcome declaration the outcome family is also a moderator, so outcomes are never averaged."""
+    from research.meta import moderator_matrix, rma, rma_mv
+
+    yi, vi = as_arrays(frame)
+    mods = None
+    by_outcome = analysis.multi_outcome is not None and frame["outcome_family"].nunique() > 1
+    if by_outcome:
+        reference = analysis.multi_outcome.reference or sorted(frame["outcome_family"].unique())[0]
+        mods = moderator_matrix(frame, categorical=["outcome_family"], reference={"outcome_family": reference},
+                                labels=frame["id"].tolist())
+    test = "t" if analysis.test == "hksj" else "z"  # rma.mv has no Knapp-Hartung; t tests with k - p df
+    method = analysis.method if analysis.method in ("REML", "ML") else "REML"
+    notes = [MULTILEVEL_SCOPE]
+    if method != analysis.method:
+        notes.append(f"method {analysis.method} is not available for the multilevel model; REML is used")
+    if analysis.test == "hksj":
+        notes.append("Knapp-Hartung is not defined for the multilevel model; t tests with k - p degrees of freedom")
+    if frame["evaluation"].nunique() == len(frame):
+        # Every evaluation gives one estimate: the two levels cannot be told apart, rma.mv reduces to rma.
+        fit = rma(yi, vi, mods=mods, method=method, test="hksj" if test == "t" else "z")
+        notes.append("every evaluation gives one estimate, so the multilevel model is the ordinary "
+                     "random-effects model")
+        out = fit.to_dict()
+        out.update(model="random_effects", method=method, notes=notes)
+        return _clean(out)
+    fit = rma_mv(yi, vi, random={"evaluation": frame["evaluation"].tolist(), "estimate": frame["id"].tolist()},
+                 mods=mods, method=method, test=test, labels=frame["id"].tolist())
+    out = fit.to_dict()
+    out.update(model="multilevel", method=method, notes=notes + list(fit.notes),
+               n_evaluations=int(frame["evaluation"].nunique()))
+    return _clean(out)
 
 
 # --------------------------------------------------------------------------- sensitivity and moderators
@@ -456,6 +489,10 @@ def run_analysis(analysis: Analysis, table: pd.DataFrame, cache_dir: Path | None
     }
     if result["status"] == "insufficient_data":
         result["status_reason"] = _insufficient_reason(analysis, selection, pooled_what)
+        return result
+    if _is_multilevel(analysis):
+        result["frequentist"] = _multilevel(analysis, pooled)
+        result["status_reason"] = MULTILEVEL_SCOPE
         return result
     result["frequentist"], fit = _frequentist(analysis, pooled)
     main = {"k": fit.k, "estimate": fit.estimate, "ci_low": float(fit.ci_low[0]), "ci_high": float(fit.ci_high[0]),

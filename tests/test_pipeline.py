@@ -189,10 +189,34 @@ def test_one_evaluation_one_voice_by_the_stated_rule():
     assert primary.pooled["id"].tolist() == ["t-a", "t-c"] and primary.duplicates[0]["id"] == "t-b"
 
 
-def test_a_declared_multilevel_model_is_refused_until_the_pipeline_fits_one():
-    with pytest.raises(EvidenceError) as info:
-        select_estimates(declared(evaluations={"rule": "multilevel"}), table(MIXED[:2]))
-    assert info.value.problems[0].field == "evaluations.rule"
+REFERENCE_DIR = ROOT / "tests" / "reference"
+
+
+def test_a_declared_multilevel_model_matches_metafor_rma_mv():
+    # dat.konstantopoulos2011 (written by conformance/metafor_reference.R): schools within districts,
+    # read here as estimates within evaluations; metafor: rma.mv(yi, vi, random = ~ 1 | district/school).
+    data = pd.read_csv(REFERENCE_DIR / "data" / "konstantopoulos2011.csv")
+    case = next(c for c in json.loads((REFERENCE_DIR / "multilevel.json").read_text())["cases"]
+                if c["dataset"] == "konstantopoulos2011" and c["method"] == "REML" and c["test"] == "z"
+                and not c["mods"] and c["nested"])
+    rows = [{"id": f"t-school-{r.district}-{r.school}", "evaluation": f"t-district-{r.district}",
+             "outcome_family": "achievement", "yi": r.yi, "vi": r.vi} for r in data.itertuples()]
+    result = run_analysis(declared(evaluations={"rule": "multilevel"}, test="z"), table(rows))
+    fit, expected = result["frequentist"], case["expected"]
+    assert result["status"] == "ok" and fit["model"] == "multilevel" and result["k"] == len(rows)
+    for key in ("estimate", "se", "ci_low", "ci_high"):
+        assert fit[key] == pytest.approx(expected[key], abs=1e-6), key
+    assert fit["sigma2"] == pytest.approx(expected["sigma2"], abs=1e-6)
+    assert result["bayes"] is None and "one estimate per evaluation" in result["status_reason"]
+
+
+def test_a_multilevel_declaration_with_one_estimate_per_evaluation_is_the_ordinary_model():
+    rows = [{"id": f"t-{i}", "outcome_family": "all crashes", "yi": y, "vi": v}
+            for i, (y, v) in enumerate([(-0.2, 0.01), (-0.1, 0.02), (-0.4, 0.03)])]
+    result = run_analysis(declared(evaluations={"rule": "multilevel"}), table(rows))
+    ordinary = rma(np.array([-0.2, -0.1, -0.4]), np.array([0.01, 0.02, 0.03]), test="hksj")
+    assert result["frequentist"]["model"] == "random_effects"
+    assert result["frequentist"]["estimate"] == pytest.approx(ordinary.estimate, abs=1e-12)
 
 
 def test_sensitivity_reaches_the_result():
