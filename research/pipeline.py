@@ -442,7 +442,8 @@ def _bayes(analysis: Analysis, frame: pd.DataFrame) -> tuple[dict[str, Any], Any
         priors={"mu": analysis.bayes.mu_prior, "tau": analysis.bayes.tau_prior},
         p_benefit=posterior.p_mu_below(0.0),
         p_pred_benefit=posterior.p_pred_below(0.0),
-        diagnostics=None,  # exact integration: no sampler, nothing to diagnose
+        # exact integration: no sampler; the check compares the grid with a half-resolution grid
+        diagnostics=posterior.accuracy.to_dict(),
     )
     result.update(_prior_sensitivity(analysis, frame))
     return _clean(result), posterior

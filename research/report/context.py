@@ -286,6 +286,11 @@ def _freq_view(freq: Mapping[str, Any], outcome: str) -> dict[str, Any]:
     }
 
 
+def _sci(value: Any) -> str:
+    x = _float(value)
+    return f"{x:.1e}" if x is not None else NOT_AVAILABLE
+
+
 def _bayes_view(bayes: Mapping[str, Any], outcome: str) -> dict[str, Any]:
     mu = _mapping(bayes.get("mu"))
     tau = _mapping(bayes.get("tau"))
@@ -305,7 +310,11 @@ def _bayes_view(bayes: Mapping[str, Any], outcome: str) -> dict[str, Any]:
         "priors": ", ".join(f"{k}: {v}" for k, v in priors.items()) if priors else NOT_AVAILABLE,
         "method": _text(bayes.get("method")) or NOT_AVAILABLE,
         "diagnostics": (
-            f"{'OK' if diag.get('ok') else 'PROBLEM'}: R-hat max {_num(diag.get('rhat_max'), 3)}, "
+            f"{'OK' if diag.get('ok') else 'PROBLEM'}: numerical integration, no sampler; the results on "
+            f"{_count(diag.get('grid_points'))} grid points and on half of them differ by at most "
+            f"{_sci(diag.get('max_difference'))} (tolerance {_sci(diag.get('tolerance'))})"
+            if diag and "grid_points" in diag
+            else f"{'OK' if diag.get('ok') else 'PROBLEM'}: R-hat max {_num(diag.get('rhat_max'), 3)}, "
             f"bulk ESS min {_count(diag.get('ess_bulk_min'))}, divergences {_count(diag.get('divergences'))}"
             if diag
             else "numerical integration, no sampler to diagnose" if bayes.get("method") == "exact" else NOT_AVAILABLE
