@@ -160,3 +160,25 @@ def test_its_and_did_commands(capsys, tmp_path):
     assert out["effect"]["ratio"] == pytest.approx(direct.effect["ratio"])
     assert main(["its", str(tmp_path / "series.csv"), "--count", "nope", "--intervention", "2018-07-01"]) == 2
     capsys.readouterr()
+
+
+def test_its_and_did_options_reach_the_models(capsys, tmp_path):
+    rng = np.random.default_rng(3)
+    n = 48
+    t = np.arange(n)
+    counts = rng.poisson(np.exp(np.log(60) + np.log(0.8) * (t >= 30)))
+    series = pd.DataFrame({"month": pd.date_range("2016-01-01", periods=n, freq="MS").strftime("%Y-%m-%d"), "crashes": counts})
+    series.to_csv(tmp_path / "series.csv", index=False)
+    for choice in ("none", "hac"):
+        out, _ = run_json(capsys, "its", str(tmp_path / "series.csv"), "--count", "crashes", "--date", "month",
+                          "--intervention", "2018-07-01", "--season", "0", "--autocorrelation", choice)
+        direct = interrupted_time_series(series["crashes"], series["month"], "2018-07-01", season=None,
+                                         autocorrelation=choice)
+        assert out["level_change"]["ci_high"] == pytest.approx(direct.level_change["ci_high"])
+    # units adopting at different times: refused on request, with the reason and exit 2
+    rows = [{"site": u, "year": p, "treated": int(u % 3 != 0), "post": int(u % 3 == 1 and p >= 2 or u % 3 == 2 and p >= 4),
+             "n": int(rng.poisson(30))} for u in range(12) for p in range(6)]
+    pd.DataFrame(rows).to_csv(tmp_path / "staggered.csv", index=False)
+    assert main(["did", str(tmp_path / "staggered.csv"), "--count", "n", "--unit", "site", "--time", "year",
+                 "--staggered", "refuse"]) == 2
+    assert "stagger" in capsys.readouterr().err.lower()

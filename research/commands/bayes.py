@@ -271,7 +271,11 @@ def its(
     count: str = typer.Option("count", "--count", help="Column with the event counts."),
     date: str = typer.Option("date", "--date", help="Column with the period dates."),
     intervention: str = typer.Option(..., "--intervention", help="First date of the post-intervention period."),
-    family: str = typer.Option("negbin", "--family", help="poisson, quasipoisson or negbin."),
+    family: str = typer.Option("quasipoisson", "--family", help="poisson, quasipoisson or negbin."),
+    autocorrelation: str = typer.Option(
+        "ar1", "--autocorrelation",
+        help="ar1 (errors correlated over time, the default), test (ar1 only if a Breusch-Godfrey test rejects), "
+             "hac (Newey-West) or none (trust independence; flagged if the test rejects)."),
     season: int = typer.Option(12, "--season", help="Seasonal period in rows (12 for months; 0 for none)."),
     harmonics: int = typer.Option(2, "--harmonics", help="Fourier pairs for the seasonality."),
     exposure: str = typer.Option(None, "--exposure", help="Column with exposure (e.g. days or traffic volume)."),
@@ -279,7 +283,7 @@ def its(
     hac_lags: int = typer.Option(None, "--hac-lags", help="Newey-West standard errors with this many lags."),
     as_json: bool = JSON,
 ) -> None:
-    """Interrupted time series of a city's own counts (segmented Poisson/negative binomial)."""
+    """Interrupted time series of a place's own counts (segmented count regression, autocorrelated errors)."""
     from research.local import interrupted_time_series
 
     frame = read_csv(file)
@@ -287,6 +291,7 @@ def its(
     result = interrupted_time_series(
         frame[count], frame[date], intervention, family=family, season=season or None, harmonics=harmonics,
         exposure=frame[exposure] if exposure else None, slope_change=not no_slope_change, hac_lags=hac_lags,
+        autocorrelation="hac" if hac_lags is not None and autocorrelation == "ar1" else autocorrelation,
     )
     _emit(result.to_dict(), result.summary(), as_json)
 
@@ -300,7 +305,14 @@ def did(
     post: str = typer.Option("post", "--post", help="Column marking post-intervention periods (1/0, true/false)."),
     exposure: str = typer.Option(None, "--exposure", help="Column with exposure."),
     family: str = typer.Option("poisson", "--family", help="poisson, quasipoisson or negbin."),
-    cov: str = typer.Option("auto", "--cov", help="Standard errors: auto, model or cluster (by unit)."),
+    cov: str = typer.Option(
+        "cr2", "--cov",
+        help="Standard errors clustered by unit: cr2 (default; small-sample correction with Bell-McCaffrey degrees "
+             "of freedom), cluster (CR1) or model (not clustered; flagged)."),
+    staggered: str = typer.Option(
+        "stack", "--staggered",
+        help="Units treated at different times: stack (one sub-panel per adoption cohort, never-treated controls) "
+             "or refuse."),
     as_json: bool = JSON,
 ) -> None:
     """Difference in differences for counts with unit and period fixed effects."""
@@ -308,7 +320,7 @@ def did(
 
     frame = read_csv(file)
     result = difference_in_differences(frame, outcome=count, unit=unit, time=time, treated=treated, post=post,
-                                       exposure=exposure, family=family, cov=cov)
+                                       exposure=exposure, family=family, cov=cov, staggered=staggered)
     _emit(result.to_dict(), result.summary(), as_json)
 
 
