@@ -30,6 +30,18 @@ class BayesSpec(BaseModel):
     tau_prior: str = "halfnormal:0.5"
     mu_prior_basis: str | None = Field(None, description="Where the mu prior comes from (a citation, or 'judgement: ...')")
     tau_prior_basis: str | None = Field(None, description="Where the tau prior comes from (a citation, or 'judgement: ...')")
+    meaningful_benefit_percent: float | None = Field(
+        None, lt=0, gt=-100,
+        description="The smallest fall (percent, e.g. -10) that counts as a meaningful benefit; the report then gives "
+                    "the share of new settings reaching it beside the share with any fall")
+    meaningful_benefit_basis: str | None = Field(
+        None, description="Why that threshold (a citation, or 'judgement: ...'); required with the threshold")
+
+    @model_validator(mode="after")
+    def _threshold_has_a_basis(self) -> "BayesSpec":
+        if self.meaningful_benefit_percent is not None and not self.meaningful_benefit_basis:
+            raise ValueError("meaningful_benefit_basis: say why this threshold counts as a meaningful benefit")
+        return self
 
 
 class TransportSpec(BaseModel):

@@ -446,7 +446,21 @@ def _bayes(analysis: Analysis, frame: pd.DataFrame) -> tuple[dict[str, Any], Any
         diagnostics=posterior.accuracy.to_dict(),
     )
     result.update(_prior_sensitivity(analysis, frame))
+    result["share_benefiting"] = _share_benefiting(analysis, posterior)
     return _clean(result), posterior
+
+
+def _share_benefiting(analysis: Analysis, posterior) -> dict[str, Any]:
+    """The share of new settings with any fall, and with a meaningful one where declared, each with the
+    interval of the share itself (the share is uncertain because the average and the spread are)."""
+    spec = analysis.bayes
+    out: dict[str, Any] = {"any": posterior.share_benefiting(0.0).to_dict(), "meaningful": None,
+                           "meaningful_percent": spec.meaningful_benefit_percent,
+                           "meaningful_basis": spec.meaningful_benefit_basis}
+    if spec.meaningful_benefit_percent is not None:
+        threshold = math.log1p(spec.meaningful_benefit_percent / 100.0)
+        out["meaningful"] = posterior.share_benefiting(threshold).to_dict()
+    return out
 
 
 def _prior_sensitivity(analysis: Analysis, frame: pd.DataFrame) -> dict[str, Any]:

@@ -295,3 +295,24 @@ def test_refinement_doubles_the_grid_until_two_resolutions_agree():
     tight = integrate_tau(log_post, data_spread(yi, vi), tau_prior, points=8, tolerance=1e-9)
     assert tight.nodes.size > loose.nodes.size and tight.refinements > loose.refinements
     assert tight.agreement <= 1e-9 < loose.agreement or loose.agreement <= 1e-3
+
+
+def test_the_share_of_new_settings_that_benefit_has_an_interval_matching_draws():
+    from scipy.stats import norm
+
+    from research.bayes import exact_meta
+
+    yi = np.log([0.86, 0.81, 0.70, 0.90])
+    vi = np.array([0.001, 0.07, 0.02, 0.01])
+    posterior = exact_meta(yi, vi, mu_prior="normal:0,1", tau_prior="halfnormal:0.5")
+    mu, tau = posterior.draw(np.random.default_rng(7), 200_000)
+    for threshold in (0.0, math.log(0.9)):
+        share = posterior.share_benefiting(threshold)
+        draws = norm.cdf((threshold - mu) / tau)
+        assert share.mean == pytest.approx(draws.mean(), abs=3e-3)
+        assert share.mean == pytest.approx(posterior.p_pred_below(threshold), abs=1e-12)
+        assert share.low == pytest.approx(np.quantile(draws, 0.025), abs=5e-3)
+        assert share.high == pytest.approx(np.quantile(draws, 0.975), abs=5e-3)
+        assert share.low < share.mean < share.high
+    # a meaningful benefit (a fall of at least 10%) is rarer than any benefit
+    assert posterior.share_benefiting(math.log(0.9)).mean < posterior.share_benefiting(0.0).mean

@@ -341,3 +341,16 @@ def test_a_meta_regression_that_cannot_be_estimated_says_why(settings, words):
             for i, s in enumerate(settings)]
     result = run_analysis(declared(moderators=[{"name": "setting", "kind": "categorical"}]), table(rows))
     assert result["meta_regression"]["status"] == "not_estimable" and words in result["meta_regression"]["reason"]
+
+
+def test_the_share_of_new_settings_that_benefit_comes_with_its_interval_and_a_declared_threshold():
+    rows = [{"id": f"t-{i}", "outcome_family": "all crashes", "yi": math.log(r), "vi": v}
+            for i, (r, v) in enumerate([(0.86, 0.001), (0.81, 0.07), (0.7, 0.02), (0.9, 0.01)])]
+    plain = run_analysis(declared(), table(rows))["bayes"]["share_benefiting"]
+    assert plain["meaningful"] is None and plain["any"]["low"] < plain["any"]["mean"] < plain["any"]["high"]
+    bayes = {"meaningful_benefit_percent": -10, "meaningful_benefit_basis": "judgement: test threshold"}
+    share = run_analysis(declared(bayes=bayes), table(rows))["bayes"]["share_benefiting"]
+    assert share["meaningful"]["threshold_ratio"] == pytest.approx(0.9)
+    assert share["meaningful"]["mean"] < share["any"]["mean"]
+    with pytest.raises(ValueError, match="meaningful_benefit_basis"):
+        declared(bayes={"meaningful_benefit_percent": -10})

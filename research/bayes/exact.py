@@ -355,6 +355,26 @@ class _LogTauDistribution:
 
 
 @dataclass(frozen=True)
+class ShareOfSettings:
+    """The share of new settings whose true effect is below ``threshold`` (log scale), with its interval.
+
+    For given (mu, tau) the share is Phi((threshold - mu) / tau); it is uncertain because mu and
+    tau are. ``mean`` equals the predictive probability P(new effect < threshold); ``low``/``high``
+    are the posterior quantiles of the share itself.
+    """
+
+    threshold: float
+    mean: float
+    low: float
+    high: float
+    level: float
+
+    def to_dict(self) -> dict:
+        return {"threshold": self.threshold, "threshold_ratio": math.exp(self.threshold), "mean": self.mean,
+                "low": self.low, "high": self.high, "level": self.level}
+
+
+@dataclass(frozen=True)
 class IntegrationAccuracy:
     """The reported quantities at full and at half resolution, and whether they agree."""
 
@@ -533,6 +553,43 @@ class ExactPosterior:
         """Probability that the effect in a new setting is below ``threshold``."""
         return float(mixture_cdf(threshold, *self._pred_parts(covariates)))
 
+    def share_cdf(self, x: float, threshold: float = 0.0) -> float:
+        """Posterior P(share of new settings with an effect below ``threshold`` <= x), exactly.
+
+        share <= x  <=>  mu >= threshold - tau * z_x (z_x the standard normal quantile of x), and
+        mu given tau is normal on every node of the grid.
+        """
+        from scipy.stats import norm
+
+        if x <= 0.0:
+            return 0.0
+        if x >= 1.0:
+            return 1.0
+        g = self.grid
+        bound = threshold - g.tau * norm.ppf(x)
+        return float(np.sum(g.weight * norm.sf((bound - g.mu_mean) / np.sqrt(g.mu_var))))
+
+    def share_benefiting(self, threshold: float = 0.0, level: float = 0.95) -> ShareOfSettings:
+        """The share of new settings with an effect below ``threshold`` and its ``level`` interval."""
+        from scipy.optimize import brentq
+
+        if not 0 < level < 1:
+            raise InputError(f"level must be between 0 and 1, got {level}")
+        if self.moderators:
+            raise InputError("the share of new settings is computed for the model without moderators")
+
+        def quantile(p: float) -> float:
+            low, high = 1e-12, 1.0 - 1e-12
+            if self.share_cdf(low, threshold) >= p:
+                return 0.0
+            if self.share_cdf(high, threshold) <= p:
+                return 1.0
+            return float(brentq(lambda x: self.share_cdf(x, threshold) - p, low, high, xtol=1e-10))
+
+        tail = (1.0 - level) / 2.0
+        return ShareOfSettings(threshold=float(threshold), mean=self.p_pred_below(threshold),
+                               low=quantile(tail), high=quantile(1.0 - tail), level=level)
+
     def predictive_cdf(self, x, covariates: dict | None = None) -> np.ndarray:
         """P(new effect <= x) at the points ``x``."""
         return mixture_cdf(x, *self._pred_parts(covariates))
@@ -668,5 +725,5 @@ def exact_meta(
     return ExactPosterior(yi, vi, ids, mu_prior, tau_prior, grid)
 
 
-__all__ = ["ExactPosterior", "IntegrationAccuracy", "TauGrid", "TauIntegral", "check_grid_accuracy", "exact_meta",
+__all__ = ["ExactPosterior", "IntegrationAccuracy", "ShareOfSettings", "TauGrid", "TauIntegral", "check_grid_accuracy", "exact_meta",
            "format_summary", "integrate_tau", "tau_grid"]
