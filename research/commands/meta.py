@@ -42,7 +42,16 @@ def _column(frame, path: Path, name: str, option: str) -> np.ndarray:
         what = "is empty" if pd.isna(cell) else f"is not a finite number ({cell!r})"
         more = f" (and {bad.size - 1} more row(s))" if bad.size > 1 else ""
         raise InputError(f"{path}: column {name!r}, row {row + 1} (line {row + 2}) {what}{more}")
+    # Squares and inverses of numbers this far out overflow or lose all precision in the fit.
+    extreme = np.flatnonzero((np.abs(values) > EXTREME) | ((values != 0) & (np.abs(values) < 1 / EXTREME)))
+    if extreme.size:
+        row = int(extreme[0])
+        raise InputError(f"{path}: column {name!r}, row {row + 1} (line {row + 2}) is {values[row]:.3g}, outside "
+                         f"the range a model can be fitted on (between {1 / EXTREME:g} and {EXTREME:g} in size)")
     return values
+
+
+EXTREME = 1e100
 
 
 def _labels(frame, path: Path, label: str | None) -> list[str]:
