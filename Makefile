@@ -29,12 +29,14 @@ browser:
 conformance:
 	Rscript conformance/metafor_reference.R tests/reference
 
-## benchmark: speed comparisons (prints ratios)
+## benchmark: speed comparisons (prints ratios), scale of the store, coverage of the local-series defaults
 benchmark: $(STAMP)
 	$(BIN)/python benchmarks/bench_reml.py
 	$(BIN)/python benchmarks/bench_bayes.py
 	$(BIN)/python benchmarks/bench_build.py
 	$(BIN)/python benchmarks/bench_validate.py
+	$(BIN)/python benchmarks/bench_scale.py
+	$(BIN)/python benchmarks/bench_local_coverage.py
 
 schema: $(STAMP)
 	$(BIN)/research schema
