@@ -35,7 +35,8 @@ class BayesSpec(BaseModel):
 class TransportSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    target: str
+    target: str | None = Field(None, description="Name shown for the target; default: the name of the analysis' "
+                               "target record")
     known: dict[str, str] = Field(default_factory=dict, description="Covariates known for the target")
     unknown: dict[str, dict[str, float] | str] = Field(
         default_factory=dict,
@@ -149,6 +150,12 @@ class Analysis(BaseModel):
     question: str
     intervention: str
     outcome: str = Field(description="The outcome in words, as readers see it")
+    target: str | None = Field(None, description="Id of the target record (evidence/targets) the evidence is applied "
+                               "to; GRADE's indirectness and the transport judge against it")
+    unit: str | None = Field(None, description="One unit effects vary across, in words, e.g. 'site' or 'trial' "
+                             "(default: the target's setting_type, else 'setting')")
+    units: str | None = Field(None, description="The plural of unit, e.g. 'sites' or 'trials' (default: the "
+                              "target's setting_plural, else 'settings')")
     outcome_families: list[str] = Field(
         default_factory=list, description="Controlled list of the outcome families this analysis may meet")
     outcome_family: str | None = Field(None, description="The one outcome family pooled")

@@ -49,7 +49,7 @@ def icon_array(
     probability: float,
     total: int = 100,
     per_row: int = 10,
-    label: str = "similar cities",
+    label: str = "similar settings",
     outcome: str = "fewer events",
     icon_size: int = 22,
 ) -> str:

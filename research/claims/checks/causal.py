@@ -172,10 +172,11 @@ def _certainty(result: Mapping[str, Any], ctx: CheckContext) -> tuple[str | None
     elif isinstance(given, str):
         level = given
     else:
-        from research.grade import assess_certainty
+        from research.grade import assess_certainty, target_of
 
         rob = [r.model_dump(mode="json") for r in ctx.store["risk_of_bias"]]
-        level = assess_certainty(result, rob).certainty
+        target = target_of(result, ctx.store["targets"], {f.id: f.date for f in ctx.store["facts"]})
+        level = assess_certainty(result, rob, target).certainty
     return level, f"GRADE certainty {level.replace('_', ' ')}"
 
 
