@@ -149,7 +149,7 @@ MRP_FACTS = ["fact-mrp-2019", "fact-mrp-2020-01", "fact-mrp-2020-04", "fact-mrp-
 AVERAGE_FINE = {
     "check": "average_fine",
     "params": {"total": "claim-fines:fines_total", "count": "claim-violations:violations",
-               "lowest_fine_mrp": ["fact-fine-speeding-10-20"], "mrp": MRP_FACTS,
+               "lowest_fine": ["fact-fine-speeding-10-20"], "index_value": MRP_FACTS,
                "early_payment_share": "fact-early-payment-share", "first_year": "fact-sergek-launch"},
 }
 PLAN = {

@@ -1,4 +1,8 @@
-"""Checks that compute: the average fine implied by a claim, and capacity ratios."""
+"""Checks that compute: the average fine implied by a claim, and capacity ratios.
+
+Fines are arithmetic over declared units: a fine schedule in index units (the unit its facts
+declare) times the value of one index unit in money (conversion facts, dated, in a currency).
+No unit or currency is named here; every unit word comes from the facts."""
 
 from __future__ import annotations
 
@@ -24,8 +28,10 @@ class Benchmark(Strict):
 class AverageFineParams(CheckParams):
     total: Ref = Field(description="Total amount of fines, e.g. 'claim:fines_total'")
     count: Ref = Field(description="Number of violations, e.g. 'claim:violations'")
-    lowest_fine_mrp: list[str] = Field(min_length=1, description="Facts: lowest camera fine, in MRP units")
-    mrp: list[str] = Field(min_length=1, description="Facts: the fine unit (MRP) in money, dated by year")
+    lowest_fine: list[str] = Field(min_length=1, description="Facts: the lowest fine in the schedule, in index units "
+                                   "(one unit for all, e.g. a fee unit; a currency when the index value is 1)")
+    index_value: list[str] = Field(min_length=1, description="Conversion facts: one index unit in money, dated by "
+                                   "year; their unit is the currency of the claim's total")
     early_payment_share: str | None = Field(None, description="Fact: smallest share of a fine that settles it "
                                                               "when paid early (0.5 = half)")
     first_year: int | str | None = Field(None, description="A year, or a fact whose date gives the first year")
@@ -46,19 +52,29 @@ def _year_bound(ctx: CheckContext, bound: int | str | None) -> tuple[int | None,
     return year_of(getattr(record, "date", None)), bound
 
 
+def _index_unit(fines: list) -> str:
+    """The one unit the fine schedule is written in; fines in different units cannot be compared."""
+    units = sorted({op.unit for op in fines if op.unit})
+    if len(units) > 1:
+        raise ValueError(f"average_fine: the lowest_fine facts are in different units ({', '.join(units)}); "
+                         "declare fines in one index unit")
+    return units[0] if units else "index unit"
+
+
 @register("average_fine", AverageFineParams)
 def average_fine(ctx: CheckContext, p: AverageFineParams) -> Finding:
     """Average fine per violation from the claim's total and count, against the fine schedule."""
     check = "average_fine"
     average = compute(ctx, "average_fine", "divide", [p.total, p.count], None,
                       "average fine per recorded violation")
-    fines = [op for op in (ctx.operand(ref) for ref in p.lowest_fine_mrp) if op is not None]
+    fines = [op for op in (ctx.operand(ref) for ref in p.lowest_fine) if op is not None]
+    index = _index_unit(fines)
     discount = ctx.operand(p.early_payment_share) if p.early_payment_share else None
     first, first_ref = _year_bound(ctx, p.first_year)
     last, last_ref = _year_bound(ctx, p.last_year)
     claim_year = year_of(ctx.claim.period)
     periods = []
-    for ref in p.mrp:
+    for ref in p.index_value:
         record = ctx.record(ref, note=False)
         year = year_of(getattr(record, "date", None))
         if claim_year is not None and year != claim_year:
@@ -67,29 +83,32 @@ def average_fine(ctx: CheckContext, p: AverageFineParams) -> Finding:
             continue  # a fine schedule from after the claim cannot test it
         if year is None or (first is not None and year < first) or (last is not None and year > last):
             continue
-        mrp = ctx.operand(ref)
-        if mrp is not None:
-            periods.append((year, mrp))
+        value = ctx.operand(ref)
+        if value is not None:
+            if value.unit == index:
+                raise ValueError(f"average_fine: index_value {ref} is in {index}, the fines' own unit; it must give "
+                                 f"one {index} in money")
+            periods.append((year, value))
     if average is None or not fines or not periods:
         if not periods:
-            ctx.missing.append(f"an MRP value for the period {first or '...'}-{last or '...'}")
+            ctx.missing.append(f"an {index} value for the period {first or '...'}-{last or '...'}")
         return ctx.not_enough(check, "The average fine and its comparison with the fine schedule", p.gaps,
                               aspect="comparison")
 
     lowest = min(fines, key=lambda op: op.value)
     outcomes: list[tuple[str, Outcome]] = []
     sentences = []
-    for year, mrp in sorted(periods, key=lambda item: (item[0], item[1].date or "")):
-        period = mrp.date or str(year)
-        full = compute(ctx, f"lowest_fine_{period}", "multiply", [lowest.ref, mrp.ref], mrp.unit,
+    for year, value in sorted(periods, key=lambda item: (item[0], item[1].date or "")):
+        period = value.date or str(year)
+        full = compute(ctx, f"lowest_fine_{period}", "multiply", [lowest.ref, value.ref], value.unit,
                        f"lowest camera fine in {period}")
         if discount is not None:
             paid = compute(ctx, f"lowest_fine_paid_early_{period}", "multiply",
-                           [f"step:{full.name}", discount.ref], mrp.unit,
+                           [f"step:{full.name}", discount.ref], value.unit,
                            f"lowest camera fine in {period} if paid early")
         else:
             paid = full
-        in_mrp = average.result / mrp.value
+        in_index = average.result / value.value
         if average.result >= full.result:
             outcome: Outcome = "fits"
             text = "at or above the lowest fine"
@@ -101,9 +120,9 @@ def average_fine(ctx: CheckContext, p: AverageFineParams) -> Finding:
             text = "below the lowest fine even after the early-payment discount" if discount else "below the lowest fine"
         outcomes.append((period, outcome))
         sentences.append(
-            f"With the MRP of {period} ({show(mrp)}, {mrp.ref}) the average is {in_mrp:.2f} MRP: {text} "
-            f"({_fmt(full.result)} {mrp.unit}"
-            f"{'' if discount is None else f', {_fmt(paid.result)} {mrp.unit} if paid early'})."
+            f"With the {index} of {period} ({show(value)}, {value.ref}) the average is {in_index:.2f} {index}: {text} "
+            f"({_fmt(full.result)} {value.unit}"
+            f"{'' if discount is None else f', {_fmt(paid.result)} {value.unit} if paid early'})."
         )
 
     counts = Counter(outcome for _, outcome in outcomes)
@@ -132,7 +151,7 @@ def average_fine(ctx: CheckContext, p: AverageFineParams) -> Finding:
     rationale = [
         f"The claim's figures give an average of {_fmt(average.result)} {average.unit} "
         f"({average.formula}).",
-        f"The lowest camera fine in the schedule is {_fmt(lowest.value)} MRP ({lowest.ref}).",
+        f"The lowest camera fine in the schedule is {_fmt(lowest.value)} {index} ({lowest.ref}).",
         *sentences,
     ]
     if label == "contradicted":
@@ -164,11 +183,11 @@ def average_fine(ctx: CheckContext, p: AverageFineParams) -> Finding:
     elif claim_year is not None:
         period_note = f"Only {claim_year}, the claim's own period, is considered."
     else:
-        period_note = ("The claim gives no period, so every year with a sourced MRP value up to the claim's date "
+        period_note = (f"The claim gives no period, so every year with a sourced {index} value up to the claim's date "
                        f"({ctx.claim_date()[0] or 'unknown'}) is considered.")
     assumptions = [
         "The total is fines imposed, not fines collected (collected totals are lower).",
-        f"Every recorded violation carries at least the lowest camera fine, {_fmt(lowest.value)} MRP ({lowest.ref}).",
+        f"Every recorded violation carries at least the lowest camera fine, {_fmt(lowest.value)} {index} ({lowest.ref}).",
         period_note,
     ]
     if discount is not None:
