@@ -64,9 +64,9 @@ def render_html(results: Mapping[str, Any], path: str | Path) -> Path:
 
 def render_markdown(results: Mapping[str, Any], path: str | Path, results_file: str | Path | None = None) -> Path:
     """Write the Markdown summary (the file committed as ``reports/summary.md``); its header names
-    ``results_file`` (default: ``results.json`` beside it)."""
+    ``results_file`` (the build passes the one it writes beside it)."""
     out = Path(path)
-    atomic_write_text(out, render_markdown_text(results, results_file or out.with_name("results.json")))
+    atomic_write_text(out, render_markdown_text(results, results_file))
     return out
 
 

@@ -163,7 +163,7 @@ def _analysis_view(a: Mapping[str, Any], rob: list[Mapping[str, Any]], target: T
         "status_reason": _text(a.get("status_reason")),
         "freq": _freq_view(freq, outcome) if freq else None,
         "bayes": _bayes_view(bayes, outcome) if bayes else None,
-        "transport": _transport_view(transport, outcome) if transport else None,
+        "transport": _transport_view(transport, outcome, target.name if target else None) if transport else None,
         "mcmc": mcmc_view(_list(a.get("mcmc")), bayes, figures),
         "reported_summary": None,  # filled in by build_context, which knows the gap register
     }
@@ -174,7 +174,8 @@ def _analysis_view(a: Mapping[str, Any], rob: list[Mapping[str, Any]], target: T
             if part:
                 for key in [k for k in part if k.endswith("_term")]:
                     part[key] = f"no likelihood word at {grade.label.lower()} certainty"
-    view["benefit"] = _benefit(transport, bayes, outcome, words, unit, units)
+    named = {**transport, "target": view["transport"]["target"]} if view["transport"] else transport
+    view["benefit"] = _benefit(named, bayes, outcome, words, unit, units)
     low, high = _pooled_interval(freq, bayes)
     view["sensitivity"] = _sensitivity_view(_mapping(a.get("sensitivity")))
     view["meta_regression"] = _regression_view(_mapping(a.get("meta_regression")))
@@ -347,11 +348,12 @@ def _bayes_view(bayes: Mapping[str, Any], outcome: str) -> dict[str, Any]:
     }
 
 
-def _transport_view(transport: Mapping[str, Any], outcome: str) -> dict[str, Any]:
-    """What the target can expect, from the transported ratio (median and 95% interval)."""
+def _transport_view(transport: Mapping[str, Any], outcome: str, place: str | None = None) -> dict[str, Any]:
+    """What the target can expect, from the transported ratio (median and 95% interval); ``place`` is the
+    name of the analysis' target record, used when the transport result names none."""
     pred = _mapping(transport.get("predictive"))
     ratio = _mapping(transport.get("ratio"))
-    target = _text(transport.get("target")) or "the target"
+    target = _text(transport.get("target")) or place or "the target"
     middle, low, high = (_log(ratio.get(k)) for k in ("median", "q025", "q975"))
     if middle is None or low is None or high is None:  # no ratio: the predictive log ratio says the same
         middle, low, high = (_float(pred.get(k)) for k in ("median", "q025", "q975"))
