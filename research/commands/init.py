@@ -62,13 +62,13 @@ gaps: []
 
 EMPTY_PLAN = """\
 # Claim checks: which checks run for which claim. A claim with no entry gets a verdict from its
-# kind and the analyses alone. Example (see `research check --help` and docs/):
+# kind and the analyses alone. Example (`research check CLAIM-ID` explains a verdict):
 #
 #   claims:
 #     - claim: claim-example
 #       checks:
-#         - check: compare_fact
-#           params: {facts: [fact-example]}
+#         - check: cross_source
+#           params: {claimed: "claim:studies", facts: [fact-example]}
 #       gaps: [gap-example]
 claims: []
 """

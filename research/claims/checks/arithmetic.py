@@ -34,6 +34,8 @@ class AverageFineParams(CheckParams):
                                    "year; their unit is the currency of the claim's total")
     early_payment_share: str | None = Field(None, description="Fact: smallest share of a fine that settles it "
                                                               "when paid early (0.5 = half)")
+    fine_name: str = Field("fine", min_length=1, description="What the fines are, in the case's words, e.g. "
+                                                          "'parking fine'")
     first_year: int | str | None = Field(None, description="A year, or a fact whose date gives the first year")
     last_year: int | str | None = None
     benchmarks: list[Benchmark] = Field(default_factory=list, description="Averages of other datasets, for context")
@@ -101,11 +103,11 @@ def average_fine(ctx: CheckContext, p: AverageFineParams) -> Finding:
     for year, value in sorted(periods, key=lambda item: (item[0], item[1].date or "")):
         period = value.date or str(year)
         full = compute(ctx, f"lowest_fine_{period}", "multiply", [lowest.ref, value.ref], value.unit,
-                       f"lowest camera fine in {period}")
+                       f"lowest {p.fine_name} in {period}")
         if discount is not None:
             paid = compute(ctx, f"lowest_fine_paid_early_{period}", "multiply",
                            [f"step:{full.name}", discount.ref], value.unit,
-                           f"lowest camera fine in {period} if paid early")
+                           f"lowest {p.fine_name} in {period} if paid early")
         else:
             paid = full
         in_index = average.result / value.value
@@ -131,7 +133,7 @@ def average_fine(ctx: CheckContext, p: AverageFineParams) -> Finding:
     claimed = f"{_fmt(average.result)} {average.unit}"
     if below == len(outcomes):
         label: Label = "contradicted"
-        reason = (f"The claim's figures give {claimed}, below the lowest camera fine even after any early-payment "
+        reason = (f"The claim's figures give {claimed}, below the lowest {p.fine_name} even after any early-payment "
                   f"discount in every year considered ({periods_text}): the two figures cannot both be right.")
         plausibility = None
     elif counts.get("fits", 0) == len(outcomes):
@@ -151,7 +153,7 @@ def average_fine(ctx: CheckContext, p: AverageFineParams) -> Finding:
     rationale = [
         f"The claim's figures give an average of {_fmt(average.result)} {average.unit} "
         f"({average.formula}).",
-        f"The lowest camera fine in the schedule is {_fmt(lowest.value)} {index} ({lowest.ref}).",
+        f"The lowest {p.fine_name} in the schedule is {_fmt(lowest.value)} {index} ({lowest.ref}).",
         *sentences,
     ]
     if label == "contradicted":
@@ -187,7 +189,7 @@ def average_fine(ctx: CheckContext, p: AverageFineParams) -> Finding:
                        f"({ctx.claim_date()[0] or 'unknown'}) is considered.")
     assumptions = [
         "The total is fines imposed, not fines collected (collected totals are lower).",
-        f"Every recorded violation carries at least the lowest camera fine, {_fmt(lowest.value)} {index} ({lowest.ref}).",
+        f"Every recorded violation carries at least the lowest {p.fine_name}, {_fmt(lowest.value)} {index} ({lowest.ref}).",
         period_note,
     ]
     if discount is not None:

@@ -191,6 +191,7 @@ def _from_analysis(ctx: CheckContext, result: Mapping[str, Any], rationale: list
         ctx.use(estimate_id)
     level, certainty_text = _certainty(result, ctx)
     i2, tau2 = freq.get("i2"), freq.get("tau2")
+    i2 = None if i2 is None else i2 / 100.0  # results carry I² in percent; Body holds a fraction
     het = "" if i2 is None else f"; I² = {100 * i2:.0f}%, tau² = {tau2:.3g}" if tau2 is not None else \
         f"; I² = {100 * i2:.0f}%"
     rationale.append(
