@@ -13,6 +13,7 @@ from markupsafe import Markup
 
 from research.grade import ROB_RULE, UPGRADE_RULE, GradeAssessment, TransportTarget, assess_certainty, target_of
 from research.plots.report import icon_array, prisma_flow, rob_traffic_light
+from research.plots.rob import rob_figures
 from research.report._format import (
     NOT_AVAILABLE,
     _count,
@@ -95,6 +96,8 @@ def build_context(results: Mapping[str, Any], results_file: Any = None) -> dict[
         "flow": {k: _count(v) for k, v in flow.items()},
         "flow_svg": Markup(prisma_flow(flow)),
         "rob_svg": Markup(rob_traffic_light(rob_records)),
+        "rob_figures": [{**f, "traffic_light": Markup(f["traffic_light"]), "summary": Markup(f["summary"])}
+                        for f in rob_figures(rob_records)],
         "rob_records": rob_records,
         "rob_rule": ROB_RULE,
         "size_class_rule": SIZE_CLASS_RULE,
