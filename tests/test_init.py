@@ -84,3 +84,28 @@ def test_build_of_an_empty_store_with_an_analysis_does_not_crash(tmp_path):
                  "--reports", str(tmp_path / "out")]) == 0
     summary = (tmp_path / "out" / "summary.md").read_text(encoding="utf-8")
     assert f"`{tmp_path / 'out' / 'results.json'}`" in summary  # the header follows --reports
+
+
+def test_an_analysis_naming_a_missing_target_is_refused_with_file_and_field(tmp_path, capsys):
+    case = tmp_path / "case"
+    assert main(["init", str(case)]) == 0
+    path = case / "analyses" / "example-analysis.yaml"
+    path.write_text(path.read_text(encoding="utf-8").replace("# target: target-your-place", "target: target-nowhere"),
+                    encoding="utf-8")
+    with inside(case):
+        assert main(["build"]) == 2
+    err = capsys.readouterr().err
+    assert "example-analysis" in err and "target" in err and "target-nowhere" in err
+
+
+def test_check_explains_a_claim_from_inside_the_case_folder(tmp_path, capsys):
+    case = tmp_path / "case"
+    assert main(["init", str(case)]) == 0
+    (case / "evidence" / "sources" / "mine.yaml").write_text(
+        "- id: src-note\n  kind: article\n  citation: A test note (test data)\n", encoding="utf-8")
+    (case / "evidence" / "claims" / "mine.yaml").write_text(
+        "- id: claim-opinion\n  text: Some find it comforting.\n  source: src-note\n  location: sentence 1\n"
+        "  kind: opinion\n", encoding="utf-8")
+    with inside(case):
+        assert main(["check", "claim-opinion"]) == 0
+    assert "claim-opinion" in capsys.readouterr().out
