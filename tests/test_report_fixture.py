@@ -49,6 +49,7 @@ def _studies() -> list[dict]:
             {
                 "id": f"cmf-{row['cmf_id']}",
                 "label": f"CMF {row['cmf_id']} {row['location']} ({row['crash_type']})",
+                "measure": "CMF",
                 "yi": math.log(cmf),
                 "vi": (se / cmf) ** 2,  # delta method: se(log x) = se(x) / x
                 "design": "empirical_bayes_before_after",
