@@ -33,3 +33,19 @@ def test_the_word_check_finds_a_case_word():
     # the check itself must be able to fail
     assert PATTERN.search("fines in MRP, paid in tenge") and PATTERN.search("в Алматы")
     assert not PATTERN.search("a Kazakh-language quote") and not PATTERN.search("improvement")
+
+
+def test_the_first_cases_target_is_a_record_with_a_sourced_generation_date():
+    from research.analyses import load_analyses
+    from research.grade import target_of
+    from research.store import load_store
+
+    store = load_store(ROOT / "evidence")
+    (target,) = store["targets"]
+    fact = next(f for f in store["facts"] if f.id == target.generation_fact)
+    raw = (ROOT / "evidence" / "raw" / "almaty-sources.md").read_text(encoding="utf-8")
+    assert fact.date == "2017-09-15" and fact.quote in raw  # read in the source dossier, not typed in code
+    analyses = load_analyses(ROOT / "analyses")
+    assert analyses and all(a.target == target.id for a in analyses)
+    graded = target_of({"target": target.id}, store["targets"], {f.id: f.date for f in store["facts"]})
+    assert graded.generation_since == 2017 and graded.name == target.name
