@@ -174,6 +174,9 @@ class Analysis(BaseModel):
     decision: DecisionSpec | None = Field(None, description="Optional: a decision and its costs, for EVSI")
     mcmc: list[McmcSpec] = Field(default_factory=list)
     gaps: list[str] = Field(default_factory=list, description="Gaps that limit this analysis")
+    not_evaluated: list[str] = Field(
+        default_factory=list, description="Of those gaps, the ones saying the intervention as the case has it was "
+                                          "never evaluated; the summary names them beside the results")
     file: str | None = None
 
     @model_validator(mode="after")
@@ -189,6 +192,9 @@ class Analysis(BaseModel):
             raise ValueError(f"multi_outcome.reference: {self.multi_outcome.reference!r} is not in outcome_families")
         if self.multi_outcome and len(families) < 2:
             raise ValueError("multi_outcome: list at least two outcome_families the model spans")
+        stray = [g for g in self.not_evaluated if g not in self.gaps]
+        if stray:
+            raise ValueError(f"not_evaluated: {', '.join(stray)} must also be listed in gaps")
         names = [m.name for m in self.moderators]
         if len(set(names)) != len(names):
             raise ValueError("moderators: a moderator is declared twice")

@@ -448,7 +448,7 @@ def run_analysis(analysis: Analysis, table: pd.DataFrame, cache_dir: Path | None
         "excluded": selection.excluded,
         "duplicates": selection.duplicates,
         "other_outcomes": _study_rows(selection.other_outcomes),
-        "studies": _study_rows(pooled), "gaps": list(analysis.gaps),
+        "studies": _study_rows(pooled), "gaps": list(analysis.gaps), "not_evaluated": list(analysis.not_evaluated),
         "reported": _reported_rows(select(table, analysis.reported_where), notes) if analysis.reported_where else [],
         "frequentist": None, "bayes": None, "transport": None, "value_of_information": [], "mcmc": [],
         "sensitivity": None, "meta_regression": None, "outcome_model": None,

@@ -109,3 +109,13 @@ def test_check_explains_a_claim_from_inside_the_case_folder(tmp_path, capsys):
     with inside(case):
         assert main(["check", "claim-opinion"]) == 0
     assert "claim-opinion" in capsys.readouterr().out
+
+
+def test_not_evaluated_gaps_must_be_gaps_of_the_analysis(tmp_path, capsys):
+    case = tmp_path / "case"
+    assert main(["init", str(case)]) == 0
+    path = case / "analyses" / "example-analysis.yaml"
+    path.write_text(path.read_text(encoding="utf-8") + "not_evaluated: [gap-elsewhere]\n", encoding="utf-8")
+    with inside(case):
+        assert main(["build"]) == 2
+    assert "not_evaluated" in capsys.readouterr().err

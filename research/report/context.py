@@ -157,6 +157,7 @@ def _analysis_view(a: Mapping[str, Any], rob: list[Mapping[str, Any]], target: T
         "status": _text(a.get("status")) or NOT_AVAILABLE,
         "ok": a.get("status") == "ok",
         "gap_ids": [str(g) for g in _list(a.get("gaps"))],
+        "not_evaluated_ids": [str(g) for g in _list(a.get("not_evaluated"))],
         "inputs": [str(i) for i in _list(a.get("inputs"))],
         "studies": [_study_view(s) for s in _list(a.get("studies")) if isinstance(s, Mapping)],
         "reported": [_reported_view(r) for r in _list(a.get("reported")) if isinstance(r, Mapping)],
