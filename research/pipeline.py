@@ -613,6 +613,12 @@ def _targets(store: Store) -> list[dict[str, Any]]:
              "generation_since": generation_year(dates.get(t.generation_fact or ""))} for t in store["targets"]]
 
 
+def _claim_sources(store: Store) -> list[dict[str, Any]]:
+    """The sources the claims were read in (id and kind), so the report can name them as the case does."""
+    used = {c.source for c in store["claims"]}
+    return [{"id": s.id, "kind": s.kind} for s in store["sources"] if s.id in used]
+
+
 def rank_gaps(store: Store, analyses: dict[str, dict]) -> list[dict[str, Any]]:
     """The gap register, ranked by ``research.bayes.voi.GAP_RANK_RULE``."""
     from research.bayes.voi import GAP_GROUPS, gap_group, gap_rank_key
@@ -701,6 +707,7 @@ def build(
         "gap_rank_rule": GAP_RANK_RULE,
         "risk_of_bias": _risk_of_bias(store),
         "targets": _targets(store),
+        "claim_sources": _claim_sources(store),
     })
     step("writing the report")
     reports.mkdir(parents=True, exist_ok=True)

@@ -64,7 +64,7 @@ def build_context(results: Mapping[str, Any], results_file: Any = None) -> dict[
     rob_records = [r for r in _list(results.get("risk_of_bias")) if isinstance(r, Mapping)]
     raw_analyses = [a for a in _list(results.get("analyses")) if isinstance(a, Mapping)]
     targets = [t for t in _list(results.get("targets")) if isinstance(t, Mapping)]
-    case = _case_words(raw_analyses, targets)
+    case = _case_words(raw_analyses, targets, _list(results.get("claim_sources")))
     analyses = [_analysis_view(a, rob_records, target_of(a, targets), case) for a in raw_analyses]
     analyses.sort(key=lambda a: not a["ok"])  # analyses with a pooled estimate first; order otherwise kept
     claims = [_claim_view(c) for c in _list(results.get("claims")) if isinstance(c, Mapping)]
@@ -108,10 +108,17 @@ def build_context(results: Mapping[str, Any], results_file: Any = None) -> dict[
 # --- analyses ---------------------------------------------------------------------------------
 
 
-def _case_words(analyses: list[Mapping[str, Any]], targets: list[Mapping[str, Any]]) -> dict[str, Any]:
+# What the claims were read in, by the kind of their source: "The article says", "The review says".
+SOURCE_NOUNS = {"article": "article", "review": "review", "study": "study", "dataset": "data set",
+                "official_statement": "statement", "web_page": "page"}
+
+
+def _case_words(analyses: list[Mapping[str, Any]], targets: list[Mapping[str, Any]],
+                claim_sources: list[Any] = ()) -> dict[str, Any]:
     """The case's own words for titles and sentences: the place and topic of the target the analyses
-    name (else the first target record), the word for one setting, and the measures and outcome
-    families met (for the glossary)."""
+    name (else the first target record), the word for one setting, what the claims were read in, and
+    the measures and outcome families met (for the glossary)."""
+    nouns = {SOURCE_NOUNS.get(str(s.get("kind")), "source") for s in claim_sources if isinstance(s, Mapping)}
     named = [t for a in analyses if (t := target_of(a, targets)) is not None]
     primary = named[0] if named else (TransportTarget.from_record(targets[0]) if targets else None)
     interventions = list(dict.fromkeys(_text(a.get("intervention")) for a in analyses if _text(a.get("intervention"))))
@@ -128,6 +135,8 @@ def _case_words(analyses: list[Mapping[str, Any]], targets: list[Mapping[str, An
         "units": primary.setting_plural if primary else "settings",
         "measures": measures,
         "family_examples": ", ".join(families[:3]),
+        # one kind of source says what it is; claims from several kinds come from "the sources"
+        "claims_from": nouns.pop() if len(nouns) == 1 else ("article" if not nouns else "source"),
     }
 
 
