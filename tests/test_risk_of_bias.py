@@ -85,3 +85,8 @@ def test_summary_bars_give_each_judgements_share_of_the_studies():
     assert "Randomisation process: 3 of 4 low" in bars
     assert len(bars) == 2 * (len(ROB2_DOMAINS) + 1)
     assert "no assessments" in _parse(rob_summary([])).get("aria-label")
+
+
+def test_the_optional_maryland_level_follows_the_study_name():
+    records = [{"study": "o1", "design_level": 3, "domains": {"confounding": "high"}, "overall": "high"}]
+    assert "o1 (SMS 3), confounding: High" in rob_figures(records)[0]["traffic_light"]

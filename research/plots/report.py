@@ -155,7 +155,9 @@ def _row_label(record: Mapping[str, Any]) -> str:
     study = str(record.get("study") or "?")
     title = record.get("title")
     label = f"{study} \u2014 {title}" if title else study
-    return label if len(label) <= 48 else label[:47] + "\u2026"
+    label = label if len(label) <= 48 else label[:47] + "\u2026"
+    level = record.get("design_level")  # the optional Maryland Scientific Methods Scale level
+    return f"{label} (SMS {level})" if level else label
 
 
 FLOW_STEPS = (
