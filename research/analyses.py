@@ -47,7 +47,8 @@ class BayesSpec(BaseModel):
 class TransportSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    target: str
+    target: str | None = Field(None, description="Name shown for the target; default: the name of the analysis' "
+                               "target record")
     known: dict[str, str] = Field(default_factory=dict, description="Covariates known for the target")
     unknown: dict[str, dict[str, float] | str] = Field(
         default_factory=dict,
@@ -161,6 +162,12 @@ class Analysis(BaseModel):
     question: str
     intervention: str
     outcome: str = Field(description="The outcome in words, as readers see it")
+    target: str | None = Field(None, description="Id of the target record (evidence/targets) the evidence is applied "
+                               "to; GRADE's indirectness and the transport judge against it")
+    unit: str | None = Field(None, description="One unit effects vary across, in words, e.g. 'site' or 'trial' "
+                             "(default: the target's setting_type, else 'setting')")
+    units: str | None = Field(None, description="The plural of unit, e.g. 'sites' or 'trials' (default: the "
+                              "target's setting_plural, else 'settings')")
     outcome_families: list[str] = Field(
         default_factory=list, description="Controlled list of the outcome families this analysis may meet")
     outcome_family: str | None = Field(None, description="The one outcome family pooled")
@@ -179,6 +186,9 @@ class Analysis(BaseModel):
     decision: DecisionSpec | None = Field(None, description="Optional: a decision and its costs, for EVSI")
     mcmc: list[McmcSpec] = Field(default_factory=list)
     gaps: list[str] = Field(default_factory=list, description="Gaps that limit this analysis")
+    not_evaluated: list[str] = Field(
+        default_factory=list, description="Of those gaps, the ones saying the intervention as the case has it was "
+                                          "never evaluated; the summary names them beside the results")
     file: str | None = None
 
     @model_validator(mode="after")
@@ -194,6 +204,9 @@ class Analysis(BaseModel):
             raise ValueError(f"multi_outcome.reference: {self.multi_outcome.reference!r} is not in outcome_families")
         if self.multi_outcome and len(families) < 2:
             raise ValueError("multi_outcome: list at least two outcome_families the model spans")
+        stray = [g for g in self.not_evaluated if g not in self.gaps]
+        if stray:
+            raise ValueError(f"not_evaluated: {', '.join(stray)} must also be listed in gaps")
         names = [m.name for m in self.moderators]
         if len(set(names)) != len(names):
             raise ValueError("moderators: a moderator is declared twice")

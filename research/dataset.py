@@ -158,6 +158,8 @@ def effect_table(store: Store) -> pd.DataFrame:
     for name in ("yi", "vi", "se", "estimate", "percent_change", "ci_low_pct", "ci_high_pct"):
         frame[name] = frame[name].astype(float)
     frame["design_level"] = frame["design_level"].astype("Int64")
+    for name in ("poolable", "derived"):  # an empty store must still give boolean masks, not column lists
+        frame[name] = frame[name].astype(bool)
     return frame
 
 

@@ -5,8 +5,8 @@ evidence: randomised evidence starts "high", observational evidence starts "low"
 domains can each lower it by one or two levels, and three (large effect, dose-response, residual
 confounding) can raise observational evidence that was not lowered. Here each domain is a rule over
 the analysis result, the risk-of-bias records (their domains as well as their overall label,
-weighted by the studies' weights in the pool) and the place the evidence is transported to
-(Almaty). Every judgement carries the reason and the numbers that triggered it, and the
+weighted by the studies' weights in the pool) and the target setting the analysis names (a
+``targets`` record of the evidence store; without one, indirectness is not assessed). Every judgement carries the reason and the numbers that triggered it, and the
 risk-of-bias and upgrade rules travel with their rows, so a reader can disagree with a rule and
 see exactly what would change.
 
@@ -28,7 +28,7 @@ LEVEL_MEANING = {
     "low": "further research is very likely to change the estimate",
     "very_low": "any estimate of effect is very uncertain",
 }
-RANDOMISED_DESIGNS = frozenset({"randomised_experiment"})
+RANDOMISED_DESIGNS = frozenset({"randomised_experiment"})  # quasi-randomised allocation starts low, as observational
 
 # Rule thresholds (GRADE Handbook section 5 gives the ideas; the cut-offs are ours and stated in each reason).
 ROB_SERIOUS_SHARE = 0.5  # share of the weight at high risk, or with concerns, that makes risk of bias serious
@@ -60,18 +60,61 @@ EGGER_ALPHA = 0.10
 
 @dataclass(frozen=True)
 class TransportTarget:
-    """Where the evidence is to be applied, described well enough to judge indirectness."""
+    """Where the evidence is to be applied, described well enough to judge indirectness.
 
-    name: str = "Almaty"
-    country: str = "Kazakhstan"
-    setting_terms: tuple[str, ...] = ("urban", "city", "town")
-    intervention: str = "AI-enabled automated camera enforcement (Sergek), in operation since 2017"
-    # Sergek started issuing fines in Astana on 15 September 2017 (kolesa.kz, see the evidence store);
-    # studies whose data all predate it evaluated an earlier generation of cameras.
-    generation_since: int = 2017
+    Built from a ``targets`` record of the evidence store (``from_record``); the year the intervention's
+    current generation began comes from the date of the record's sourced ``generation_fact``."""
+
+    name: str
+    intervention: str
+    setting_terms: tuple[str, ...]
+    country: str | None = None
+    generation_since: int | None = None
+    id: str = ""
+    setting_type: str = "setting"
+    setting_plural: str = "settings"
+    topic: str | None = None
+
+    @classmethod
+    def from_record(cls, record: Mapping[str, Any], fact_dates: Mapping[str, str | None] | None = None
+                    ) -> "TransportTarget":
+        """``record``: a target record as a dict; ``fact_dates`` maps fact ids to their dates (else the record's
+        own ``generation_since`` is used)."""
+        year = _as_int(record.get("generation_since"), default=None)
+        fact = record.get("generation_fact")
+        if fact_dates is not None and fact:
+            year = generation_year(fact_dates.get(str(fact)))
+        setting_type = str(record.get("setting_type") or "setting")
+        terms = tuple(str(t) for t in (record.get("setting_terms") or ())) or (setting_type,)
+        return cls(name=str(record.get("name") or record.get("id") or "the target"),
+                   intervention=str(record.get("intervention") or ""), setting_terms=terms,
+                   country=record.get("country") or None, generation_since=year, id=str(record.get("id") or ""),
+                   setting_type=setting_type, setting_plural=str(record.get("setting_plural") or "settings"),
+                   topic=record.get("topic") or None)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "name": self.name, "country": self.country, "setting_type": self.setting_type,
+                "setting_plural": self.setting_plural, "setting_terms": list(self.setting_terms),
+                "topic": self.topic, "intervention": self.intervention, "generation_since": self.generation_since}
 
 
-ALMATY = TransportTarget()
+def generation_year(date: str | None) -> int | None:
+    """The year of an ISO-like date or period ('2017-09-15', '2017', '2017/2019'); None if it has none."""
+    text = (date or "").strip()
+    return int(text[:4]) if len(text) >= 4 and text[:4].isdigit() else None
+
+
+def target_of(analysis: Mapping[str, Any], targets: Iterable[Any],
+              fact_dates: Mapping[str, str | None] | None = None) -> TransportTarget | None:
+    """The target the analysis names (its ``target`` id), from target records (dicts or store records)."""
+    wanted = analysis.get("target")
+    if not wanted:
+        return None
+    for record in targets or ():
+        data = record.model_dump(mode="json") if hasattr(record, "model_dump") else record
+        if isinstance(data, Mapping) and data.get("id") == wanted:
+            return TransportTarget.from_record(data, fact_dates)
+    return None
 
 
 @dataclass(frozen=True)
@@ -159,12 +202,13 @@ class GradeAssessment:
 def assess_certainty(
     analysis: Mapping[str, Any],
     risk_of_bias: Iterable[Mapping[str, Any]] | None = None,
-    target: TransportTarget = ALMATY,
+    target: TransportTarget | None = None,
 ) -> GradeAssessment:
     """Rate one analysis (an entry of ``results["analyses"]``) with the GRADE domains.
 
     ``risk_of_bias`` are the store's RiskOfBias records as dicts (``study``, ``overall``,
-    ``domains``); they take precedence over ``rob_overall`` given on the analysis' studies.
+    ``domains``); they take precedence over ``rob_overall`` given on the analysis' studies. ``target`` is
+    where the evidence is applied; without one, indirectness is not assessed.
     """
     studies = [s for s in (analysis.get("studies") or []) if isinstance(s, Mapping)]
     freq = analysis.get("frequentist") or None
@@ -201,10 +245,11 @@ def assess_certainty(
     )
 
 
-def grade_all(results: Mapping[str, Any], target: TransportTarget = ALMATY) -> list[GradeAssessment]:
-    """Rate every analysis in a results dict."""
+def grade_all(results: Mapping[str, Any]) -> list[GradeAssessment]:
+    """Rate every analysis in a results dict, each against the target it names (``results["targets"]``)."""
     rob = results.get("risk_of_bias") or []
-    return [assess_certainty(a, rob, target) for a in (results.get("analyses") or [])]
+    targets = results.get("targets") or []
+    return [assess_certainty(a, rob, target_of(a, targets)) for a in (results.get("analyses") or [])]
 
 
 # --- domains -----------------------------------------------------------------------------------
@@ -316,26 +361,31 @@ def _inconsistency(analysis: Mapping[str, Any], freq: Mapping[str, Any] | None, 
     return Domain(name, points, "; ".join(reasons))
 
 
-def _indirectness(studies: list[Mapping[str, Any]], target: TransportTarget) -> Domain:
+def _indirectness(studies: list[Mapping[str, Any]], target: TransportTarget | None) -> Domain:
     name = "indirectness"
     if not studies:
         return Domain(name, 0, "no studies", assessable=False)
+    if target is None:
+        return Domain(name, 0, "not assessed: the analysis names no target setting (declare `target:` with a "
+                               "targets record)", assessable=False)
     countries = sorted({str(s.get("country")) for s in studies if s.get("country")})
     mismatches = []
-    if not any(target.country.lower() in c.lower() for c in countries):
+    if target.country and not any(target.country.lower() in c.lower() for c in countries):
         where = ", ".join(countries) if countries else "countries not recorded"
         mismatches.append(f"no study from {target.country} (studies from: {where})")
     settings = [str(s.get("setting") or "").lower() for s in studies]
     if not any(term in setting for setting in settings for term in target.setting_terms):
         mismatches.append(f"no study in a setting like {target.name}'s ({'/'.join(target.setting_terms)})")
     years = [y for y in (_as_int(s.get("year"), default=None) for s in studies) if y is not None]
-    if not any(y >= target.generation_since for y in years):
+    if target.generation_since is not None and not any(y >= target.generation_since for y in years):
         latest = f"latest study year {max(years)}" if years else "study years not recorded"
         mismatches.append(
             f"no evaluation of the current generation of the intervention ({target.intervention}; {latest})"
         )
     if not mismatches:
-        return Domain(name, 0, f"studies match {target.name} in country, setting and intervention generation")
+        matched = ", ".join(part for part, known in (("country", target.country), ("setting", True),
+                                                    ("intervention generation", target.generation_since)) if known)
+        return Domain(name, 0, f"studies match {target.name} in {matched}")
     points = 2 if len(mismatches) == 3 else 1
     return Domain(name, points, f"indirect for {target.name}: " + "; ".join(mismatches))
 
@@ -477,12 +527,13 @@ def _as_int(value: Any, default: int | None = 0) -> int | None:
 
 
 __all__ = [
-    "ALMATY",
     "ROB_RULE",
     "UPGRADE_RULE",
     "Domain",
     "GradeAssessment",
     "TransportTarget",
     "assess_certainty",
+    "generation_year",
     "grade_all",
+    "target_of",
 ]

@@ -378,7 +378,7 @@ def _outcome_model(analysis: Analysis, frame: pd.DataFrame) -> dict[str, Any]:
 
 
 def _study_rows(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    columns = ["id", "study", "evaluation", "label", "outcome", "outcome_family", "yi", "vi", "design",
+    columns = ["id", "study", "evaluation", "label", "outcome", "outcome_family", "measure", "yi", "vi", "design",
                "design_level", "rob_overall", "setting", "country", "monitoring", "year", "provenance"]
     return _clean(frame[columns].astype(object).where(frame[columns].notna(), None).to_dict("records"))
 
@@ -486,6 +486,7 @@ def run_analysis(analysis: Analysis, table: pd.DataFrame, cache_dir: Path | None
     result: dict[str, Any] = {
         "id": analysis.id, "title": analysis.title, "question": analysis.question,
         "intervention": analysis.intervention, "outcome": analysis.outcome, "file": analysis.file,
+        "target": analysis.target, "unit": analysis.unit, "units": analysis.units,
         "outcome_family": analysis.outcome_family, "outcome_families": list(analysis.outcome_families),
         "multi_outcome": analysis.multi_outcome.model_dump() if analysis.multi_outcome else None,
         "pooled_families": selection.families,
@@ -495,7 +496,7 @@ def run_analysis(analysis: Analysis, table: pd.DataFrame, cache_dir: Path | None
         "excluded": selection.excluded,
         "duplicates": selection.duplicates,
         "other_outcomes": _study_rows(selection.other_outcomes),
-        "studies": _study_rows(pooled), "gaps": list(analysis.gaps),
+        "studies": _study_rows(pooled), "gaps": list(analysis.gaps), "not_evaluated": list(analysis.not_evaluated),
         "reported": _reported_rows(select(table, analysis.reported_where), notes) if analysis.reported_where else [],
         "frequentist": None, "bayes": None, "transport": None, "value_of_information": [], "mcmc": [],
         "sensitivity": None, "meta_regression": None, "outcome_model": None,
@@ -637,10 +638,37 @@ def run_analyses(store: Store, analyses_dir: str | Path = "analyses", progress: 
     notes = {e.id: e.note for e in store["estimates"] if e.note}
     results = {}
     for analysis in load_analyses(analyses_dir):
+        _resolve_target(analysis, store)
         if progress:
             progress(f"analysis: {analysis.title}")
         results[analysis.id] = run_analysis(analysis, table, cache_dir, progress, notes)
     return results
+
+
+def _resolve_target(analysis: Analysis, store: Store) -> None:
+    """The analysis' target must be a target record; its name is what the transport is shown for."""
+    if analysis.target is None:
+        return
+    target = next((t for t in store["targets"] if t.id == analysis.target), None)
+    if target is None:
+        raise _refuse(analysis, "target", f"refers to '{analysis.target}', which is not in targets")
+    if analysis.transport and analysis.transport.target is None:
+        analysis.transport.target = target.name
+
+
+def _targets(store: Store) -> list[dict[str, Any]]:
+    """Target records for GRADE and the report, with the year the intervention's current generation began."""
+    from research.grade import generation_year
+
+    dates = {f.id: f.date for f in store["facts"]}
+    return [{**t.model_dump(mode="json"), "generation_date": dates.get(t.generation_fact or ""),
+             "generation_since": generation_year(dates.get(t.generation_fact or ""))} for t in store["targets"]]
+
+
+def _claim_sources(store: Store) -> list[dict[str, Any]]:
+    """The sources the claims were read in (id and kind), so the report can name them as the case does."""
+    used = {c.source for c in store["claims"]}
+    return [{"id": s.id, "kind": s.kind} for s in store["sources"] if s.id in used]
 
 
 def rank_gaps(store: Store, analyses: dict[str, dict]) -> list[dict[str, Any]]:
@@ -677,7 +705,7 @@ def rank_gaps(store: Store, analyses: dict[str, dict]) -> list[dict[str, Any]]:
 def _risk_of_bias(store: Store) -> list[dict[str, Any]]:
     titles = {s.id: s.title for s in store["studies"]}
     return [
-        {"study": r.study, "title": titles.get(r.study, r.study), "design_level": r.design_level,
+        {"study": r.study, "title": titles.get(r.study, r.study), "tool": r.tool, "design_level": r.design_level,
          "domains": dict(r.domains), "overall": r.overall, "rationale": r.rationale}
         for r in store["risk_of_bias"]
     ]
@@ -730,10 +758,13 @@ def build(
         "gaps": rank_gaps(store, analyses),
         "gap_rank_rule": GAP_RANK_RULE,
         "risk_of_bias": _risk_of_bias(store),
+        "targets": _targets(store),
+        "claim_sources": _claim_sources(store),
     })
     step("writing the report")
     reports.mkdir(parents=True, exist_ok=True)
-    written = [render_html(results, reports / "index.html"), render_markdown(results, reports / "summary.md")]
+    written = [render_html(results, reports / "index.html"),
+               render_markdown(results, reports / "summary.md", results_file=results_path)]
     atomic_write_text(results_path, json.dumps(results, indent=1, ensure_ascii=False) + "\n")
     written.append(results_path)
     return BuildOutcome(results, written, up_to_date=False)

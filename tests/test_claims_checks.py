@@ -149,7 +149,7 @@ MRP_FACTS = ["fact-mrp-2019", "fact-mrp-2020-01", "fact-mrp-2020-04", "fact-mrp-
 AVERAGE_FINE = {
     "check": "average_fine",
     "params": {"total": "claim-fines:fines_total", "count": "claim-violations:violations",
-               "lowest_fine_mrp": ["fact-fine-speeding-10-20"], "mrp": MRP_FACTS,
+               "lowest_fine": ["fact-fine-speeding-10-20"], "index_value": MRP_FACTS,
                "early_payment_share": "fact-early-payment-share", "first_year": "fact-sergek-launch"},
 }
 PLAN = {
@@ -263,6 +263,30 @@ def test_average_fine_without_mrp_for_the_period_names_what_is_missing(tmp_path)
     assert verdict.label == "unsupported"
     assert "gap-almaty-tv-report" in verdict.gaps
     assert any("MRP value" in sentence for sentence in verdict.rationale)
+
+
+def test_average_fine_speaks_in_the_units_the_facts_declare(tmp_path):
+    # the same arithmetic with another fee unit and currency: the words follow the facts, the label does not move
+    records = records_copy()
+    for fact in records["facts"]:
+        if fact["quantity"] == "mrp_tenge":
+            fact["unit"] = "crowns"
+        if fact["id"] == "fact-fine-speeding-10-20":
+            fact["unit"] = "fee units"
+    for claim in records["claims"]:
+        for quantity in claim.get("quantities", []):
+            quantity["unit"] = quantity["unit"].replace("tenge", "crowns")
+    before = run(tmp_path / "a")["claim-violations"]
+    after = run(tmp_path / "b", records)["claim-violations"]
+    assert after.label == before.label
+    assert any("the average is" in s and "fee units" in s and "crowns" in s for s in after.rationale)
+    assert not any("MRP" in s or "tenge" in s for s in after.rationale)
+
+
+def test_average_fine_refuses_a_conversion_in_the_fines_own_unit(tmp_path):
+    records = set_fact(records_copy(), "fact-mrp-2024", unit="MRP")
+    with pytest.raises(InputError, match="fact-mrp-2024 is in MRP, the fines' own unit"):
+        run(tmp_path, records)
 
 
 # --- cross-source ------------------------------------------------------------------------------

@@ -50,7 +50,7 @@ def test_average_fine_is_computed_from_the_claims_own_quantities(store, verifica
 def test_average_fine_compares_with_every_declared_mrp_year(store, verification):
     finding = next(f for f in verification["claim-fines-2-3-billion-tenge"].findings if f.check == "average_fine")
     mrp_ids = [f.id for f in store["facts"] if f.quantity == "mrp_tenge"]
-    declared = [i for i in load_plan(CHECKS).for_claim("claim-fines-2-3-billion-tenge").checks[0].params["mrp"]]
+    declared = [i for i in load_plan(CHECKS).for_claim("claim-fines-2-3-billion-tenge").checks[0].params["index_value"]]
     assert set(declared) <= set(mrp_ids)
     published = next(f for f in store["facts"] if f.quantity == "publication_date" and f.source == "src-almaty-article")
     # schedules dated after the article cannot test it

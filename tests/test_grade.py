@@ -6,8 +6,16 @@ import math
 
 import pytest
 
-from research.grade import ALMATY, ROB_RULE, UPGRADE_DOMAINS, TransportTarget, assess_certainty, grade_all
-from tests.test_report_fixture import realistic_results
+from research.grade import ROB_RULE, UPGRADE_DOMAINS, TransportTarget, grade_all, target_of
+from research.grade import assess_certainty as _assess_certainty
+from tests.test_report_fixture import FIXTURE_TARGET, realistic_results
+
+# Test data: the target the domain rules are exercised against (a city, current generation since 2017).
+CASE_TARGET = TransportTarget.from_record(FIXTURE_TARGET)
+
+
+def assess_certainty(a, risk_of_bias=None, target=CASE_TARGET):
+    return _assess_certainty(a, risk_of_bias, target)
 
 LOG = math.log
 
@@ -106,10 +114,27 @@ def test_indirectness_to_almaty():
 
 
 def test_indirectness_uses_the_given_target():
-    target = TransportTarget(name="Oslo", country="Norway", setting_terms=("urban",), generation_since=2000)
+    target = TransportTarget(name="Oslo", intervention="speed cameras", country="Norway", setting_terms=("urban",),
+                             generation_since=2000)
     studies = clean_studies(country="Norway", setting="urban road", year=2005)
     assert assess_certainty(analysis(studies), target=target).domain("indirectness").downgrade == 0
-    assert assess_certainty(analysis(studies), target=ALMATY).domain("indirectness").downgrade == 1
+    assert assess_certainty(analysis(studies), target=CASE_TARGET).domain("indirectness").downgrade == 1
+
+
+def test_indirectness_is_not_assessed_without_a_target():
+    d = _assess_certainty(analysis(clean_studies(country="Norway", year=2009))).domain("indirectness")
+    assert not d.assessable and d.downgrade == 0 and "names no target" in d.reason
+
+
+def test_target_comes_from_the_record_the_analysis_names():
+    record = {"id": "target-x", "name": "Springfield", "country": "Freedonia", "setting_type": "school",
+              "setting_plural": "schools", "intervention": "tutoring", "generation_fact": "fact-start"}
+    target = target_of({"target": "target-x"}, [record], {"fact-start": "2019-09-01"})
+    assert target.name == "Springfield" and target.generation_since == 2019 and target.setting_terms == ("school",)
+    assert target_of({"target": "target-y"}, [record]) is None and target_of({}, [record]) is None
+    studies = clean_studies(country="Freedonia", setting="primary school", year=2018)
+    d = _assess_certainty(analysis(studies), target=target).domain("indirectness")
+    assert d.downgrade == 1 and "current generation" in d.reason and "tutoring" in d.reason
 
 
 @pytest.mark.parametrize(

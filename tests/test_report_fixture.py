@@ -49,6 +49,7 @@ def _studies() -> list[dict]:
             {
                 "id": f"cmf-{row['cmf_id']}",
                 "label": f"CMF {row['cmf_id']} {row['location']} ({row['crash_type']})",
+                "measure": "CMF",
                 "yi": math.log(cmf),
                 "vi": (se / cmf) ** 2,  # delta method: se(log x) = se(x) / x
                 "design": "empirical_bayes_before_after",
@@ -234,6 +235,7 @@ def _build() -> dict:
         "question": "Do automated speed cameras reduce crashes?",
         "intervention": "automated speed cameras",
         "outcome": "crashes",
+        "target": "target-fixture",
         "k": len(studies),
         "status": "ok",
         "gaps": ["gap-welsh-farrington-2008-study-table"],
@@ -252,7 +254,7 @@ def _build() -> dict:
     }
     cctv = {
         "id": "cctv-crime", "title": "Public-area CCTV and crime", "question": "Does CCTV reduce crime?",
-        "intervention": "CCTV", "outcome": "crimes", "k": 0, "status": "insufficient_data",
+        "intervention": "CCTV", "outcome": "crimes", "target": "target-fixture", "k": 0, "status": "insufficient_data",
         "gaps": ["gap-welsh-farrington-2008-study-table", "gap-piza-2019-study-table"], "inputs": [],
         "studies": [], "frequentist": None, "bayes": None, "transport": None,
         "reported": cctv_reported_rows(),
@@ -313,7 +315,17 @@ def _build() -> dict:
         "claims": claims,
         "gaps": gaps,
         "risk_of_bias": [],
+        "targets": [FIXTURE_TARGET],
     }
+
+
+# Test data: a target record like the first case's, as the pipeline passes it on (generation year resolved).
+FIXTURE_TARGET = {
+    "id": "target-fixture", "name": "Almaty", "country": "Kazakhstan", "setting_type": "city",
+    "setting_plural": "cities", "setting_terms": ["urban", "city", "town"], "topic": "cameras and public safety",
+    "intervention": "AI-enabled automated camera enforcement, in operation since 2017 (test data)",
+    "generation_fact": None, "generation_since": 2017,
+}
 
 
 def test_fixture_uses_the_shipped_cmf_numbers():

@@ -131,11 +131,13 @@ def test_number_of_evaluations_is_shown_for_overall_results_only():
     assert str(escape(rows[0]["n_units"])) not in _summary_html(results)
 
 
-def test_ai_cameras_are_said_to_be_unevaluated_only_when_a_gap_says_so():
+def test_ai_cameras_are_said_to_be_unevaluated_only_when_the_analysis_declares_the_gap():
     results = realistic_results()
     assert "Not evaluated" not in _summary_html(results)
     results["gaps"].append({**almaty_gap(AI_GAP), "rank": 4})
     results["analyses"][1]["gaps"].append(AI_GAP)
+    assert "Not evaluated" not in _summary_html(results)  # a gap alone is not a declaration
+    results["analyses"][1]["not_evaluated"] = [AI_GAP]
     html, md = _summary_html(results), _summary_md(results)
     assert "Not evaluated" in html and f'href="#gap-{AI_GAP}"' in html
     assert "Not evaluated" in md and f"`{AI_GAP}`" in md

@@ -9,7 +9,7 @@ import re
 import pytest
 from markupsafe import escape
 
-from research.grade import assess_certainty
+from research.grade import assess_certainty, target_of
 from research.report import markdown_escape, render_html, render_html_text, render_markdown, render_markdown_text
 from research.report.context import build_context
 from research.report.svg import sanitize_svg
@@ -172,7 +172,8 @@ def test_grade_reasons_appear_in_the_summary_of_findings():
     results = realistic_results()
     html = render_html_text(results)
     md = render_markdown_text(results)
-    grade = assess_certainty(results["analyses"][0], results["risk_of_bias"])
+    first = results["analyses"][0]
+    grade = assess_certainty(first, results["risk_of_bias"], target_of(first, results["targets"]))
     for domain in grade.domains:
         if domain.downgrade:
             assert markdown_escape(domain.reason) in md

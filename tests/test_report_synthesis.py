@@ -9,7 +9,7 @@ import math
 
 from markupsafe import escape
 
-from research.grade import ROB_RULE, assess_certainty
+from research.grade import ROB_RULE, assess_certainty, target_of
 from research.report import render_html_text, render_markdown_text
 from research.report.context import build_context
 from research.verbal import IPCC_SCALE
@@ -37,7 +37,7 @@ def test_the_headline_uses_grade_wording_for_its_certainty():
     results = realistic_results()
     speed = _speed(results)
     view = _view(results, speed["id"])
-    certainty = assess_certainty(speed, results["risk_of_bias"]).certainty
+    certainty = assess_certainty(speed, results["risk_of_bias"], target_of(speed, results["targets"])).certainty
     assert view["grade"].certainty == certainty
     if certainty == "very_low":
         assert view["statement"].startswith("We are very uncertain whether automated speed cameras")

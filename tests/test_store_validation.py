@@ -124,7 +124,7 @@ def test_validate_command_exit_codes(store_dir, tmp_path, capsys):
 def test_schema_export(tmp_path):
     assert main(["schema", "--out", str(tmp_path)]) == 0
     written = sorted(p.name for p in tmp_path.iterdir())
-    assert "estimates.schema.json" in written and len(written) == 7
+    assert "estimates.schema.json" in written and len(written) == 8
     schema = yaml.safe_load((tmp_path / "estimates.schema.json").read_text())
     assert "quote" in schema["required"]
 

@@ -28,7 +28,7 @@ from research.store.schema import Claim, DataGap, EffectEstimate, Fact, Record, 
 
 from research.claims.verdict import Finding, Label, Operand, Part, SourcedRecord, Step
 
-# Unit words that scale a number, as they appear in sources ("2.3 billion tenge", "53 thousand").
+# Unit words that scale a number, as they appear in sources ("2.3 billion euros", "53 thousand").
 SCALE_WORDS: dict[str, float] = {
     "thousand": 1e3,
     "thousands": 1e3,
@@ -68,7 +68,7 @@ def rounding_tolerance(value: float) -> float:
 
 
 def normalise_unit(value: float, unit: str) -> tuple[float, str]:
-    """``(2.3, "billion tenge")`` -> ``(2.3e9, "tenge")``; other units are left as they are."""
+    """``(2.3, "billion euros")`` -> ``(2.3e9, "euros")``; other units are left as they are."""
     words = unit.strip().split(maxsplit=1)
     if len(words) == 2 and words[0].lower() in SCALE_WORDS:
         return value * SCALE_WORDS[words[0].lower()], words[1]

@@ -5,11 +5,11 @@ facts, estimates, gaps and claim quantities), and gaps that block parts of the c
 reach. A claim with no entry gets a verdict from its kind alone.
 
     claims:
-      - claim: claim-fines-2-3-billion-tenge
+      - claim: claim-fines-total
         checks:
           - check: average_fine
             params: {total: "claim:fines_total", count: "claim:violations_recorded", ...}
-        gaps: [gap-almaty-tv-report]
+        gaps: [gap-fines-report]
 """
 
 from __future__ import annotations

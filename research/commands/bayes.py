@@ -191,7 +191,7 @@ def transport_command(
     vi: str = VI,
     sei: str = SEI,
     id_column: str = ID,
-    target: str = typer.Option(None, "--target", help="Name of the target setting, e.g. Almaty."),
+    target: str = typer.Option(None, "--target", help="Name of the target setting, e.g. a city."),
     known: list[str] = typer.Option(None, "--known", help="Known covariate of the target, NAME=VALUE (repeat)."),
     unknown: list[str] = typer.Option(None, "--unknown", help="Unknown covariate with prior level probabilities, NAME=LEVEL:P,LEVEL:P or NAME=uniform (repeat)."),
     threshold: float = typer.Option(0.0, "--threshold", help="Benefit means an effect below this (log scale)."),

@@ -1,5 +1,5 @@
-"""Report figures drawn directly as SVG: an icon array, a risk-of-bias traffic-light plot and a
-PRISMA-style flow of records.
+"""Report figures drawn directly as SVG: an icon array, a risk-of-bias traffic-light plot (see
+``research.plots.rob`` for the per-tool robvis-style figures) and a PRISMA-style flow of records.
 
 They are plain SVG strings (no matplotlib) so the report stays small, crisp at any zoom and free
 of external resources. Every piece of text is XML-escaped here, because record ids and titles
@@ -49,7 +49,7 @@ def icon_array(
     probability: float,
     total: int = 100,
     per_row: int = 10,
-    label: str = "similar cities",
+    label: str = "similar settings",
     outcome: str = "fewer events",
     icon_size: int = 22,
 ) -> str:
@@ -91,17 +91,18 @@ def _city_icon(x: float, y: float, size: float, colour: str, benefit: bool) -> s
     return f'<g class="{"icon benefit" if benefit else "icon"}">{"".join(parts)}</g>'
 
 
-def rob_traffic_light(records: Iterable[Mapping[str, Any]]) -> str:
+def rob_traffic_light(records: Iterable[Mapping[str, Any]], domains: Iterable[str] | None = None) -> str:
     """Risk-of-bias traffic-light plot: one row per study, one column per domain plus overall.
 
     ``records`` are RiskOfBias records as dicts (``study``, ``domains``, ``overall``, optional
-    ``title``). Returns an SVG string; with no records, a short SVG that says so.
+    ``title``); ``domains`` fixes the column order (a tool's own order), else domains appear as met.
+    Returns an SVG string; with no records, a short SVG that says so.
     """
     rows = [r for r in records if isinstance(r, Mapping)]
     if not rows:
         body = [_text(8, 24, "No risk-of-bias assessments in the store.", 13, fill=MUTED)]
         return _svg(360, 40, body, "Risk of bias: no assessments", "figure rob-plot")
-    domains: list[str] = []
+    domains = list(domains or [])
     for r in rows:
         for name in (r.get("domains") or {}):
             if name not in domains:
@@ -154,7 +155,9 @@ def _row_label(record: Mapping[str, Any]) -> str:
     study = str(record.get("study") or "?")
     title = record.get("title")
     label = f"{study} \u2014 {title}" if title else study
-    return label if len(label) <= 48 else label[:47] + "\u2026"
+    label = label if len(label) <= 48 else label[:47] + "\u2026"
+    level = record.get("design_level")  # the optional Maryland Scientific Methods Scale level
+    return f"{label} (SMS {level})" if level else label
 
 
 FLOW_STEPS = (

@@ -15,7 +15,6 @@ from typing import Any, Mapping
 
 import jinja2
 
-from research.grade import ALMATY, TransportTarget
 from research.report.context import build_context
 from research.store.write import atomic_write_text
 from research.verbal import IPCC_SCALE_DISPLAY
@@ -46,27 +45,28 @@ def _environment(kind: str) -> jinja2.Environment:
     return env
 
 
-def render_html_text(results: Mapping[str, Any], target: TransportTarget = ALMATY) -> str:
+def render_html_text(results: Mapping[str, Any]) -> str:
     """The HTML report as a string."""
-    return _environment("html").get_template("report.html.j2").render(**build_context(results, target))
+    return _environment("html").get_template("report.html.j2").render(**build_context(results))
 
 
-def render_markdown_text(results: Mapping[str, Any], target: TransportTarget = ALMATY) -> str:
-    """The Markdown summary as a string."""
-    return _environment("md").get_template("summary.md.j2").render(**build_context(results, target))
+def render_markdown_text(results: Mapping[str, Any], results_file: str | Path | None = None) -> str:
+    """The Markdown summary as a string; ``results_file`` is the results file its header names."""
+    return _environment("md").get_template("summary.md.j2").render(**build_context(results, results_file))
 
 
-def render_html(results: Mapping[str, Any], path: str | Path, target: TransportTarget = ALMATY) -> Path:
+def render_html(results: Mapping[str, Any], path: str | Path) -> Path:
     """Write the self-contained HTML report (inline CSS and SVG, no network at view time)."""
     out = Path(path)
-    atomic_write_text(out, render_html_text(results, target))
+    atomic_write_text(out, render_html_text(results))
     return out
 
 
-def render_markdown(results: Mapping[str, Any], path: str | Path, target: TransportTarget = ALMATY) -> Path:
-    """Write the Markdown summary (the file committed as ``reports/summary.md``)."""
+def render_markdown(results: Mapping[str, Any], path: str | Path, results_file: str | Path | None = None) -> Path:
+    """Write the Markdown summary (the file committed as ``reports/summary.md``); its header names
+    ``results_file`` (the build passes the one it writes beside it)."""
     out = Path(path)
-    atomic_write_text(out, render_markdown_text(results, target))
+    atomic_write_text(out, render_markdown_text(results, results_file))
     return out
 
 

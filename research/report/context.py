@@ -11,8 +11,9 @@ from typing import Any, Mapping
 
 from markupsafe import Markup
 
-from research.grade import ALMATY, ROB_RULE, UPGRADE_RULE, GradeAssessment, TransportTarget, assess_certainty
+from research.grade import ROB_RULE, UPGRADE_RULE, GradeAssessment, TransportTarget, assess_certainty, target_of
 from research.plots.report import icon_array, prisma_flow, rob_traffic_light
+from research.plots.rob import rob_figures
 from research.report._format import (
     NOT_AVAILABLE,
     _count,
@@ -56,13 +57,15 @@ VERDICTS = {  # the scale of docs/verdict-scale.md; the last two are labels of o
 }
 
 
-def build_context(results: Mapping[str, Any], target: TransportTarget = ALMATY) -> dict[str, Any]:
-    """Everything the HTML and Markdown templates need, derived from ``results``."""
+def build_context(results: Mapping[str, Any], results_file: Any = None) -> dict[str, Any]:
+    """Everything the HTML and Markdown templates need, derived from ``results``. Place, topic and
+    unit words come from the case's target records and analyses, never from here."""
     results = results if isinstance(results, Mapping) else {}
     rob_records = [r for r in _list(results.get("risk_of_bias")) if isinstance(r, Mapping)]
-    analyses = [
-        _analysis_view(a, rob_records, target) for a in _list(results.get("analyses")) if isinstance(a, Mapping)
-    ]
+    raw_analyses = [a for a in _list(results.get("analyses")) if isinstance(a, Mapping)]
+    targets = [t for t in _list(results.get("targets")) if isinstance(t, Mapping)]
+    case = _case_words(raw_analyses, targets, _list(results.get("claim_sources")))
+    analyses = [_analysis_view(a, rob_records, target_of(a, targets), case) for a in raw_analyses]
     analyses.sort(key=lambda a: not a["ok"])  # analyses with a pooled estimate first; order otherwise kept
     claims = [_claim_view(c) for c in _list(results.get("claims")) if isinstance(c, Mapping)]
     gaps = _ranked_gaps([g for g in _list(results.get("gaps")) if isinstance(g, Mapping)])
@@ -79,7 +82,8 @@ def build_context(results: Mapping[str, Any], target: TransportTarget = ALMATY) 
         "generated_at": str(results.get("generated_at") or NOT_AVAILABLE),
         "fingerprint": fingerprint or NOT_AVAILABLE,
         "fingerprint_short": fingerprint[:12] if fingerprint else NOT_AVAILABLE,
-        "target": target,
+        "results_file": str(results_file or "results.json"),
+        "case": case,
         "analyses": analyses,
         "headline": headline,
         "summary_blocks": blocks,
@@ -92,6 +96,8 @@ def build_context(results: Mapping[str, Any], target: TransportTarget = ALMATY) 
         "flow": {k: _count(v) for k, v in flow.items()},
         "flow_svg": Markup(prisma_flow(flow)),
         "rob_svg": Markup(rob_traffic_light(rob_records)),
+        "rob_figures": [{**f, "traffic_light": Markup(f["traffic_light"]), "summary": Markup(f["summary"])}
+                        for f in rob_figures(rob_records)],
         "rob_records": rob_records,
         "rob_rule": ROB_RULE,
         "size_class_rule": SIZE_CLASS_RULE,
@@ -102,7 +108,40 @@ def build_context(results: Mapping[str, Any], target: TransportTarget = ALMATY) 
 # --- analyses ---------------------------------------------------------------------------------
 
 
-def _analysis_view(a: Mapping[str, Any], rob: list[Mapping[str, Any]], target: TransportTarget) -> dict[str, Any]:
+# What the claims were read in, by the kind of their source: "The article says", "The review says".
+SOURCE_NOUNS = {"article": "article", "review": "review", "study": "study", "dataset": "data set",
+                "official_statement": "statement", "web_page": "page"}
+
+
+def _case_words(analyses: list[Mapping[str, Any]], targets: list[Mapping[str, Any]],
+                claim_sources: list[Any] = ()) -> dict[str, Any]:
+    """The case's own words for titles and sentences: the place and topic of the target the analyses
+    name (else the first target record), the word for one setting, what the claims were read in, and
+    the measures and outcome families met (for the glossary)."""
+    nouns = {SOURCE_NOUNS.get(str(s.get("kind")), "source") for s in claim_sources if isinstance(s, Mapping)}
+    named = [t for a in analyses if (t := target_of(a, targets)) is not None]
+    primary = named[0] if named else (TransportTarget.from_record(targets[0]) if targets else None)
+    interventions = list(dict.fromkeys(_text(a.get("intervention")) for a in analyses if _text(a.get("intervention"))))
+    topic = (primary.topic if primary and primary.topic else "; ".join(interventions)) or "the evidence"
+    measures = sorted({str(row.get("measure")) for a in analyses
+                       for row in _list(a.get("studies")) + _list(a.get("reported"))
+                       if isinstance(row, Mapping) and row.get("measure")})
+    families = list(dict.fromkeys(str(f) for a in analyses for f in _list(a.get("outcome_families")) if f))
+    return {
+        "place": primary.name if primary else None,
+        "topic": topic,
+        "title": topic[:1].upper() + topic[1:],
+        "unit": primary.setting_type if primary else "setting",
+        "units": primary.setting_plural if primary else "settings",
+        "measures": measures,
+        "family_examples": ", ".join(families[:3]),
+        # one kind of source says what it is; claims from several kinds come from "the sources"
+        "claims_from": nouns.pop() if len(nouns) == 1 else ("article" if not nouns else "source"),
+    }
+
+
+def _analysis_view(a: Mapping[str, Any], rob: list[Mapping[str, Any]], target: TransportTarget | None,
+                   case: Mapping[str, Any]) -> dict[str, Any]:
     freq = _mapping(a.get("frequentist"))
     bayes = _mapping(a.get("bayes"))
     transport = _mapping(a.get("transport"))
@@ -111,7 +150,12 @@ def _analysis_view(a: Mapping[str, Any], rob: list[Mapping[str, Any]], target: T
     outcome = re.sub(r"\s*\([^)]*\)", "", outcome_full).strip() or outcome_full
     grade = assess_certainty(a, rob, target)
     figures = _mapping(a.get("figures"))
+    unit = _text(a.get("unit")) or (target.setting_type if target else case["unit"])
+    units = _text(a.get("units")) or (target.setting_plural if target else case["units"])
     view = {
+        "unit": unit,
+        "units": units,
+        "place": target.name if target else None,
         "id": _text(a.get("id")) or NOT_AVAILABLE,
         "title": _text(a.get("title")) or _text(a.get("id")) or "Untitled analysis",
         "question": _text(a.get("question")),
@@ -122,16 +166,17 @@ def _analysis_view(a: Mapping[str, Any], rob: list[Mapping[str, Any]], target: T
         "status": _text(a.get("status")) or NOT_AVAILABLE,
         "ok": a.get("status") == "ok",
         "gap_ids": [str(g) for g in _list(a.get("gaps"))],
+        "not_evaluated_ids": [str(g) for g in _list(a.get("not_evaluated"))],
         "inputs": [str(i) for i in _list(a.get("inputs"))],
         "studies": [_study_view(s) for s in _list(a.get("studies")) if isinstance(s, Mapping)],
         "reported": [_reported_view(r) for r in _list(a.get("reported")) if isinstance(r, Mapping)],
         "grade": grade,
         "grade_rows": _grade_rows(grade),
-        "figures": _figure_views(figures),
+        "figures": _figure_views(figures, unit),
         "status_reason": _text(a.get("status_reason")),
         "freq": _freq_view(freq, outcome) if freq else None,
         "bayes": _bayes_view(bayes, outcome) if bayes else None,
-        "transport": _transport_view(transport, outcome) if transport else None,
+        "transport": _transport_view(transport, outcome, target.name if target else None) if transport else None,
         "mcmc": mcmc_view(_list(a.get("mcmc")), bayes, figures),
         "reported_summary": None,  # filled in by build_context, which knows the gap register
     }
@@ -142,7 +187,8 @@ def _analysis_view(a: Mapping[str, Any], rob: list[Mapping[str, Any]], target: T
             if part:
                 for key in [k for k in part if k.endswith("_term")]:
                     part[key] = f"no likelihood word at {grade.label.lower()} certainty"
-    view["benefit"] = _benefit(transport, bayes, outcome, words)
+    named = {**transport, "target": view["transport"]["target"]} if view["transport"] else transport
+    view["benefit"] = _benefit(named, bayes, outcome, words, unit, units)
     low, high = _pooled_interval(freq, bayes)
     view["sensitivity"] = _sensitivity_view(_mapping(a.get("sensitivity")))
     view["meta_regression"] = _regression_view(_mapping(a.get("meta_regression")))
@@ -324,11 +370,12 @@ def _bayes_view(bayes: Mapping[str, Any], outcome: str) -> dict[str, Any]:
     }
 
 
-def _transport_view(transport: Mapping[str, Any], outcome: str) -> dict[str, Any]:
-    """What the target can expect, from the transported ratio (median and 95% interval)."""
+def _transport_view(transport: Mapping[str, Any], outcome: str, place: str | None = None) -> dict[str, Any]:
+    """What the target can expect, from the transported ratio (median and 95% interval); ``place`` is the
+    name of the analysis' target record, used when the transport result names none."""
     pred = _mapping(transport.get("predictive"))
     ratio = _mapping(transport.get("ratio"))
-    target = _text(transport.get("target")) or "the target city"
+    target = _text(transport.get("target")) or place or "the target"
     middle, low, high = (_log(ratio.get(k)) for k in ("median", "q025", "q975"))
     if middle is None or low is None or high is None:  # no ratio: the predictive log ratio says the same
         middle, low, high = (_float(pred.get(k)) for k in ("median", "q025", "q975"))
@@ -379,16 +426,16 @@ def _change_words(log_ratio: float) -> str:
 
 
 def _benefit(transport: Mapping[str, Any], bayes: Mapping[str, Any], outcome: str,
-             words: bool = True) -> dict[str, Any] | None:
+             words: bool = True, unit: str = "setting", units: str = "settings") -> dict[str, Any] | None:
     """The probability shown to a policymaker, with where it comes from.
 
-    A natural frequency "in 100 similar cities" is about individual cities, so it must come from a
-    predictive distribution (the transported one, else a new similar city), never from the
-    average effect.
+    A natural frequency "in 100 similar settings" (the case's word: sites, trials, ...) is about
+    individual settings, so it must come from a predictive distribution (the transported one, else a
+    new similar setting), never from the average effect.
     """
     candidates = [
-        ("transport", transport.get("p_benefit"), f"transported to {_text(transport.get('target')) or 'the target city'}"),
-        ("predictive", bayes.get("p_pred_benefit"), "for a new city like those studied"),
+        ("transport", transport.get("p_benefit"), f"transported to {_text(transport.get('target')) or 'the target'}"),
+        ("predictive", bayes.get("p_pred_benefit"), f"for a new {unit} like those studied"),
     ]
     for kind, value, where in candidates:
         p = _float(value)
@@ -406,9 +453,9 @@ def _benefit(transport: Mapping[str, Any], bayes: Mapping[str, Any], outcome: st
             "count": freq.count,
             "rest": freq.rest,
             "sentence": (
-                f"In 100 similar cities, about {freq.count} would see fewer {outcome} and {freq.rest} would not."
+                f"In 100 similar {units}, about {freq.count} would see fewer {outcome} and {freq.rest} would not."
             ),
-            "icon_svg": Markup(icon_array(p, 100, label="similar cities", outcome=f"fewer {outcome}")),
+            "icon_svg": Markup(icon_array(p, 100, label=f"similar {units}", outcome=f"fewer {outcome}")),
         }
     return None
 
@@ -594,11 +641,11 @@ FIGURE_CAPTIONS = {
     "forest": "Forest plot",
     "funnel": "Funnel plot",
     "posterior": "Posterior of the average effect",
-    "predictive": "Predictive distribution for a new city",
+    "predictive": "Predictive distribution for a new {unit}",
 }
 
 
-def _figure_views(figures: Mapping[str, Any]) -> list[dict[str, Any]]:
+def _figure_views(figures: Mapping[str, Any], unit: str = "setting") -> list[dict[str, Any]]:
     """The standard figures in a fixed order (shown as missing when absent), then any others.
 
     MCMC trace plots are left out: they are shown with the MCMC comparison table."""
@@ -607,7 +654,7 @@ def _figure_views(figures: Mapping[str, Any]) -> list[dict[str, Any]]:
     return [
         {
             "name": re.sub(r"[^a-z0-9_-]", "", str(name).lower()) or "figure",
-            "caption": FIGURE_CAPTIONS.get(name, str(name).replace("_", " ").capitalize()),
+            "caption": FIGURE_CAPTIONS.get(name, str(name).replace("_", " ").capitalize()).format(unit=unit),
             "svg": safe_svg(figures.get(name)),
         }
         for name in names

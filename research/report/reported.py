@@ -15,9 +15,6 @@ from typing import Any
 REVIEW_DESIGNS = frozenset({"meta_analysis", "systematic_review", "narrative_review"})
 _OVERALL_OUTCOME = re.compile(r"\b(overall|all|total)\b", re.I)
 _OVERALL_SUBGROUP = re.compile(r"^\s*all\b", re.I)
-# Cameras with computer vision or AI are what the article describes; a gap about them means the
-# evidence shown does not cover them.
-_AI_TERMS = re.compile(r"\bAI\b|artificial intelligence|computer[- ]vision|face recognition", re.I)
 _CLOSED_GAP = "filled"
 TOP_GAPS = 3
 
@@ -80,7 +77,8 @@ def reported_summary(analysis: dict[str, Any], ranked_gaps: list[dict[str, Any]]
         "sources": [{"n": n, "label": label, "end": "" if label[-1:] in ".?!" else "."} for label, n in sources.items()],
         "has_secondary": any(i["secondary"] for i in items),
         "why_no_probability": _why_no_probability(analysis),
-        "unevaluated_gaps": [g for g in ranked if _AI_TERMS.search(g.get("what") or "")],
+        # gaps the analysis declares: the intervention as the case has it was never evaluated
+        "unevaluated_gaps": [g for g in ranked if g["id"] in set(analysis.get("not_evaluated_ids") or [])],
         "gaps": ranked[:TOP_GAPS],
         "more_gaps": max(len(ranked) - TOP_GAPS, 0),
         "unregistered_gaps": [g for g in gap_ids if g not in by_id],

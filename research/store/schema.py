@@ -24,6 +24,8 @@ ClaimKind = Literal["numeric", "causal", "descriptive", "opinion"]
 Provenance = Literal["primary", "secondary"]
 Design = Literal[
     "randomised_experiment",
+    "quasi_randomised",  # allocation by a rule that is not random (alternation, date of birth, case number)
+    "non_randomised_controlled",  # a comparison group formed without randomisation (matched, non-equivalent)
     "controlled_before_after",
     "difference_in_differences",
     "interrupted_time_series",
@@ -52,6 +54,15 @@ Measure = Literal[
 ]
 RATIO_MEASURES = {"RES", "RR", "OR", "IRR", "CMF", "ratio_after_before"}
 RobJudgement = Literal["low", "some_concerns", "high", "unclear"]
+RobTool = Literal["RoB 2", "ROBINS-I"]
+# Domains of each risk-of-bias tool, short names as written in the records.
+# RoB 2 (Sterne et al. 2019, BMJ 366:l4898) for randomised trials: all five, judged low / some_concerns / high.
+ROB2_DOMAINS = ("randomisation", "deviations", "missing_data", "measurement", "reporting")
+# ROBINS-I (Sterne et al. 2016, BMJ 355:i4919) for non-randomised studies: any of its seven domains.
+ROBINS_I_DOMAINS = ("confounding", "selection", "classification", "deviations", "missing_data", "measurement",
+                    "reporting")
+ROB_TOOL_DOMAINS: dict[str, tuple[str, ...]] = {"RoB 2": ROB2_DOMAINS, "ROBINS-I": ROBINS_I_DOMAINS}
+_ROB_ORDER = {"low": 0, "unclear": 1, "some_concerns": 1, "high": 2}
 GapStatus = Literal["open", "requested", "partly_filled", "filled"]
 
 
@@ -137,7 +148,7 @@ class Claim(Record):
 
 
 class Fact(Sourced):
-    """A dated, sourced statement of a quantity (e.g. a camera count or an MRP value)."""
+    """A dated, sourced statement of a quantity (e.g. a count, a price or the day a programme started)."""
 
     quantity: NonEmpty = Field(description="What is counted, e.g. 'cameras_total_city'")
     value: float | None = None
@@ -230,15 +241,57 @@ class EffectEstimate(Sourced):
 
 
 class RiskOfBias(Record):
+    """A study's risk of bias with the tool that fits its design: RoB 2 for randomised trials, ROBINS-I for
+    non-randomised studies; the Maryland Scientific Methods Scale level is an optional extra."""
+
     study: RecordId
-    tool: str = "Maryland Scientific Methods Scale + ROBINS-I domains"
-    design_level: int = Field(ge=1, le=5, description="Maryland SMS level, 1 (weakest) to 5 (randomised)")
+    tool: RobTool = Field("ROBINS-I", description="RoB 2 (randomised trials) or ROBINS-I (non-randomised studies)")
+    design_level: int | None = Field(None, ge=1, le=5, description="Optional: Maryland SMS level, 1 (weakest) to 5 "
+                                     "(randomised)")
     domains: dict[str, RobJudgement] = Field(default_factory=dict)
     overall: RobJudgement
     rationale: NonEmpty
     regression_to_mean: Literal["not_corrected", "corrected", "not_applicable", "unclear"] | None = Field(
         None, description="Sites chosen for high past counts: not_corrected, corrected (e.g. empirical Bayes), "
         "not_applicable (sites not chosen on counts), unclear; drives the regression-to-the-mean bias class")
+
+    @model_validator(mode="after")
+    def _check_domains(self) -> "RiskOfBias":
+        allowed = ROB_TOOL_DOMAINS[self.tool]
+        unknown = sorted(set(self.domains) - set(allowed))
+        if unknown:
+            raise ValueError(f"domains: {', '.join(unknown)} not a {self.tool} domain (use {', '.join(allowed)})")
+        if self.tool == "RoB 2":
+            missing = [name for name in allowed if name not in self.domains]
+            if missing:
+                raise ValueError(f"domains: RoB 2 judges all five domains; missing {', '.join(missing)}")
+            judged = {"overall": self.overall, **self.domains}
+            vague = sorted(name for name, value in judged.items() if value == "unclear")
+            if vague:
+                raise ValueError(f"{vague[0]}: RoB 2 judgements are low, some_concerns or high (not unclear)")
+        if self.domains and self.overall != "unclear":
+            worst = max(self.domains.values(), key=_ROB_ORDER.__getitem__)
+            if _ROB_ORDER[self.overall] < _ROB_ORDER[worst]:
+                raise ValueError(f"overall: {self.overall} is better than the worst domain ({worst})")
+        return self
+
+
+class Target(Record):
+    """Where the evidence is to be applied: the setting a transport or indirectness judgement is made for.
+
+    The current generation of the intervention starts on the date of a sourced fact (``generation_fact``);
+    studies whose data all predate it evaluated an earlier generation."""
+
+    name: NonEmpty = Field(description="The place or population, as readers know it")
+    country: str | None = None
+    setting_type: NonEmpty = Field(description="One such setting in words, e.g. 'city', 'prison', 'school'")
+    setting_plural: NonEmpty = Field(description="The plural readers see, e.g. 'cities' in 'in 100 similar cities'")
+    setting_terms: list[NonEmpty] = Field(
+        default_factory=list, description="Words in a study's setting that make it like the target (default: setting_type)")
+    topic: str | None = Field(None, description="What the report is about, for its title, e.g. 'road safety'")
+    intervention: NonEmpty = Field(description="The intervention as applied at the target")
+    generation_fact: RecordId | None = Field(
+        None, description="Fact whose date starts the current generation of the intervention")
 
 
 class DataGap(Record):
@@ -258,6 +311,7 @@ RECORD_TYPES: dict[str, type[Record]] = {
     "estimates": EffectEstimate,
     "risk_of_bias": RiskOfBias,
     "gaps": DataGap,
+    "targets": Target,
 }
 
 # Fields that must name an existing record (of the given kind, or any kind if None).
@@ -268,4 +322,5 @@ REFERENCES: dict[str, dict[str, str | None]] = {
     "estimates": {"source": "sources", "study": "studies", "derived_from": "estimates"},
     "risk_of_bias": {"study": "studies"},
     "gaps": {"related": None},
+    "targets": {"generation_fact": "facts"},
 }

@@ -1,9 +1,13 @@
-"""Checks that compute: the average fine implied by a claim, and capacity ratios."""
+"""Checks that compute: the average fine implied by a claim, and capacity ratios.
+
+Fines are arithmetic over declared units: a fine schedule in index units (the unit its facts
+declare) times the value of one index unit in money (conversion facts, dated, in a currency).
+No unit or currency is named here; every unit word comes from the facts."""
 
 from __future__ import annotations
 
 from collections import Counter
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
@@ -24,10 +28,14 @@ class Benchmark(Strict):
 class AverageFineParams(CheckParams):
     total: Ref = Field(description="Total amount of fines, e.g. 'claim:fines_total'")
     count: Ref = Field(description="Number of violations, e.g. 'claim:violations'")
-    lowest_fine_mrp: list[str] = Field(min_length=1, description="Facts: lowest camera fine, in MRP units")
-    mrp: list[str] = Field(min_length=1, description="Facts: the fine unit (MRP) in money, dated by year")
+    lowest_fine: list[str] = Field(min_length=1, description="Facts: the lowest fine in the schedule, in index units "
+                                   "(one unit for all, e.g. a fee unit; a currency when the index value is 1)")
+    index_value: list[str] = Field(min_length=1, description="Conversion facts: one index unit in money, dated by "
+                                   "year; their unit is the currency of the claim's total")
     early_payment_share: str | None = Field(None, description="Fact: smallest share of a fine that settles it "
                                                               "when paid early (0.5 = half)")
+    fine_name: str = Field("fine", min_length=1, description="What the fines are, in the case's words, e.g. "
+                                                          "'parking fine'")
     first_year: int | str | None = Field(None, description="A year, or a fact whose date gives the first year")
     last_year: int | str | None = None
     benchmarks: list[Benchmark] = Field(default_factory=list, description="Averages of other datasets, for context")
@@ -46,19 +54,20 @@ def _year_bound(ctx: CheckContext, bound: int | str | None) -> tuple[int | None,
     return year_of(getattr(record, "date", None)), bound
 
 
-@register("average_fine", AverageFineParams)
-def average_fine(ctx: CheckContext, p: AverageFineParams) -> Finding:
-    """Average fine per violation from the claim's total and count, against the fine schedule."""
-    check = "average_fine"
-    average = compute(ctx, "average_fine", "divide", [p.total, p.count], None,
-                      "average fine per recorded violation")
-    fines = [op for op in (ctx.operand(ref) for ref in p.lowest_fine_mrp) if op is not None]
-    discount = ctx.operand(p.early_payment_share) if p.early_payment_share else None
-    first, first_ref = _year_bound(ctx, p.first_year)
-    last, last_ref = _year_bound(ctx, p.last_year)
-    claim_year = year_of(ctx.claim.period)
+def _index_unit(fines: list) -> str:
+    """The one unit the fine schedule is written in; fines in different units cannot be compared."""
+    units = sorted({op.unit for op in fines if op.unit})
+    if len(units) > 1:
+        raise ValueError(f"average_fine: the lowest_fine facts are in different units ({', '.join(units)}); "
+                         "declare fines in one index unit")
+    return units[0] if units else "index unit"
+
+
+def _index_periods(ctx: CheckContext, p: AverageFineParams, index: str, first: int | None, last: int | None,
+                   claim_year: int | None) -> list[tuple[int, Any]]:
+    """(year, value of one index unit in money) for every conversion fact that can test the claim."""
     periods = []
-    for ref in p.mrp:
+    for ref in p.index_value:
         record = ctx.record(ref, note=False)
         year = year_of(getattr(record, "date", None))
         if claim_year is not None and year != claim_year:
@@ -67,114 +76,133 @@ def average_fine(ctx: CheckContext, p: AverageFineParams) -> Finding:
             continue  # a fine schedule from after the claim cannot test it
         if year is None or (first is not None and year < first) or (last is not None and year > last):
             continue
-        mrp = ctx.operand(ref)
-        if mrp is not None:
-            periods.append((year, mrp))
+        value = ctx.operand(ref)
+        if value is not None:
+            if value.unit == index:
+                raise ValueError(f"average_fine: index_value {ref} is in {index}, the fines' own unit; it must give "
+                                 f"one {index} in money")
+            periods.append((year, value))
+    return sorted(periods, key=lambda item: (item[0], item[1].date or ""))
+
+
+def _compare_period(ctx: CheckContext, p: AverageFineParams, average: Any, lowest: Any, discount: Any, index: str,
+                    year: int, value: Any) -> tuple[str, Outcome, str]:
+    """The average against the lowest fine in money in one period: (period, outcome, sentence)."""
+    period = value.date or str(year)
+    full = compute(ctx, f"lowest_fine_{period}", "multiply", [lowest.ref, value.ref], value.unit,
+                   f"lowest {p.fine_name} in {period}")
+    paid = full
+    if discount is not None:
+        paid = compute(ctx, f"lowest_fine_paid_early_{period}", "multiply", [f"step:{full.name}", discount.ref],
+                       value.unit, f"lowest {p.fine_name} in {period} if paid early")
+    if average.result >= full.result:
+        outcome: Outcome = "fits"
+        text = "at or above the lowest fine"
+    elif average.result >= paid.result:
+        outcome = "fits_only_with_discount"
+        text = "below the lowest fine, but not below it after the early-payment discount"
+    else:
+        outcome = "below"
+        text = "below the lowest fine even after the early-payment discount" if discount else "below the lowest fine"
+    sentence = (
+        f"With the {index} of {period} ({show(value)}, {value.ref}) the average is "
+        f"{average.result / value.value:.2f} {index}: {text} ({_fmt(full.result)} {value.unit}"
+        f"{'' if discount is None else f', {_fmt(paid.result)} {value.unit} if paid early'})."
+    )
+    return period, outcome, sentence
+
+
+def _judge(outcomes: list[tuple[str, Outcome]], claimed: str, fine_name: str) -> tuple[Label, str, str | None]:
+    """Label, reason and plausibility from the outcome in every period considered."""
+    counts = Counter(outcome for _, outcome in outcomes)
+    below = counts.get("below", 0)
+    if below == len(outcomes):
+        periods_text = ", ".join(period for period, _ in outcomes)
+        return ("contradicted",
+                f"The claim's figures give {claimed}, below the lowest {fine_name} even after any early-payment "
+                f"discount in every year considered ({periods_text}): the two figures cannot both be right.", None)
+    if counts.get("fits", 0) == len(outcomes):
+        return ("unsupported", f"The claim's figures give {claimed}, consistent with the fine schedule; that they "
+                               "fit together does not show that a source states them.", "plausible")
+    fits, discounted = counts.get("fits", 0), counts.get("fits_only_with_discount", 0)
+    found = [f"below the lowest fine even if paid early in {below}" if below else "",
+             f"fitting only if most fines were paid early in {discounted}" if discounted else "",
+             f"fitting the schedule in {fits}" if fits else ""]
+    reason = (f"The claim's figures give {claimed}: " + ", ".join(x for x in found if x)
+              + f" of {len(outcomes)} periods considered; the claim gives no year.")
+    return "unsupported", reason, "implausible" if below * 2 > len(outcomes) else "plausible"
+
+
+def _closing(label: Label, outcomes: list[tuple[str, Outcome]]) -> str:
+    counts = Counter(outcome for _, outcome in outcomes)
+    if label == "contradicted":
+        return ("If the total is fines imposed, the two figures cannot both be right: "
+                "every violation costs at least the lowest fine.")
+    if len(counts) == 1 and counts.most_common(1)[0][0] == "fits_only_with_discount":
+        return ("The figures fit only if most fines were paid early at the discount, or if the "
+                "total is money collected rather than fines imposed; the claim says neither.")
+    if len(counts) > 1:
+        return "Whether the figures fit depends on the year, which the claim does not give."
+    return "The figures are consistent with the fine schedule. This shows only that they fit together, not that they are right."
+
+
+def _period_note(ctx: CheckContext, index: str, first: int | None, last: int | None, first_ref: str | None,
+                 last_ref: str | None, claim_year: int | None) -> str:
+    if first_ref or last_ref:
+        named = " and ".join(r for r in (first_ref, last_ref) if r)
+        return f"Only years {first or '...'}-{last or '...'} are considered (from the date of {named})."
+    if claim_year is not None:
+        return f"Only {claim_year}, the claim's own period, is considered."
+    return (f"The claim gives no period, so every year with a sourced {index} value up to the claim's date "
+            f"({ctx.claim_date()[0] or 'unknown'}) is considered.")
+
+
+@register("average_fine", AverageFineParams)
+def average_fine(ctx: CheckContext, p: AverageFineParams) -> Finding:
+    """Average fine per violation from the claim's total and count, against the fine schedule in every
+    period a conversion fact covers."""
+    check = "average_fine"
+    average = compute(ctx, "average_fine", "divide", [p.total, p.count], None,
+                      "average fine per recorded violation")
+    fines = [op for op in (ctx.operand(ref) for ref in p.lowest_fine) if op is not None]
+    index = _index_unit(fines)
+    discount = ctx.operand(p.early_payment_share) if p.early_payment_share else None
+    first, first_ref = _year_bound(ctx, p.first_year)
+    last, last_ref = _year_bound(ctx, p.last_year)
+    claim_year = year_of(ctx.claim.period)
+    periods = _index_periods(ctx, p, index, first, last, claim_year)
     if average is None or not fines or not periods:
         if not periods:
-            ctx.missing.append(f"an MRP value for the period {first or '...'}-{last or '...'}")
+            ctx.missing.append(f"an {index} value for the period {first or '...'}-{last or '...'}")
         return ctx.not_enough(check, "The average fine and its comparison with the fine schedule", p.gaps,
                               aspect="comparison")
 
     lowest = min(fines, key=lambda op: op.value)
-    outcomes: list[tuple[str, Outcome]] = []
-    sentences = []
-    for year, mrp in sorted(periods, key=lambda item: (item[0], item[1].date or "")):
-        period = mrp.date or str(year)
-        full = compute(ctx, f"lowest_fine_{period}", "multiply", [lowest.ref, mrp.ref], mrp.unit,
-                       f"lowest camera fine in {period}")
-        if discount is not None:
-            paid = compute(ctx, f"lowest_fine_paid_early_{period}", "multiply",
-                           [f"step:{full.name}", discount.ref], mrp.unit,
-                           f"lowest camera fine in {period} if paid early")
-        else:
-            paid = full
-        in_mrp = average.result / mrp.value
-        if average.result >= full.result:
-            outcome: Outcome = "fits"
-            text = "at or above the lowest fine"
-        elif average.result >= paid.result:
-            outcome = "fits_only_with_discount"
-            text = "below the lowest fine, but not below it after the early-payment discount"
-        else:
-            outcome = "below"
-            text = "below the lowest fine even after the early-payment discount" if discount else "below the lowest fine"
-        outcomes.append((period, outcome))
-        sentences.append(
-            f"With the MRP of {period} ({show(mrp)}, {mrp.ref}) the average is {in_mrp:.2f} MRP: {text} "
-            f"({_fmt(full.result)} {mrp.unit}"
-            f"{'' if discount is None else f', {_fmt(paid.result)} {mrp.unit} if paid early'})."
-        )
-
-    counts = Counter(outcome for _, outcome in outcomes)
-    below = counts.get("below", 0)
-    periods_text = ", ".join(period for period, _ in outcomes)
+    compared = [_compare_period(ctx, p, average, lowest, discount, index, year, value) for year, value in periods]
+    outcomes = [(period, outcome) for period, outcome, _ in compared]
     claimed = f"{_fmt(average.result)} {average.unit}"
-    if below == len(outcomes):
-        label: Label = "contradicted"
-        reason = (f"The claim's figures give {claimed}, below the lowest camera fine even after any early-payment "
-                  f"discount in every year considered ({periods_text}): the two figures cannot both be right.")
-        plausibility = None
-    elif counts.get("fits", 0) == len(outcomes):
-        label, plausibility = "unsupported", "plausible"
-        reason = (f"The claim's figures give {claimed}, consistent with the fine schedule; that they fit "
-                  "together does not show that a source states them.")
-    else:
-        label = "unsupported"
-        plausibility = "implausible" if below * 2 > len(outcomes) else "plausible"
-        fits, discounted = counts.get("fits", 0), counts.get("fits_only_with_discount", 0)
-        found = [f"below the lowest fine even if paid early in {below}" if below else "",
-                 f"fitting only if most fines were paid early in {discounted}" if discounted else "",
-                 f"fitting the schedule in {fits}" if fits else ""]
-        reason = (f"The claim's figures give {claimed}: " + ", ".join(x for x in found if x)
-                  + f" of {len(outcomes)} periods considered; the claim gives no year.")
-    modal, modal_count = counts.most_common(1)[0]
+    label, reason, plausibility = _judge(outcomes, claimed, p.fine_name)
     rationale = [
-        f"The claim's figures give an average of {_fmt(average.result)} {average.unit} "
-        f"({average.formula}).",
-        f"The lowest camera fine in the schedule is {_fmt(lowest.value)} MRP ({lowest.ref}).",
-        *sentences,
+        f"The claim's figures give an average of {_fmt(average.result)} {average.unit} ({average.formula}).",
+        f"The lowest {p.fine_name} in the schedule is {_fmt(lowest.value)} {index} ({lowest.ref}).",
+        *(sentence for _, _, sentence in compared),
+        _closing(label, outcomes),
     ]
-    if label == "contradicted":
-        rationale.append("If the total is fines imposed, the two figures cannot both be right: "
-                         "every violation costs at least the lowest fine.")
-    elif len(counts) == 1 and modal == "fits_only_with_discount":
-        rationale.append("The figures fit only if most fines were paid early at the discount, or if the "
-                         "total is money collected rather than fines imposed; the claim says neither.")
-    elif len(counts) > 1:
-        rationale.append("Whether the figures fit depends on the year, which the claim does not give.")
-    else:
-        rationale.append("The figures are consistent with the fine schedule. This shows only that they fit "
-                         "together, not that they are right.")
-    benchmark_steps = []
-    for index, bench in enumerate(p.benchmarks, start=1):
-        step = compute(ctx, f"benchmark_{index}", "divide", [bench.total, bench.count], None,
+    for number, bench in enumerate(p.benchmarks, start=1):
+        step = compute(ctx, f"benchmark_{number}", "divide", [bench.total, bench.count], None,
                        f"average fine per violation, {bench.name}")
-        if step is None:
-            continue
-        benchmark_steps.append(step)
-        dated = ", ".join(dict.fromkeys(op.date for op in step.inputs if op.date))
-        rationale.append(f"For comparison: {bench.name}, {_fmt(step.result)} {step.unit}"
-                         f"{f' ({dated})' if dated else ''}.")
-
-    if first_ref or last_ref:
-        span = f"{first or '...'}-{last or '...'}"
-        named = " and ".join(r for r in (first_ref, last_ref) if r)
-        period_note = f"Only years {span} are considered (from the date of {named})."
-    elif claim_year is not None:
-        period_note = f"Only {claim_year}, the claim's own period, is considered."
-    else:
-        period_note = ("The claim gives no period, so every year with a sourced MRP value up to the claim's date "
-                       f"({ctx.claim_date()[0] or 'unknown'}) is considered.")
+        if step is not None:
+            dated = ", ".join(dict.fromkeys(op.date for op in step.inputs if op.date))
+            rationale.append(f"For comparison: {bench.name}, {_fmt(step.result)} {step.unit}"
+                             f"{f' ({dated})' if dated else ''}.")
     assumptions = [
         "The total is fines imposed, not fines collected (collected totals are lower).",
-        f"Every recorded violation carries at least the lowest camera fine, {_fmt(lowest.value)} MRP ({lowest.ref}).",
-        period_note,
+        f"Every recorded violation carries at least the lowest {p.fine_name}, {_fmt(lowest.value)} {index} "
+        f"({lowest.ref}).",
+        _period_note(ctx, index, first, last, first_ref, last_ref, claim_year),
+        f"Paying early can lower a fine to {discount.value:.0%} of it, no lower ({discount.ref})." if discount is not None
+        else "No early-payment discount is considered (none is given in the evidence).",
     ]
-    if discount is not None:
-        assumptions.append(f"Paying early can lower a fine to {discount.value:.0%} of it, no lower ({discount.ref}).")
-    else:
-        assumptions.append("No early-payment discount is considered (none is given in the evidence).")
     steps = [average, *[s for n, s in ctx.steps.items() if n != "average_fine"]]  # in order computed
     inputs = [r for r in dict.fromkeys(op.ref for st in steps for op in st.inputs) if r.startswith("fact-")]
     part = Part("comparison", f"{claimed} against the fine schedule", label, reason, inputs,

@@ -74,7 +74,7 @@ def compute(
 
 
 def singular(unit: str) -> str:
-    """'violations' -> 'violation' (for 'tenge per violation'); other words are left alone."""
+    """'violations' -> 'violation' (for 'euros per violation'); other words are left alone."""
     if unit.endswith("s") and not unit.endswith("ss") and " " not in unit:
         return unit[:-1]
     return unit

@@ -172,10 +172,11 @@ def _certainty(result: Mapping[str, Any], ctx: CheckContext) -> tuple[str | None
     elif isinstance(given, str):
         level = given
     else:
-        from research.grade import assess_certainty
+        from research.grade import assess_certainty, target_of
 
         rob = [r.model_dump(mode="json") for r in ctx.store["risk_of_bias"]]
-        level = assess_certainty(result, rob).certainty
+        target = target_of(result, ctx.store["targets"], {f.id: f.date for f in ctx.store["facts"]})
+        level = assess_certainty(result, rob, target).certainty
     return level, f"GRADE certainty {level.replace('_', ' ')}"
 
 
@@ -190,6 +191,7 @@ def _from_analysis(ctx: CheckContext, result: Mapping[str, Any], rationale: list
         ctx.use(estimate_id)
     level, certainty_text = _certainty(result, ctx)
     i2, tau2 = freq.get("i2"), freq.get("tau2")
+    i2 = None if i2 is None else i2 / 100.0  # results carry I² in percent; Body holds a fraction
     het = "" if i2 is None else f"; I² = {100 * i2:.0f}%, tau² = {tau2:.3g}" if tau2 is not None else \
         f"; I² = {100 * i2:.0f}%"
     rationale.append(

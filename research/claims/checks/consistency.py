@@ -16,7 +16,7 @@ TEXT_FIELDS = ("quote", "citation", "title", "text")
 
 
 class NameParams(CheckParams):
-    variants: dict[str, list[str]] = Field(description="Each name and its spellings, e.g. Sergek: [Sergek, Сергек]")
+    variants: dict[str, list[str]] = Field(description="Each name and its spellings, e.g. Lumen: [Lumen, Люмен]")
     if_inconsistent: Label = "contradicted"
 
     @field_validator("variants")
@@ -28,7 +28,7 @@ class NameParams(CheckParams):
 
 
 def _pattern(spellings: list[str]) -> re.Pattern[str]:
-    # a spelling may carry suffixes (Sergek's, Сергектің) but must start a word
+    # a spelling may carry suffixes (Lumen's, Люмена) but must start a word
     return re.compile(r"(?<!\w)(?:" + "|".join(re.escape(s) for s in spellings) + ")", re.IGNORECASE)
 
 
