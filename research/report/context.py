@@ -443,6 +443,18 @@ def _benefit(transport: Mapping[str, Any], bayes: Mapping[str, Any], outcome: st
             continue
         entry = likelihood(p)
         freq = natural_frequency(p, 100)
+        share = _mapping(_mapping(bayes.get("share_benefiting")).get("any")) if kind == "predictive" else {}
+        meaningful = _mapping(_mapping(bayes.get("share_benefiting")).get("meaningful")) if kind == "predictive" else {}
+        sentence = f"In 100 similar {units}, about {freq.count} would see fewer {outcome} and {freq.rest} would not."
+        if share.get("low") is not None and share.get("high") is not None:
+            # The share is itself uncertain (the average and the spread are); say by how much.
+            sentence += (f" That number is itself uncertain: between {100 * share['low']:.0f} and "
+                         f"{100 * share['high']:.0f} of 100 ({100 * share.get('level', 0.95):.0f}% interval).")
+        if meaningful.get("mean") is not None:
+            basis = _text(_mapping(bayes.get("share_benefiting")).get("meaningful_basis"))
+            sentence += (f" About {100 * meaningful['mean']:.0f} of 100 would see a fall of at least "
+                         f"{100 * (1 - meaningful['threshold_ratio']):.0f}%, the smallest fall counted as a meaningful "
+                         f"benefit{f' ({basis})' if basis else ''}.")
         return {
             "kind": kind,
             "where": where,
@@ -452,9 +464,9 @@ def _benefit(transport: Mapping[str, Any], bayes: Mapping[str, Any], outcome: st
             "term_range": entry.range_text if words else "",
             "count": freq.count,
             "rest": freq.rest,
-            "sentence": (
-                f"In 100 similar {units}, about {freq.count} would see fewer {outcome} and {freq.rest} would not."
-            ),
+            "sentence": sentence,
+            "share_low": share.get("low"),
+            "share_high": share.get("high"),
             "icon_svg": Markup(icon_array(p, 100, label=f"similar {units}", outcome=f"fewer {outcome}")),
         }
     return None
