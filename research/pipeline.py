@@ -711,6 +711,15 @@ def _risk_of_bias(store: Store) -> list[dict[str, Any]]:
     ]
 
 
+def _shown_path(path: Path) -> str:
+    """The path as a reader can follow it: relative to the working folder when inside it, else from
+    the reports folder's name (an absolute temporary path would say nothing and change every run)."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return f"{path.parent.name}/{path.name}"
+
+
 @dataclass
 class BuildOutcome:
     results: dict[str, Any]
@@ -764,7 +773,7 @@ def build(
     step("writing the report")
     reports.mkdir(parents=True, exist_ok=True)
     written = [render_html(results, reports / "index.html"),
-               render_markdown(results, reports / "summary.md", results_file=results_path)]
+               render_markdown(results, reports / "summary.md", results_file=_shown_path(results_path))]
     atomic_write_text(results_path, json.dumps(results, indent=1, ensure_ascii=False) + "\n")
     written.append(results_path)
     return BuildOutcome(results, written, up_to_date=False)
