@@ -83,7 +83,7 @@ def test_the_report_speaks_the_case_words_and_none_of_the_first_case(built):
     html = (reports / "index.html").read_text(encoding="utf-8")
     text = re.sub(r"<style.*?</style>", "", html, flags=re.S)  # CSS words such as 'opacity' are not prose
     assert summary.startswith("# Sightline summary: cognitive-behavioural therapy\n")
-    assert f"`{reports / 'results.json'}`" in summary  # the header follows --reports
+    assert f"`{reports.name}/results.json`" in summary  # the header follows --reports
     assert "In 100 similar studies" in html and "New similar trial" in html  # each analysis has its own unit
     assert "Claims in the review" in html  # the claims were read in a review, not an article
     for document in (summary, text):
