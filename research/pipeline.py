@@ -9,10 +9,9 @@ build stops early.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import io
 import json
-import math
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping
@@ -20,17 +19,23 @@ from typing import Any, Callable, Mapping
 import numpy as np
 import pandas as pd
 
-import research
 from research.analyses import Analysis, load_analyses
 from research.bayes.cache import DEFAULT_CACHE
 from research.dataset import as_arrays, effect_table, select
 from research.errors import InputError
-from research.store.loader import EvidenceError, Problem, Store, evidence_files, load_store
-from research.store.write import atomic_write_text
+from research.results import (
+    RESULTS_NAME,
+    Grade,
+    McmcThresholds,
+    Results,
+    clean,
+    input_fingerprint,
+    previous_results,
+)
+from research.store.loader import EvidenceError, Problem, Store, load_store
 from research.verbal import SIZE_CLASS_RULE, direction, size_class
 
 Progress = Callable[[str], None]
-RESULTS_NAME = "results.json"
 VOI_DECISION_PROBABILITY = 0.9  # "benefit established" when P(benefit) reaches this
 
 
@@ -38,16 +43,8 @@ VOI_DECISION_PROBABILITY = 0.9  # "benefit established" when P(benefit) reaches 
 
 
 def fingerprint(evidence: Path, analyses_dir: Path) -> str:
-    """Hash of every input that can change the output: evidence, declarations and code."""
-    digest = hashlib.sha256()
-    paths = [p for _, p in evidence_files(evidence)]
-    paths += sorted(analyses_dir.glob("*.yaml")) if analyses_dir.is_dir() else []
-    package = Path(research.__file__).parent
-    paths += sorted(p for p in package.rglob("*") if p.is_file() and p.suffix in {".py", ".html", ".j2", ".css"})
-    for path in paths:
-        digest.update(f"{path.parent.name}/{path.name}".encode())
-        digest.update(path.read_bytes())
-    return digest.hexdigest()
+    """Hash of every input that can change the output: evidence, declarations, code and library versions."""
+    return input_fingerprint(evidence, analyses_dir).digest
 
 
 # --------------------------------------------------------------------------- helpers
@@ -55,19 +52,7 @@ def fingerprint(evidence: Path, analyses_dir: Path) -> str:
 
 def _clean(value: Any) -> Any:
     """JSON-safe copy: NaN and infinities become None, numpy scalars become Python numbers."""
-    if isinstance(value, dict):
-        return {str(k): _clean(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_clean(v) for v in value]
-    if isinstance(value, (np.floating, float)):
-        return None if not math.isfinite(float(value)) else float(value)
-    if isinstance(value, np.integer):
-        return int(value)
-    if isinstance(value, np.bool_):
-        return bool(value)
-    if value is pd.NA:
-        return None
-    return value
+    return clean(value)
 
 
 def _svg(figure) -> str:
@@ -557,7 +542,13 @@ def _mcmc(analysis: Analysis, frame: pd.DataFrame, cache_dir: Path | None,
                               tau_prior=analysis.bayes.tau_prior, draws=spec.draws, tune=spec.tune,
                               chains=spec.chains, seed=spec.seed, target_accept=spec.target_accept,
                               cache_dir=cache_dir))
-    return [_clean(f.to_dict()) for f in fits], fits
+    from research.bayes.mcmc import DiagnosticThresholds
+
+    thresholds = McmcThresholds(**dataclasses.asdict(DiagnosticThresholds())).to_dict()
+    rows = [f.to_dict() for f in fits]
+    for row in rows:
+        row["diagnostics"] = {**row["diagnostics"], "thresholds": thresholds}
+    return [_clean(row) for row in rows], fits
 
 
 def _figures(analysis: Analysis, frame: pd.DataFrame, fit, posterior, mcmc_fits=()) -> dict[str, str]:
@@ -631,11 +622,23 @@ def _risk_of_bias(store: Store) -> list[dict[str, Any]]:
     ]
 
 
+def grade_analyses(store: Store, analyses: Mapping[str, dict], target=None) -> None:
+    """GRADE each analysis once (research.grade) and store the assessment in its result as ``grade``."""
+    from research.grade import ALMATY, assess_certainty
+
+    rob = [r.model_dump(mode="json") for r in store["risk_of_bias"]]
+    for result in analyses.values():
+        result["grade"] = Grade.from_assessment(assess_certainty(result, rob, target or ALMATY)).to_dict()
+
+
 @dataclass
 class BuildOutcome:
+    """What a build did: the results (plain data; ``model`` is the same as typed Results) and the files written."""
+
     results: dict[str, Any]
     written: list[Path]
     up_to_date: bool
+    model: Results | None = None
 
 
 def build(
@@ -647,44 +650,49 @@ def build(
     today: dt.date | None = None,
     cache_dir: Path | None = DEFAULT_CACHE,
 ) -> BuildOutcome:
-    """Validate, analyse, check claims and write the report. Skips the work when nothing changed."""
+    """Validate, analyse, check claims and write the report. Skips the work when nothing changed.
+
+    The results are written once, as :class:`research.results.Results`, to ``reports/results.json``;
+    the claims and the report read that typed form.
+    """
     from research.bayes.voi import GAP_RANK_RULE
     from research.claims import evaluate_claims
     from research.report import render_html, render_markdown
 
     evidence, analyses_dir, reports = Path(evidence), Path(analyses_dir), Path(reports)
     step = progress or (lambda _message: None)
-    inputs_hash = fingerprint(evidence, analyses_dir)
+    inputs = input_fingerprint(evidence, analyses_dir)
     results_path = reports / RESULTS_NAME
     outputs = [results_path, reports / "index.html", reports / "summary.md"]
     if not force and all(p.exists() for p in outputs):
-        previous = json.loads(results_path.read_text(encoding="utf-8"))
-        if previous.get("evidence_fingerprint") == inputs_hash:
-            return BuildOutcome(previous, [], up_to_date=True)
+        previous = previous_results(reports, inputs)
+        if previous is not None:
+            return BuildOutcome(previous.to_dict(), [], up_to_date=True, model=previous)
 
     step("validating the evidence store")
     store = load_store(evidence)
     table = effect_table(store)
     analyses = run_analyses(store, analyses_dir, progress=step, cache_dir=cache_dir, table=table)
+    grade_analyses(store, analyses)
     step("checking claims")
     verdicts = evaluate_claims(store, analyses, checks_path=analyses_dir / "claim-checks.yaml")
     pooled = {i for r in analyses.values() if r["status"] == "ok" for i in r["inputs"]}  # only what was pooled
-    results = _clean({
+    results = Results.model_validate(_clean({
         "generated_at": (today or dt.date.today()).isoformat(),
-        "evidence_fingerprint": inputs_hash,
+        "evidence_fingerprint": inputs.digest,
+        "inputs": inputs.to_dict(),
         "store": {"counts": {k: len(v) for k, v in store.records.items()}, "flow": store_flow(store, table, pooled)},
         "analyses": list(analyses.values()),
         "claims": [v.to_dict() for v in verdicts],
         "gaps": rank_gaps(store, analyses),
         "gap_rank_rule": GAP_RANK_RULE,
         "risk_of_bias": _risk_of_bias(store),
-    })
+    }))
     step("writing the report")
     reports.mkdir(parents=True, exist_ok=True)
     written = [render_html(results, reports / "index.html"), render_markdown(results, reports / "summary.md")]
-    atomic_write_text(results_path, json.dumps(results, indent=1, ensure_ascii=False) + "\n")
-    written.append(results_path)
-    return BuildOutcome(results, written, up_to_date=False)
+    written.append(results.write(results_path))
+    return BuildOutcome(results.to_dict(), written, up_to_date=False, model=results)
 
 
-__all__ = ["build", "run_analyses", "run_analysis", "rank_gaps", "fingerprint", "store_flow"]
+__all__ = ["build", "fingerprint", "grade_analyses", "rank_gaps", "run_analyses", "run_analysis", "store_flow"]

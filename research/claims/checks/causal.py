@@ -38,6 +38,7 @@ from research.claims.checks import register
 from research.claims.checks.base import CheckParams
 from research.claims.context import CheckContext
 from research.claims.verdict import Finding, Label, Part
+from research.results import AnalysisResult, ExactPosterior, FrequentistFit
 
 REVIEW_DESIGNS = ("meta_analysis", "meta_regression", "systematic_review")
 CERTAINTY_FOR_PROOF = ("moderate", "high")
@@ -164,56 +165,52 @@ class Body:
     moderators: list[str] | None = None
 
 
-def _certainty(result: Mapping[str, Any], ctx: CheckContext) -> tuple[str | None, str]:
-    """The GRADE certainty the analysis result carries, or the rating of it from research.grade."""
-    given = result.get("grade") or result.get("certainty")
-    if isinstance(given, Mapping) and given.get("certainty"):
-        level = str(given["certainty"])
-    elif isinstance(given, str):
-        level = given
-    else:
+def _certainty(result: AnalysisResult, ctx: CheckContext) -> tuple[str | None, str]:
+    """The GRADE certainty the pipeline stored with the result, or the rating of it from research.grade."""
+    if result.grade is not None:
+        level = result.grade.certainty
+    else:  # results from elsewhere (a hand-written file) may carry no assessment
         from research.grade import assess_certainty
 
         rob = [r.model_dump(mode="json") for r in ctx.store["risk_of_bias"]]
-        level = assess_certainty(result, rob).certainty
+        level = assess_certainty(result.to_dict(), rob).certainty
     return level, f"GRADE certainty {level.replace('_', ' ')}"
 
 
-def _from_analysis(ctx: CheckContext, result: Mapping[str, Any], rationale: list[str],
+def _from_analysis(ctx: CheckContext, result: AnalysisResult, rationale: list[str],
                    assumptions: list[str]) -> Body | None:
-    freq = result.get("frequentist") or {}
-    bayes = result.get("bayes") or {}
-    est, lo, hi = freq.get("estimate"), freq.get("ci_low"), freq.get("ci_high")
-    pi_lo, pi_hi = freq.get("pi_low"), freq.get("pi_high")
-    inputs = [str(i) for i in result.get("inputs", [])]
+    freq = result.frequentist or FrequentistFit()
+    bayes = result.bayes or ExactPosterior()
+    est, lo, hi = freq.estimate, freq.ci_low, freq.ci_high
+    pi_lo, pi_hi = freq.pi_low, freq.pi_high
+    inputs = [str(i) for i in result.inputs]
     for estimate_id in inputs:
         ctx.use(estimate_id)
     level, certainty_text = _certainty(result, ctx)
-    i2, tau2 = freq.get("i2"), freq.get("tau2")
+    i2, tau2 = freq.i2, freq.tau2
     het = "" if i2 is None else f"; I² = {100 * i2:.0f}%, tau² = {tau2:.3g}" if tau2 is not None else \
         f"; I² = {100 * i2:.0f}%"
     rationale.append(
-        f"Analysis {result.get('id')} pools k = {result.get('k')} estimates: {_pct(est)} "
+        f"Analysis {result.id} pools k = {result.k} estimates: {_pct(est)} "
         f"(95% CI {_pct(lo)} to {_pct(hi)}; 95% prediction interval {_pct(pi_lo)} to {_pct(pi_hi)}{het}); "
         f"{certainty_text}."
     )
-    p_benefit = bayes.get("p_benefit")
+    p_benefit = bayes.p_benefit
     if p_benefit is not None:
         rationale.append(f"Posterior probability that the average effect is a reduction: {p_benefit:.0%}"
-                         + (f"; that a new setting sees a reduction: {bayes['p_pred_benefit']:.0%}."
-                            if bayes.get("p_pred_benefit") is not None else "."))
-    diagnostics = bayes.get("diagnostics")
-    if isinstance(diagnostics, Mapping) and diagnostics.get("ok") is False:
+                         + (f"; that a new setting sees a reduction: {bayes.p_pred_benefit:.0%}."
+                            if bayes.p_pred_benefit is not None else "."))
+    if bayes.diagnostics is not None and bayes.diagnostics.ok is False:
         rationale.append("The Bayesian model's sampling diagnostics failed; its probabilities are not used.")
         p_benefit = None
     assumptions.append("Effects are pooled on the log ratio scale; the prediction interval stands for a new "
                        "setting such as the claim's place.")
     if hi is None or lo is None:
         return None
-    moderators = [str(c.get("name")) for c in freq.get("coefficients") or [] if isinstance(c, Mapping)
-                  and c.get("name") not in (None, "intrcpt", "intercept")]
+    moderators = [str(c.get("name")) for c in freq.coefficients or []
+                  if c.get("name") not in (None, "intrcpt", "intercept")]
     return Body(
-        name=f"analysis {result.get('id')}", evidence=inputs, significant_benefit=hi < 0, significant_harm=lo > 0,
+        name=f"analysis {result.id}", evidence=inputs, significant_benefit=hi < 0, significant_harm=lo > 0,
         p_benefit=p_benefit, certainty=level, certainty_text=certainty_text,
         pi_excludes_no_effect=None if pi_hi is None or pi_lo is None else (pi_hi < 0 or pi_lo > 0),
         estimate_pct=_pct_value(est), ci_pct=(_pct_value(lo), _pct_value(hi)),
@@ -353,10 +350,10 @@ def causal(ctx: CheckContext, p: CausalParams) -> Finding:
             rationale.append(f"Analysis {analysis_id} has no result in this run.")
             continue
         used_analyses.append(analysis_id)
-        if result.get("status") != "ok":
-            reason = result.get("status_reason") or "insufficient data"
+        if not result.ok:
+            reason = result.status_reason or "insufficient data"
             rationale.append(f"Analysis {analysis_id} could not pool the studies ({reason}).")
-            gaps += [g for g in result.get("gaps", []) if g not in gaps]
+            gaps += [g for g in result.gaps if g not in gaps]
             continue
         body = _from_analysis(ctx, result, rationale, assumptions)
         if body is not None:
