@@ -250,12 +250,12 @@ class GradeDomain(_Result):
 class Grade(_Result):
     """The GRADE assessment of one analysis, computed once by the pipeline (research.grade)."""
 
-    analysis_id: str
+    certainty: str
+    analysis_id: str = ""
     outcome: str = ""
     k: int = 0
-    start: str
+    start: str | None = None
     start_reason: str = ""
-    certainty: str
     domains: list[GradeDomain] = Field(default_factory=list)
 
     @classmethod
@@ -269,7 +269,7 @@ class Grade(_Result):
         """The research.grade object (with its labels and summary) for this stored assessment."""
         from research.grade import Domain, GradeAssessment
 
-        return GradeAssessment(self.analysis_id, self.outcome, self.start, self.start_reason,
+        return GradeAssessment(self.analysis_id, self.outcome, self.start or self.certainty, self.start_reason,
                                tuple(Domain(d.name, d.downgrade, d.reason, d.assessable, d.rule) for d in self.domains),
                                self.certainty, self.k)
 
@@ -314,6 +314,11 @@ class AnalysisResult(_Result):
     outcome_model: dict[str, Any] | None = None
     figures: dict[str, str] = Field(default_factory=dict)
     grade: Grade | None = None
+
+    @field_validator("grade", mode="before")
+    @classmethod
+    def _grade_level(cls, value: Any) -> Any:
+        return {"certainty": value} if isinstance(value, str) else value  # a bare level, as hand-written results give it
 
     @property
     def ok(self) -> bool:
@@ -413,7 +418,18 @@ def coerce_analyses(analyses: Mapping[str, Any] | Iterable[Any] | None) -> dict[
     items = analyses.values() if isinstance(analyses, Mapping) else analyses
     out: dict[str, AnalysisResult] = {}
     for item in items:
-        result = item if isinstance(item, AnalysisResult) else AnalysisResult.model_validate(clean(dict(item)))
+        if isinstance(item, AnalysisResult):
+            result = item
+        else:
+            data = clean(dict(item))
+            if "grade" not in data and isinstance(data.get("certainty"), str):
+                data["grade"] = data["certainty"]
+            try:
+                result = AnalysisResult.model_validate(data)
+            except ValidationError as exc:
+                from research.errors import InputError
+
+                raise InputError(f"analysis result '{data.get('id', '?')}': {_first_error(exc)}") from exc
         out[result.id] = result
     return out
 
