@@ -23,7 +23,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Literal, Mapping
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 if TYPE_CHECKING:  # pragma: no cover
     from research.grade import GradeAssessment
@@ -41,6 +41,24 @@ class _Result(BaseModel):
     """Base of every result model: unknown fields are kept (a newer writer may add some)."""
 
     model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _nulls_as_missing(cls, data: Any) -> Any:
+        """A null where a value has a default reads as that default; null entries of a list are dropped.
+
+        Results written by hand or by an older version may leave parts out either way; what is
+        missing then shows as "not available" rather than stopping the report."""
+        if not isinstance(data, Mapping):
+            return data
+        out = dict(data)
+        for name, info in cls.model_fields.items():
+            value = out.get(name)
+            if value is None and name in out and (info.default is not None or info.default_factory is not None):
+                del out[name]
+            elif isinstance(value, list):
+                out[name] = [v for v in value if v is not None]
+        return out
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready data (the form written to results.json)."""
@@ -135,7 +153,7 @@ class ExactPosterior(_Result):
     log_evidence: Number = None
     diagnostics: Accuracy | None = None  # exact integration: the two-resolution accuracy check, if stored
     flag: str | None = None
-    priors: dict[str, str] | None = None
+    priors: dict[str, str | None] | None = None
     prior_basis: list[PriorBasis] = Field(default_factory=list)
     prior_sensitivity: dict[str, Any] | None = None
 
@@ -173,7 +191,7 @@ class McmcFit(_Result):
     predictive: Marginal = Field(default_factory=Marginal)
     p_mu_below_0: Number = None
     p_pred_below_0: Number = None
-    diagnostics: McmcDiagnostics = Field(default_factory=McmcDiagnostics)
+    diagnostics: McmcDiagnostics | None = None  # None: not diagnosed, which the report counts as failed
     flag: str | None = None
 
 
@@ -197,7 +215,7 @@ class Transport(_Result):
 class VoiRow(_Result):
     """Value of filling one data gap (preposterior analysis), with what was assumed."""
 
-    gap: str
+    gap: str = ""
     description: str = ""
     pi_width_reduction: Number = None
     p_benefit_change: Number = None
@@ -213,7 +231,7 @@ class VoiRow(_Result):
 
 
 class SensitivityRow(_Result):
-    kind: str
+    kind: str = ""
     label: str = ""
     changed: list[str] = Field(default_factory=list)
     k: int | None = None
@@ -239,7 +257,7 @@ class Sensitivity(_Result):
 
 
 class GradeDomain(_Result):
-    name: str
+    name: str = ""
     downgrade: int = 0
     judgement: str | None = None
     reason: str = ""
@@ -250,7 +268,7 @@ class GradeDomain(_Result):
 class Grade(_Result):
     """The GRADE assessment of one analysis, computed once by the pipeline (research.grade)."""
 
-    certainty: str
+    certainty: str | None = None  # None: not assessed (results written without it)
     analysis_id: str = ""
     outcome: str = ""
     k: int = 0
@@ -282,7 +300,7 @@ class EvaluationRule(_Result):
 class AnalysisResult(_Result):
     """Everything one declared analysis produced; ``status`` says whether anything was pooled."""
 
-    id: str
+    id: str = ""
     title: str | None = None
     question: str | None = None
     intervention: str | None = None
@@ -312,7 +330,7 @@ class AnalysisResult(_Result):
     sensitivity: Sensitivity | None = None
     meta_regression: dict[str, Any] | None = None
     outcome_model: dict[str, Any] | None = None
-    figures: dict[str, str] = Field(default_factory=dict)
+    figures: dict[str, str | None] = Field(default_factory=dict)
     grade: Grade | None = None
 
     @field_validator("grade", mode="before")
@@ -326,8 +344,8 @@ class AnalysisResult(_Result):
 
 
 class StoreSummary(_Result):
-    counts: dict[str, int] = Field(default_factory=dict)
-    flow: dict[str, int] = Field(default_factory=dict)
+    counts: dict[str, int | None] = Field(default_factory=dict)
+    flow: dict[str, int | None] = Field(default_factory=dict)
 
 
 class InputFingerprint(_Result):

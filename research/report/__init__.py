@@ -13,6 +13,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Mapping
 
+from research.results import Results
+
 import jinja2
 
 from research.grade import ALMATY, TransportTarget
@@ -46,24 +48,24 @@ def _environment(kind: str) -> jinja2.Environment:
     return env
 
 
-def render_html_text(results: Mapping[str, Any], target: TransportTarget = ALMATY) -> str:
+def render_html_text(results: Results | Mapping[str, Any], target: TransportTarget = ALMATY) -> str:
     """The HTML report as a string."""
     return _environment("html").get_template("report.html.j2").render(**build_context(results, target))
 
 
-def render_markdown_text(results: Mapping[str, Any], target: TransportTarget = ALMATY) -> str:
+def render_markdown_text(results: Results | Mapping[str, Any], target: TransportTarget = ALMATY) -> str:
     """The Markdown summary as a string."""
     return _environment("md").get_template("summary.md.j2").render(**build_context(results, target))
 
 
-def render_html(results: Mapping[str, Any], path: str | Path, target: TransportTarget = ALMATY) -> Path:
+def render_html(results: Results | Mapping[str, Any], path: str | Path, target: TransportTarget = ALMATY) -> Path:
     """Write the self-contained HTML report (inline CSS and SVG, no network at view time)."""
     out = Path(path)
     atomic_write_text(out, render_html_text(results, target))
     return out
 
 
-def render_markdown(results: Mapping[str, Any], path: str | Path, target: TransportTarget = ALMATY) -> Path:
+def render_markdown(results: Results | Mapping[str, Any], path: str | Path, target: TransportTarget = ALMATY) -> Path:
     """Write the Markdown summary (the file committed as ``reports/summary.md``)."""
     out = Path(path)
     atomic_write_text(out, render_markdown_text(results, target))

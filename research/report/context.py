@@ -1,6 +1,7 @@
-"""Turn the pipeline's results dict into what the templates show: plain-language sentences,
-percent changes, GRADE ratings and checked figures. No statistics are computed here beyond unit
-conversion; every number comes from the results dict.
+"""Turn the pipeline's typed results (research.results.Results) into what the templates show:
+plain-language sentences, percent changes, GRADE ratings and checked figures. No statistics are
+computed here beyond unit conversion; every number comes from the results, and the GRADE
+assessment is the one the pipeline stored.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from research.report.mcmc import TRACE_PREFIX, mcmc_view
 from research.report.methods import prior_views, transport_sensitivity_view, voi_assumption_view
 from research.report.reported import reported_summary
 from research.report.svg import safe_svg
+from research.results import AnalysisResult, Results
 from research.verbal import (
     SIZE_CLASS_RULE,
     describe_change,
@@ -56,27 +58,24 @@ VERDICTS = {  # the scale of docs/verdict-scale.md; the last two are labels of o
 }
 
 
-def build_context(results: Mapping[str, Any], target: TransportTarget = ALMATY) -> dict[str, Any]:
-    """Everything the HTML and Markdown templates need, derived from ``results``."""
-    results = results if isinstance(results, Mapping) else {}
-    rob_records = [r for r in _list(results.get("risk_of_bias")) if isinstance(r, Mapping)]
-    analyses = [
-        _analysis_view(a, rob_records, target) for a in _list(results.get("analyses")) if isinstance(a, Mapping)
-    ]
+def build_context(results: Results | Mapping[str, Any], target: TransportTarget = ALMATY) -> dict[str, Any]:
+    """Everything the HTML and Markdown templates need, derived from ``results`` (a mapping is validated first)."""
+    results = Results.coerce(results if isinstance(results, (Results, Mapping)) else {})
+    rob_records = results.risk_of_bias
+    analyses = [_analysis_view(a, rob_records, target) for a in results.analyses]
     analyses.sort(key=lambda a: not a["ok"])  # analyses with a pooled estimate first; order otherwise kept
-    claims = [_claim_view(c) for c in _list(results.get("claims")) if isinstance(c, Mapping)]
-    gaps = _ranked_gaps([g for g in _list(results.get("gaps")) if isinstance(g, Mapping)])
+    claims = [_claim_view(c.to_dict()) for c in results.claims]
+    gaps = _ranked_gaps(results.gaps)
     for view in analyses:
         if view["reported"]:  # the reviews' own figures stand beside every analysis, pooled or not
             view["reported_summary"] = reported_summary(view, gaps)
-    store = results.get("store") if isinstance(results.get("store"), Mapping) else {}
-    flow = store.get("flow") if isinstance(store.get("flow"), Mapping) else {}
-    counts = store.get("counts") if isinstance(store.get("counts"), Mapping) else {}
+    flow = results.store.flow
+    counts = results.store.counts
     headline = _headline(analyses)
     blocks = _summary_blocks(analyses, headline, claims)
-    fingerprint = str(results.get("evidence_fingerprint") or "")
+    fingerprint = results.evidence_fingerprint or ""
     return {
-        "generated_at": str(results.get("generated_at") or NOT_AVAILABLE),
+        "generated_at": results.generated_at or NOT_AVAILABLE,
         "fingerprint": fingerprint or NOT_AVAILABLE,
         "fingerprint_short": fingerprint[:12] if fingerprint else NOT_AVAILABLE,
         "target": target,
@@ -86,7 +85,7 @@ def build_context(results: Mapping[str, Any], target: TransportTarget = ALMATY) 
         "claims": claims,
         "verdict_counts": _verdict_counts(claims),
         "gaps": gaps,
-        "gap_rank_rule": _text(results.get("gap_rank_rule")),
+        "gap_rank_rule": _text(results.gap_rank_rule),
         "top_gaps": gaps[:3],
         "counts": [(k.replace("_", " "), _count(v)) for k, v in counts.items()],
         "flow": {k: _count(v) for k, v in flow.items()},
@@ -102,37 +101,39 @@ def build_context(results: Mapping[str, Any], target: TransportTarget = ALMATY) 
 # --- analyses ---------------------------------------------------------------------------------
 
 
-def _analysis_view(a: Mapping[str, Any], rob: list[Mapping[str, Any]], target: TransportTarget) -> dict[str, Any]:
-    freq = _mapping(a.get("frequentist"))
-    bayes = _mapping(a.get("bayes"))
-    transport = _mapping(a.get("transport"))
-    outcome_full = _text(a.get("outcome")) or "events"
+def _analysis_view(result: AnalysisResult, rob: list[Mapping[str, Any]], target: TransportTarget) -> dict[str, Any]:
+    a = result.to_dict()  # the sub-views below format plain numbers; the fields are typed by the model
+    freq = a["frequentist"] or {}
+    bayes = a["bayes"] or {}
+    transport = a["transport"] or {}
+    outcome_full = result.outcome or "events"
     # sentences read better without the bracketed measure, e.g. "crashes at enforced sites (CMF, after/before)"
     outcome = re.sub(r"\s*\([^)]*\)", "", outcome_full).strip() or outcome_full
-    grade = assess_certainty(a, rob, target)
-    figures = _mapping(a.get("figures"))
+    # GRADE is assessed once by the pipeline; results written elsewhere without it are assessed here
+    grade = result.grade.to_assessment() if result.grade and result.grade.certainty else assess_certainty(a, rob, target)
+    figures = result.figures
     view = {
-        "id": _text(a.get("id")) or NOT_AVAILABLE,
-        "title": _text(a.get("title")) or _text(a.get("id")) or "Untitled analysis",
-        "question": _text(a.get("question")),
-        "intervention": _text(a.get("intervention")) or "the intervention",
+        "id": result.id or NOT_AVAILABLE,
+        "title": result.title or result.id or "Untitled analysis",
+        "question": _text(result.question),
+        "intervention": result.intervention or "the intervention",
         "outcome": outcome,
         "outcome_full": outcome_full,
-        "k": _count(a.get("k")),
-        "status": _text(a.get("status")) or NOT_AVAILABLE,
-        "ok": a.get("status") == "ok",
-        "gap_ids": [str(g) for g in _list(a.get("gaps"))],
-        "inputs": [str(i) for i in _list(a.get("inputs"))],
-        "studies": [_study_view(s) for s in _list(a.get("studies")) if isinstance(s, Mapping)],
-        "reported": [_reported_view(r) for r in _list(a.get("reported")) if isinstance(r, Mapping)],
+        "k": _count(result.k),
+        "status": result.status or NOT_AVAILABLE,
+        "ok": result.ok,
+        "gap_ids": list(result.gaps),
+        "inputs": list(result.inputs),
+        "studies": [_study_view(s) for s in result.studies],
+        "reported": [_reported_view(r) for r in result.reported],
         "grade": grade,
         "grade_rows": _grade_rows(grade),
         "figures": _figure_views(figures),
-        "status_reason": _text(a.get("status_reason")),
+        "status_reason": _text(result.status_reason),
         "freq": _freq_view(freq, outcome) if freq else None,
         "bayes": _bayes_view(bayes, outcome) if bayes else None,
         "transport": _transport_view(transport, outcome) if transport else None,
-        "mcmc": mcmc_view(_list(a.get("mcmc")), bayes, figures),
+        "mcmc": mcmc_view(a["mcmc"], bayes, figures),
         "reported_summary": None,  # filled in by build_context, which knows the gap register
     }
     words = likelihood_word_allowed(grade.certainty)
@@ -144,18 +145,18 @@ def _analysis_view(a: Mapping[str, Any], rob: list[Mapping[str, Any]], target: T
                     part[key] = f"no likelihood word at {grade.label.lower()} certainty"
     view["benefit"] = _benefit(transport, bayes, outcome, words)
     low, high = _pooled_interval(freq, bayes)
-    view["sensitivity"] = _sensitivity_view(_mapping(a.get("sensitivity")))
-    view["meta_regression"] = _regression_view(_mapping(a.get("meta_regression")))
-    view["outcome_model"] = _regression_view(_mapping(a.get("outcome_model")))
-    view["other_outcomes"] = [_study_view(s) for s in _list(a.get("other_outcomes")) if isinstance(s, Mapping)]
-    view["duplicates"] = [d for d in _list(a.get("duplicates")) if isinstance(d, Mapping)]
+    view["sensitivity"] = _sensitivity_view(a["sensitivity"] or {})
+    view["meta_regression"] = _regression_view(result.meta_regression or {})
+    view["outcome_model"] = _regression_view(result.outcome_model or {})
+    view["other_outcomes"] = [_study_view(s) for s in result.other_outcomes]
+    view["duplicates"] = list(result.duplicates)
     view["own_rows"] = _own_rows(view["studies"] + view["other_outcomes"])
-    view["evaluation_rule"] = _text(_mapping(a.get("evaluation_rule")).get("text"))
-    view["pooled_family"] = _text(a.get("outcome_family"))
+    view["evaluation_rule"] = _text(result.evaluation_rule.text) if result.evaluation_rule else ""
+    view["pooled_family"] = _text(result.outcome_family)
     if view["ok"]:
-        estimate = _float(freq.get("estimate"))
-        if estimate is None:
-            estimate = _float(_mapping(bayes.get("mu")).get("mean"))
+        estimate = result.frequentist.estimate if result.frequentist else None
+        if estimate is None and result.bayes is not None:
+            estimate = result.bayes.mu.mean
         view["statement"] = plain_language_statement(grade.certainty, view["intervention"], outcome, low, high,
                                                      estimate=estimate)
         if view["sensitivity"] and view["sensitivity"]["headline_note"]:

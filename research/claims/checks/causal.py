@@ -167,7 +167,7 @@ class Body:
 
 def _certainty(result: AnalysisResult, ctx: CheckContext) -> tuple[str | None, str]:
     """The GRADE certainty the pipeline stored with the result, or the rating of it from research.grade."""
-    if result.grade is not None:
+    if result.grade is not None and result.grade.certainty:
         level = result.grade.certainty
     else:  # results from elsewhere (a hand-written file) may carry no assessment
         from research.grade import assess_certainty
