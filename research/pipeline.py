@@ -411,11 +411,13 @@ def _prior_sensitivity(analysis: Analysis, frame: pd.DataFrame) -> dict[str, Any
 
 
 def run_analysis(analysis: Analysis, table: pd.DataFrame, cache_dir: Path | None = None,
-                 progress: Progress | None = None, notes: Mapping[str, str] | None = None) -> dict[str, Any]:
+                 progress: Progress | None = None, notes: Mapping[str, str] | None = None,
+                 mcmc: bool = True, figures: bool = True) -> dict[str, Any]:
     """Run one declared analysis on the effect table; the result is plain data (JSON-ready).
 
     ``notes`` maps estimate ids to their recorded notes: a published result with no single figure
-    (a range across studies) is shown in its recorded wording."""
+    (a range across studies) is shown in its recorded wording. ``mcmc=False`` leaves out the
+    declared MCMC fits and ``figures=False`` the plots (what a claim check does not need)."""
     selection = select_estimates(analysis, table)
     pooled = selection.pooled
     pooled_what = analysis.outcome_family or (
@@ -456,8 +458,8 @@ def run_analysis(analysis: Analysis, table: pd.DataFrame, cache_dir: Path | None
         result["transport"] = _clean(_transport(analysis, pooled))
     if analysis.value_of_information:
         result["value_of_information"] = _clean(_value_of_information(analysis, pooled))
-    result["mcmc"], mcmc_fits = _mcmc(analysis, pooled, cache_dir, progress)
-    result["figures"] = _figures(analysis, pooled, fit, posterior, mcmc_fits)
+    result["mcmc"], mcmc_fits = _mcmc(analysis, pooled, cache_dir, progress) if mcmc else ([], [])
+    result["figures"] = _figures(analysis, pooled, fit, posterior, mcmc_fits) if figures else {}
     return result
 
 
