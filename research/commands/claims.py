@@ -66,9 +66,9 @@ def needed_analyses(checks: Path, claim_ids: set[str] | None = None) -> set[str]
     return needed
 
 
-def _run_needed(store, analyses_dir: Path, needed: set[str], mcmc: bool) -> dict[str, Any]:
-    """Run only the named analyses, without figures (and without MCMC unless asked), GRADE included."""
-    if not needed:
+def _run_needed(store, analyses_dir: Path, needed: set[str] | None, mcmc: bool) -> dict[str, Any]:
+    """Run the named analyses (None: every declared one), without figures and without MCMC unless asked."""
+    if needed is not None and not needed:
         return {}
     from research.analyses import load_analyses
     from research.dataset import effect_table
@@ -77,7 +77,7 @@ def _run_needed(store, analyses_dir: Path, needed: set[str], mcmc: bool) -> dict
     table = effect_table(store)
     notes = {e.id: e.note for e in store["estimates"] if e.note}
     out = {a.id: run_analysis(a, table, notes=notes, mcmc=mcmc, figures=False)
-           for a in load_analyses(analyses_dir) if a.id in needed}
+           for a in load_analyses(analyses_dir) if needed is None or a.id in needed}
     grade_analyses(store, out)
     return out
 
@@ -97,11 +97,9 @@ def _analyses(store, analyses_dir: Path, results: Path | None, skip: bool, *, ev
         if previous is not None:
             return previous.by_id()
     try:
-        if checks is not None:
-            return _run_needed(store, analyses_dir, needed_analyses(checks, claim_ids), mcmc)
-        from research.pipeline import run_analyses
-
-        return run_analyses(store, analyses_dir)
+        # one claim: only what its checks read; every claim: every declaration (each is checked)
+        needed = needed_analyses(checks, claim_ids) if checks is not None and claim_ids is not None else None
+        return _run_needed(store, analyses_dir, needed, mcmc)
     except ImportError as exc:  # the analysis layer is optional for claim checks
         typer.echo(f"note: analyses not run ({exc}); causal claims are judged on reported results", err=True)
         return {}
