@@ -431,14 +431,20 @@ def mcmc_meta(
     cache_dir: Path | str | None = DEFAULT_CACHE,
     progress: bool = False,
     thresholds: DiagnosticThresholds = DiagnosticThresholds(),
+    vi=None,
 ) -> McmcResult:
     """Fit a meta-analysis model by MCMC (nutpie NUTS).
+
+    ``frame`` has ``yi``/``vi`` (and ``id``) columns, or is an array of effects with ``vi``
+    given separately, as for ``exact_meta`` and ``rma``.
 
     ``model`` is one of "random_effects", "meta_regression", "robust", "bias_adjusted".
     ``moderators`` defaults to ("setting", "monitoring") for meta_regression;
     ``bias_classes`` defaults to ``DEFAULT_BIAS_CLASSES`` for bias_adjusted. Set
     ``cache_dir=None`` to neither read nor write the fit cache.
     """
+    if vi is not None:
+        frame = pd.DataFrame({"yi": np.asarray(frame, dtype=float), "vi": np.asarray(vi, dtype=float)})
     for name, value, low in (("draws", draws, 10), ("tune", tune, 10), ("chains", chains, 1)):
         if int(value) < low:
             raise InputError(f"mcmc: {name} must be at least {low}, got {value}")

@@ -245,6 +245,7 @@ def transport(
     transport_sd: float = 0.0,
     transport_sd_basis: str | None = None,
     missing: str = "refuse",
+    vi=None,
 ) -> TransportResult:
     """Predictive distribution of the effect at a target site.
 
@@ -257,8 +258,11 @@ def transport(
     numeric moderator, to a distribution ("normal:M,S", "uniform:L,U"). Every moderator of
     a fitted model must be stated one way or the other. ``transport_sd`` is the standard
     deviation (log scale) of what makes the target differ from the studied sites beyond
-    the moderators; ``transport_sd_basis`` says where it comes from.
+    the moderators; ``transport_sd_basis`` says where it comes from. Like ``exact_meta``, an
+    array of effects with ``vi`` given separately is accepted in place of the frame.
     """
+    if vi is not None:
+        source = pd.DataFrame({"yi": np.asarray(source, dtype=float), "vi": np.asarray(vi, dtype=float)})
     transport_sd = check_transport_sd(transport_sd)
     name = target if isinstance(target, str) else None
     if isinstance(target, dict):
