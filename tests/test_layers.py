@@ -19,7 +19,7 @@ LAYERS = {
     "store": 1,
     "effects": 2, "dataset": 2,
     "meta": 3, "bayes": 3, "local": 3, "analyses": 3,
-    "grade": 4, "verbal": 4, "claims": 4, "extract": 4,
+    "grade": 4, "verbal": 4, "claims": 4, "extract": 4, "results": 4,
     "plots": 5,
     "report": 6,
     "pipeline": 7,

@@ -271,11 +271,23 @@ def check(
 
     Reuses the last build's results when nothing changed since; otherwise runs only the analyses
     this claim's checks read (no MCMC unless --mcmc)."""
+    verification = _verification_of(claim_id, evidence, checks, analyses, results, no_analyses, reports, mcmc)
+    _show(as_json, verification[claim_id].to_dict, lambda: verification.explain(claim_id))
+
+
+def _verification_of(claim_id: str, evidence: Path, checks: Path, analyses: Path, results: Path | None,
+                     no_analyses: bool, reports: Path | None, mcmc: bool):
     _, verification = _verify(evidence, checks, analyses, results, no_analyses, reports, {claim_id}, mcmc)
     if claim_id not in verification.claims:
         known = ", ".join(sorted(verification.claims)[:8])
         raise InputError(f"claim '{claim_id}' is not in {evidence} (claims include: {known}, ...)")
-    _show(as_json, verification[claim_id].to_dict, lambda: verification.explain(claim_id))
+    return verification
+
+
+def verify_one(claim_id: str, evidence: Path, checks: Path, analyses: Path, reports: Path | None = Path("reports"),
+               mcmc: bool = False):
+    """The verdict on one claim by the fast path of ``research check`` (see ``research.check``)."""
+    return _verification_of(claim_id, evidence, checks, analyses, None, False, reports, mcmc)[claim_id]
 
 
 def register(app: typer.Typer) -> None:
