@@ -88,7 +88,8 @@ def _parameter_names(idata) -> list[str]:
 
 
 def compute_diagnostics(idata, thresholds: DiagnosticThresholds = DiagnosticThresholds()) -> Diagnostics:
-    import arviz as az
+    from research.bayes._arviz import arviz
+    az = arviz()
 
     names = _parameter_names(idata)
     chains = int(idata.posterior.sizes["chain"])
@@ -289,7 +290,8 @@ class McmcResult:
     @cached_property
     def mcse(self) -> dict[str, float]:
         """Monte Carlo standard errors of the reported mu and tau summaries."""
-        import arviz as az
+        from research.bayes._arviz import arviz
+        az = arviz()
 
         out = {}
         with warnings.catch_warnings():
@@ -302,7 +304,8 @@ class McmcResult:
 
     def parameter_table(self) -> pd.DataFrame:
         """Posterior summary with R-hat and ESS for every reported parameter."""
-        import arviz as az
+        from research.bayes._arviz import arviz
+        az = arviz()
 
         names = [n for n in ("mu", "tau", "nu", "beta", "bias", "bias_spread") if n in self.idata.posterior]
         with warnings.catch_warnings():

@@ -1,0 +1,139 @@
+"""Typed results: results.json matches its committed schema, is read back as models, carries GRADE,
+and the claim commands reuse it; the public API and its doctests."""
+
+from __future__ import annotations
+
+import doctest
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import jsonschema
+import numpy as np
+import pytest
+
+import research
+import research.results
+from research.commands import claims as claim_commands
+from research.pipeline import build
+from research.results import SCHEMA_NAME, AnalysisResult, Results, coerce_analyses, results_schema
+
+ROOT = Path(__file__).resolve().parents[1]
+CAUSAL_CLAIM = "claim-cameras-contribute-order-and-road-safety"  # its causal check reads speed-cameras-crashes
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    base = tmp_path_factory.mktemp("results")
+    shutil.copytree(ROOT / "evidence", base / "evidence")
+    shutil.copytree(ROOT / "analyses", base / "analyses")
+    outcome = build(base / "evidence", base / "analyses", base / "reports", cache_dir=base / "cache")
+    return base, outcome
+
+
+def test_the_committed_schema_is_current():
+    committed = json.loads((ROOT / "evidence" / "schema" / SCHEMA_NAME).read_text(encoding="utf-8"))
+    assert committed == results_schema(), "evidence/schema/results.schema.json is stale: run `research schema`"
+
+
+def test_results_json_validates_against_the_exported_schema(built):
+    base, _ = built
+    data = json.loads((base / "reports" / "results.json").read_text(encoding="utf-8"))
+    jsonschema.validate(data, results_schema())
+    assert data["schema_version"] == research.results.SCHEMA_VERSION
+    assert set(data["inputs"]["dependencies"]) >= {"numpy", "scipy", "pymc", "arviz"}
+    assert data["inputs"]["digest"] == data["evidence_fingerprint"]
+
+
+def test_results_are_written_once_and_read_back_as_models(built):
+    base, outcome = built
+    path = base / "reports" / "results.json"
+    loaded = Results.load(path)
+    assert loaded.to_dict() == json.loads(path.read_text(encoding="utf-8")) == outcome.results
+    assert all(isinstance(a, AnalysisResult) for a in loaded.analyses)
+    again = build(base / "evidence", base / "analyses", base / "reports", cache_dir=base / "cache")
+    assert again.up_to_date and again.model == loaded
+
+
+def test_grade_is_assessed_once_and_stored(built):
+    _, outcome = built
+    for analysis in outcome.model.analyses:
+        assert analysis.grade is not None and analysis.grade.analysis_id == analysis.id
+        assert analysis.grade.certainty in {"very_low", "low", "moderate", "high"}
+        assert analysis.grade.domains
+
+
+def test_a_changed_dependency_version_changes_the_fingerprint(monkeypatch):
+    before = research.results.input_fingerprint(ROOT / "evidence", ROOT / "analyses")
+    monkeypatch.setattr(research.results, "dependency_versions", lambda: {**before.dependencies, "numpy": "0.0"})
+    after = research.results.input_fingerprint(ROOT / "evidence", ROOT / "analyses")
+    assert after.digest != before.digest
+
+
+def test_check_reuses_the_last_build_when_nothing_changed(built, monkeypatch):
+    base, outcome = built
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("analyses were run although the last build's results match")
+
+    monkeypatch.setattr(claim_commands, "_run_needed", refuse)
+    verdict = claim_commands.verify_one(CAUSAL_CLAIM, base / "evidence", base / "analyses" / "claim-checks.yaml",
+                                        base / "analyses", base / "reports")
+    stored = next(c for c in outcome.results["claims"] if c["claim_id"] == CAUSAL_CLAIM)
+    assert verdict.to_dict()["label"] == stored["label"]
+
+
+def test_check_without_a_matching_build_runs_only_what_the_claim_reads_and_no_mcmc(built, monkeypatch, tmp_path):
+    base, outcome = built
+    calls = []
+    original = claim_commands._run_needed
+
+    def spy(store, analyses_dir, needed, mcmc):
+        calls.append((needed, mcmc))
+        return original(store, analyses_dir, needed, mcmc)
+
+    monkeypatch.setattr(claim_commands, "_run_needed", spy)
+    verdict = claim_commands.verify_one(CAUSAL_CLAIM, base / "evidence", base / "analyses" / "claim-checks.yaml",
+                                        base / "analyses", tmp_path / "no-build")
+    assert calls == [({"speed-cameras-crashes"}, False)]
+    stored = next(c for c in outcome.results["claims"] if c["claim_id"] == CAUSAL_CLAIM)
+    assert verdict.to_dict() == stored  # the same verdict as the full build's
+
+
+def test_hand_written_results_are_validated_with_a_clear_error():
+    with pytest.raises(research.InputError, match="analyses.0.k"):
+        Results.coerce({"analyses": [{"id": "a", "k": "many"}]})
+    assert coerce_analyses({"a": {"id": "a", "certainty": "low"}})["a"].grade.certainty == "low"
+
+
+def test_one_input_convention_across_the_models():
+    trials = research.escalc("RR", data=__import__("pandas").DataFrame(
+        {"ai": [4, 6, 3, 62], "n1i": [123, 306, 231, 13598], "ci": [11, 29, 11, 248], "n2i": [139, 303, 220, 12867]}),
+        ai="ai", n1i="n1i", ci="ci", n2i="n2i")  # the first four BCG trials (metafor's dat.bcg)
+    from_frame, from_arrays = research.rma(trials), research.rma(trials["yi"].to_numpy(), trials["vi"].to_numpy())
+    assert from_frame.estimate == pytest.approx(from_arrays.estimate, abs=1e-12)
+    exact_frame, exact_arrays = research.exact_meta(trials), research.exact_meta(trials["yi"], trials["vi"])
+    assert exact_frame.p_mu_below(0) == pytest.approx(exact_arrays.p_mu_below(0), abs=1e-12)
+    moved = research.transport(trials["yi"].to_numpy(), "somewhere", {}, vi=trials["vi"].to_numpy())
+    assert moved.p_benefit == pytest.approx(research.transport(trials, "somewhere", {}).p_benefit, abs=1e-12)
+    with pytest.raises(research.InputError, match="vi"):
+        research.rma(np.array([0.1, 0.2]))
+
+
+def test_import_research_is_light_and_shows_the_api():
+    code = ("import sys, research; assert 'pandas' not in sys.modules and 'pymc' not in sys.modules; "
+            "import pydoc; text = pydoc.render_doc(research); "
+            "assert all(n in text for n in ('escalc', 'exact_meta', 'mcmc_meta', 'load_store', 'check'))")
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
+    assert set(research.__all__) >= {"escalc", "rma", "rma_mv", "exact_meta", "mcmc_meta", "transport",
+                                     "load_store", "effect_table", "build", "check", "verify_claims"}
+    assert not any(name.startswith(("make_", "fixture", "_")) for name in research.__all__ if name != "__version__")
+
+
+@pytest.mark.parametrize("module", ["research", "research.results", "research.bayes.exact"])
+def test_doctests(module):
+    imported = __import__(module, fromlist=["_"])
+    failures, tried = doctest.testmod(imported, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert tried > 0 and failures == 0
