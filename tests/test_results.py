@@ -13,6 +13,7 @@ from pathlib import Path
 import jsonschema
 import numpy as np
 import pytest
+import yaml
 
 import research
 import research.results
@@ -21,7 +22,7 @@ from research.pipeline import build
 from research.results import SCHEMA_NAME, AnalysisResult, Results, coerce_analyses, results_schema
 
 ROOT = Path(__file__).resolve().parents[1]
-CAUSAL_CLAIM = "claim-cameras-contribute-order-and-road-safety"  # its causal check reads speed-cameras-crashes
+CAUSAL_CLAIM = "claim-cameras-contribute-order-and-road-safety"  # its causal checks read two of the analyses
 
 
 @pytest.fixture(scope="module")
@@ -97,7 +98,11 @@ def test_check_without_a_matching_build_runs_only_what_the_claim_reads_and_no_mc
     monkeypatch.setattr(claim_commands, "_run_needed", spy)
     verdict = claim_commands.verify_one(CAUSAL_CLAIM, base / "evidence", base / "analyses" / "claim-checks.yaml",
                                         base / "analyses", tmp_path / "no-build")
-    assert calls == [({"speed-cameras-crashes"}, False)]
+    plan = yaml.safe_load((ROOT / "analyses" / "claim-checks.yaml").read_text(encoding="utf-8"))
+    declared = {a for entry in plan["claims"] if entry["claim"] == CAUSAL_CLAIM
+                for check in entry.get("checks", []) for a in check.get("params", {}).get("analyses", [])}
+    assert "speed-cameras-crashes" in declared and len(declared) < len(list((ROOT / "analyses").glob("*.yaml"))) - 1
+    assert calls == [(declared, False)]
     stored = next(c for c in outcome.results["claims"] if c["claim_id"] == CAUSAL_CLAIM)
     assert verdict.to_dict() == stored  # the same verdict as the full build's
 
