@@ -30,7 +30,7 @@ from research.results import (
     Results,
     clean,
     input_fingerprint,
-    previous_results,
+    up_to_date,
 )
 from research.store.loader import EvidenceError, Problem, Store, load_store
 from research.verbal import SIZE_CLASS_RULE, direction, size_class
@@ -665,11 +665,9 @@ def build(
     step = progress or (lambda _message: None)
     inputs = input_fingerprint(evidence, analyses_dir)
     results_path = reports / RESULTS_NAME
-    outputs = [results_path, reports / "index.html", reports / "summary.md"]
-    if not force and all(p.exists() for p in outputs):
-        previous = previous_results(reports, inputs)
-        if previous is not None:
-            return BuildOutcome(previous.to_dict(), [], up_to_date=True, model=previous)
+    previous = None if force else up_to_date(evidence, analyses_dir, reports, inputs)
+    if previous is not None:
+        return BuildOutcome(previous.to_dict(), [], up_to_date=True, model=previous)
 
     step("validating the evidence store")
     store = load_store(evidence)

@@ -518,6 +518,20 @@ def previous_results(reports: str | Path, fingerprint: InputFingerprint | str) -
     return results
 
 
+REPORT_FILES = ("index.html", "summary.md")  # written beside results.json by every build
+
+
+def up_to_date(evidence: str | Path, analyses_dir: str | Path, reports: str | Path,
+               fingerprint: InputFingerprint | None = None) -> Results | None:
+    """The last build's results when its outputs are all there and its inputs are unchanged, else None.
+
+    Needs no numerical library, so an unchanged ``research build`` answers before loading any."""
+    reports = Path(reports)
+    if not all((reports / name).exists() for name in (RESULTS_NAME, *REPORT_FILES)):
+        return None
+    return previous_results(reports, fingerprint or input_fingerprint(evidence, analyses_dir))
+
+
 # --------------------------------------------------------------------------- JSON Schema
 
 
@@ -543,5 +557,5 @@ __all__ = [
     "InputFingerprint", "Marginal", "McmcDiagnostics", "McmcFit", "McmcThresholds", "NUMERICAL_DEPENDENCIES",
     "RESULTS_NAME", "Results", "SCHEMA_VERSION", "Sensitivity", "SensitivityRow", "Transport", "VoiRow",
     "clean", "coerce_analyses", "dependency_versions", "input_fingerprint", "previous_results", "results_schema",
-    "write_schema",
+    "up_to_date", "write_schema",
 ]

@@ -36,7 +36,8 @@ def built(tmp_path_factory):
 
 def test_the_committed_schema_is_current():
     committed = json.loads((ROOT / "evidence" / "schema" / SCHEMA_NAME).read_text(encoding="utf-8"))
-    assert committed == results_schema(), "evidence/schema/results.schema.json is stale: run `research schema`"
+    assert committed == results_schema(), ("evidence/schema/results.schema.json is stale: regenerate it with "
+                                          "research.results.write_schema('evidence/schema')")
 
 
 def test_results_json_validates_against_the_exported_schema(built):
