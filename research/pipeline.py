@@ -675,7 +675,10 @@ def build(
     analyses = run_analyses(store, analyses_dir, progress=step, cache_dir=cache_dir, table=table)
     grade_analyses(store, analyses)
     step("checking claims")
-    verdicts = evaluate_claims(store, analyses, checks_path=analyses_dir / "claim-checks.yaml")
+    from research.claims.checks.causal import estimate_rows
+
+    estimates = estimate_rows(table)
+    verdicts = evaluate_claims(store, analyses, checks_path=analyses_dir / "claim-checks.yaml", estimates=estimates)
     pooled = {i for r in analyses.values() if r["status"] == "ok" for i in r["inputs"]}  # only what was pooled
     results = Results.model_validate(_clean({
         "generated_at": (today or dt.date.today()).isoformat(),
@@ -687,6 +690,7 @@ def build(
         "gaps": rank_gaps(store, analyses),
         "gap_rank_rule": GAP_RANK_RULE,
         "risk_of_bias": _risk_of_bias(store),
+        "estimates": estimates,
     }))
     step("writing the report")
     reports.mkdir(parents=True, exist_ok=True)

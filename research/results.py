@@ -375,6 +375,8 @@ class Results(_Result):
     gaps: list[dict[str, Any]] = Field(default_factory=list)
     gap_rank_rule: str | None = None
     risk_of_bias: list[dict[str, Any]] = Field(default_factory=list)
+    # the store's estimates as the claim checks read them (research.claims.checks.causal.ESTIMATE_COLUMNS)
+    estimates: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
     @field_validator("analyses", "claims", "gaps", "risk_of_bias", mode="before")
     @classmethod

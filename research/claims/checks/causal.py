@@ -31,7 +31,6 @@ import math
 from dataclasses import dataclass
 from typing import Any, Literal, Mapping
 
-import pandas as pd
 from pydantic import Field
 
 from research.claims.checks import register
@@ -96,43 +95,50 @@ class Pooled:
         return f"{self.label}: {change}, {sig} ({self.id}{weak})"
 
 
-def _table(ctx: CheckContext) -> pd.DataFrame:
-    if "effect_table" not in ctx.shared:
+# What the reported-results part of the check reads of each estimate; the pipeline stores these rows
+# in results.json, so a claim check on the last build's results needs no numerical library.
+ESTIMATE_COLUMNS = ("id", "study", "label", "outcome", "subgroup", "design", "intervention", "percent_change",
+                    "significant", "ci_low_pct", "ci_high_pct", "provenance")
+
+
+def estimate_rows(table) -> dict[str, dict[str, Any]]:
+    """The effect table's rows as plain values keyed by estimate id (missing values as None)."""
+    frame = table[list(ESTIMATE_COLUMNS)].astype(object)
+    frame = frame.where(frame.notna(), None)
+    return {str(row["id"]): row for row in frame.to_dict("records")}
+
+
+def _rows(ctx: CheckContext) -> dict[str, dict[str, Any]]:
+    if "estimate_rows" not in ctx.shared:
         from research.dataset import effect_table
 
-        ctx.shared["effect_table"] = effect_table(ctx.store).set_index("id", drop=False)
-    return ctx.shared["effect_table"]
+        ctx.shared["estimate_rows"] = estimate_rows(effect_table(ctx.store))
+    return ctx.shared["estimate_rows"]
 
 
 def _pooled(ctx: CheckContext, estimate_id: str) -> Pooled | None:
-    table = _table(ctx)
-    if estimate_id not in table.index:
+    row = _rows(ctx).get(estimate_id)
+    if row is None:
         ctx.note_missing(estimate_id)
         return None
     ctx.use(estimate_id)
-    row = table.loc[estimate_id]
-    pc = None if pd.isna(row["percent_change"]) else float(row["percent_change"])
-    sig = None if pd.isna(row["significant"]) else bool(row["significant"])
-    if sig is None and not pd.isna(row["ci_high_pct"]):
+    pc = None if row["percent_change"] is None else float(row["percent_change"])
+    sig = None if row["significant"] is None else bool(row["significant"])
+    if sig is None and row["ci_high_pct"] is not None:
         # a reported interval settles significance at its level
         sig = bool(row["ci_high_pct"] < 0 or row["ci_low_pct"] > 0)
     detail = row["subgroup"] if isinstance(row["subgroup"], str) and row["subgroup"] else row["outcome"]
-    ci = None if pd.isna(row["ci_low_pct"]) or pd.isna(row["ci_high_pct"]) else \
+    ci = None if row["ci_low_pct"] is None or row["ci_high_pct"] is None else \
         (float(row["ci_low_pct"]), float(row["ci_high_pct"]))
     return Pooled(estimate_id, str(row["study"]), f"{row['label']}, {detail}", pc, sig, str(row["provenance"]), ci)
 
 
 def _auto_overall(ctx: CheckContext, p: CausalParams) -> list[str]:
-    table = _table(ctx)
     wanted = p.intervention.lower()
-    rows = table[
-        table["design"].isin(REVIEW_DESIGNS)
-        & table["intervention"].str.lower().str.contains(wanted, regex=False)
-        & table["subgroup"].isna()
-    ]
-    if p.outcome:
-        rows = rows[rows["outcome"].str.lower().str.contains(p.outcome.lower(), regex=False)]
-    return rows["id"].tolist()
+    outcome = p.outcome.lower() if p.outcome else None
+    return [row["id"] for row in _rows(ctx).values()
+            if row["design"] in REVIEW_DESIGNS and wanted in str(row["intervention"] or "").lower()
+            and row["subgroup"] is None and (outcome is None or outcome in str(row["outcome"] or "").lower())]
 
 
 def _pct(log_ratio: float | None) -> str:
