@@ -33,10 +33,10 @@ from research.results import (
     up_to_date,
 )
 from research.store.loader import EvidenceError, Problem, Store, load_store
+from research.thresholds import MIN_K_SENSITIVITY, VOI_DECISION_PROBABILITY
 from research.verbal import SIZE_CLASS_RULE, direction, size_class
 
 Progress = Callable[[str], None]
-VOI_DECISION_PROBABILITY = 0.9  # "benefit established" when P(benefit) reaches this
 
 
 # --------------------------------------------------------------------------- fingerprint
@@ -88,7 +88,6 @@ EVALUATION_RULES = {
                       "then the one with the smallest variance",
     "multilevel": "all estimates kept; the evaluation is modelled as a cluster (multilevel model)",
 }
-MIN_K_SENSITIVITY = 2  # a pool of one is a single study, not a sensitivity analysis
 
 
 @dataclass

@@ -25,6 +25,8 @@ from typing import TYPE_CHECKING, Any, Iterable, Literal, Mapping
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from research.thresholds import ESS_PER_CHAIN, MAX_DIVERGENCES, RHAT_MAX
+
 if TYPE_CHECKING:  # pragma: no cover
     from research.grade import GradeAssessment
 
@@ -159,11 +161,11 @@ class ExactPosterior(_Result):
 
 
 class McmcThresholds(_Result):
-    """The pass marks an MCMC fit is judged by (research.bayes.mcmc.DiagnosticThresholds)."""
+    """The pass marks an MCMC fit is judged by (defaults: research.thresholds)."""
 
-    rhat_max: float = 1.01
-    ess_per_chain: float = 100.0
-    divergences: int = 0
+    rhat_max: float = RHAT_MAX
+    ess_per_chain: float = ESS_PER_CHAIN
+    divergences: int = MAX_DIVERGENCES
 
 
 class McmcDiagnostics(_Result):

@@ -15,7 +15,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "research"
 
 # Lower number = lower layer. A module may import its own layer or lower ones.
 LAYERS = {
-    "errors": 0, "parallel": 0,
+    "errors": 0, "parallel": 0, "thresholds": 0,
     "store": 1,
     "effects": 2, "dataset": 2,
     "meta": 3, "bayes": 3, "local": 3, "analyses": 3,

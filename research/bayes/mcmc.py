@@ -26,6 +26,7 @@ from research.bayes.mixture import Marginal, draws_marginal, quantiles_by_bisect
 from research.bayes.models import Design, MetaPriors, ModelSpec, build_design, build_pymc_model, covariate_parts
 from research.bayes.priors import parse_prior
 from research.errors import InputError
+from research.thresholds import ESS_PER_CHAIN, MAX_DIVERGENCES, RHAT_MAX
 
 _COMPILED: dict[str, object] = {}
 # Kolmogorov distance between posterior draws and the prior below which a parameter is
@@ -46,9 +47,9 @@ def prior_posterior_distance(draws, prior_cdf) -> float:
 class DiagnosticThresholds:
     """Pass marks (Vehtari et al. 2021): R-hat <= 1.01, bulk and tail ESS >= 100 per chain, no divergences."""
 
-    rhat_max: float = 1.01
-    ess_per_chain: float = 100.0
-    divergences: int = 0
+    rhat_max: float = RHAT_MAX
+    ess_per_chain: float = ESS_PER_CHAIN
+    divergences: int = MAX_DIVERGENCES
 
 
 @dataclass(frozen=True)
