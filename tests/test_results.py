@@ -138,7 +138,7 @@ def test_import_research_is_light_and_shows_the_api():
     assert not any(name.startswith(("make_", "fixture", "_")) for name in research.__all__ if name != "__version__")
 
 
-@pytest.mark.parametrize("module", ["research", "research.results", "research.bayes.exact"])
+@pytest.mark.parametrize("module", ["research", "research.results", "research.bayes.exact", "research.verbal"])
 def test_doctests(module):
     imported = __import__(module, fromlist=["_"])
     failures, tried = doctest.testmod(imported, optionflags=doctest.NORMALIZE_WHITESPACE)

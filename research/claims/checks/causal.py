@@ -27,7 +27,6 @@ Parts and their thresholds:
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any, Literal, Mapping
 
@@ -38,6 +37,7 @@ from research.claims.checks.base import CheckParams
 from research.claims.context import CheckContext
 from research.claims.verdict import Finding, Label, Part
 from research.results import AnalysisResult, ExactPosterior, FrequentistFit
+from research.verbal import format_percent_change, percent_change
 
 REVIEW_DESIGNS = ("meta_analysis", "meta_regression", "systematic_review")
 CERTAINTY_FOR_PROOF = ("moderate", "high")
@@ -141,13 +141,8 @@ def _auto_overall(ctx: CheckContext, p: CausalParams) -> list[str]:
             and row["subgroup"] is None and (outcome is None or outcome in str(row["outcome"] or "").lower())]
 
 
-def _pct(log_ratio: float | None) -> str:
-    return "n/a" if log_ratio is None else f"{100 * math.expm1(log_ratio):+.0f}%"
-
-
-
-def _pct_value(log_ratio: float | None) -> float | None:
-    return None if log_ratio is None else 100 * math.expm1(log_ratio)
+_pct = format_percent_change
+_pct_value = percent_change
 
 
 @dataclass
