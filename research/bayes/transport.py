@@ -34,10 +34,10 @@ from research.errors import InputError
 
 
 @dataclass
-class TransportResult(Mapping):
+class TransportResult:
     """Predictive distribution of the effect at the target, on the log scale (benefit < 0).
 
-    Also reads as a mapping (the keys of ``to_dict()``), for code that stores plain data.
+    A plain result object: its fields are attributes; ``to_dict()`` gives plain data.
     """
 
     model: str
@@ -54,15 +54,6 @@ class TransportResult(Mapping):
     transport_sd: float = 0.0
     transport_sd_basis: str | None = None
     numeric_priors: dict[str, str] = field(default_factory=dict)
-
-    def __getitem__(self, key):
-        return self.to_dict()[key]
-
-    def __iter__(self):
-        return iter(self.to_dict())
-
-    def __len__(self) -> int:
-        return len(self.to_dict())
 
     @property
     def ratio(self) -> dict[str, float]:
