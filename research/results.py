@@ -112,6 +112,8 @@ class FrequentistFit(_Result):
     pi_low: Number = None
     pi_high: Number = None
     tau2: Number = None
+    tau2_ci_low: Number = None
+    tau2_ci_high: Number = None
     tau: Number = None
     i2: Number = None
     q: Number = None

@@ -34,7 +34,7 @@ from research.report.mcmc import TRACE_PREFIX, mcmc_view
 from research.report.methods import prior_views, transport_sensitivity_view, voi_assumption_view
 from research.report.reported import reported_summary
 from research.report.svg import safe_svg
-from research.results import AnalysisResult, Results
+from research.results import AnalysisResult, ExactPosterior, FrequentistFit, Results
 from research.verbal import (
     SIZE_CLASS_RULE,
     describe_change,
@@ -130,7 +130,7 @@ def _analysis_view(result: AnalysisResult, rob: list[Mapping[str, Any]], target:
         "grade_rows": _grade_rows(grade),
         "figures": _figure_views(figures),
         "status_reason": _text(result.status_reason),
-        "freq": _freq_view(freq, outcome) if freq else None,
+        "freq": _freq_view(result.frequentist, outcome) if result.frequentist else None,
         "bayes": _bayes_view(bayes, outcome) if bayes else None,
         "transport": _transport_view(transport, outcome) if transport else None,
         "mcmc": mcmc_view(a["mcmc"], bayes, figures),
@@ -144,7 +144,7 @@ def _analysis_view(result: AnalysisResult, rob: list[Mapping[str, Any]], target:
                 for key in [k for k in part if k.endswith("_term")]:
                     part[key] = f"no likelihood word at {grade.label.lower()} certainty"
     view["benefit"] = _benefit(transport, bayes, outcome, words)
-    low, high = _pooled_interval(freq, bayes)
+    low, high = _pooled_interval(result.frequentist, result.bayes)
     view["sensitivity"] = _sensitivity_view(a["sensitivity"] or {})
     view["meta_regression"] = _regression_view(result.meta_regression or {})
     view["outcome_model"] = _regression_view(result.outcome_model or {})
@@ -252,31 +252,29 @@ def _regression_view(reg: Mapping[str, Any]) -> dict[str, Any] | None:
     }
 
 
-def _pooled_interval(freq: Mapping[str, Any], bayes: Mapping[str, Any]) -> tuple[float | None, float | None]:
-    low, high = _float(freq.get("ci_low")), _float(freq.get("ci_high"))
-    if low is None or high is None:
-        mu = _mapping(bayes.get("mu"))
-        low, high = _float(mu.get("q025")), _float(mu.get("q975"))
+def _pooled_interval(freq: FrequentistFit | None, bayes: ExactPosterior | None) -> tuple[float | None, float | None]:
+    low, high = (freq.ci_low, freq.ci_high) if freq else (None, None)
+    if (low is None or high is None) and bayes is not None:
+        low, high = bayes.mu.q025, bayes.mu.q975
     return low, high
 
 
-def _freq_view(freq: Mapping[str, Any], outcome: str) -> dict[str, Any]:
-    i2 = _float(freq.get("i2"))  # percent, as metafor reports it
-    bias = _mapping(freq.get("bias"))
-    egger = _mapping(bias.get("egger"))
-    trimfill = _mapping(bias.get("trimfill"))
+def _freq_view(freq: FrequentistFit, outcome: str) -> dict[str, Any]:
+    i2 = freq.i2  # percent, as metafor reports it
+    egger = (freq.bias.egger if freq.bias else None) or {}
+    trimfill = (freq.bias.trimfill if freq.bias else None) or {}
     return {
-        "effect": describe_change(_float(freq.get("estimate")), outcome),
-        "pct": _pct(freq.get("estimate")),
-        "ci": describe_interval(_float(freq.get("ci_low")), _float(freq.get("ci_high"))),
-        "pi": describe_interval(_float(freq.get("pi_low")), _float(freq.get("pi_high"))),
-        "tau2": _num(freq.get("tau2"), 4),
-        "tau2_ci": _pair(freq.get("tau2_ci_low"), freq.get("tau2_ci_high"), 4),
+        "effect": describe_change(freq.estimate, outcome),
+        "pct": _pct(freq.estimate),
+        "ci": describe_interval(freq.ci_low, freq.ci_high),
+        "pi": describe_interval(freq.pi_low, freq.pi_high),
+        "tau2": _num(freq.tau2, 4),
+        "tau2_ci": _pair(freq.tau2_ci_low, freq.tau2_ci_high, 4),
         "i2": f"{i2:.0f}%" if i2 is not None else NOT_AVAILABLE,
-        "q": _num(freq.get("q"), 2),
-        "q_p": _p(freq.get("q_p")),
-        "method": _text(freq.get("method")) or NOT_AVAILABLE,
-        "test": _text(freq.get("test")) or NOT_AVAILABLE,
+        "q": _num(freq.q, 2),
+        "q_p": _p(freq.q_p),
+        "method": freq.method or NOT_AVAILABLE,
+        "test": freq.test or NOT_AVAILABLE,
         "egger": f"z = {_num(egger.get('z'), 2)}, p = {_p(egger.get('p'))}" if egger else NOT_AVAILABLE,
         "trimfill": (
             f"{_count(trimfill.get('k0'))} added on the {_text(trimfill.get('side')) or '?'} side; "
