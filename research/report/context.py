@@ -34,7 +34,7 @@ from research.report.mcmc import TRACE_PREFIX, mcmc_view
 from research.report.methods import prior_views, transport_sensitivity_view, voi_assumption_view
 from research.report.reported import reported_summary
 from research.report.svg import safe_svg
-from research.results import AnalysisResult, ExactPosterior, FrequentistFit, Results
+from research.results import AnalysisResult, ExactPosterior, FrequentistFit, Results, Transport
 from research.verbal import (
     SIZE_CLASS_RULE,
     describe_change,
@@ -131,8 +131,8 @@ def _analysis_view(result: AnalysisResult, rob: list[Mapping[str, Any]], target:
         "figures": _figure_views(figures),
         "status_reason": _text(result.status_reason),
         "freq": _freq_view(result.frequentist, outcome) if result.frequentist else None,
-        "bayes": _bayes_view(bayes, outcome) if bayes else None,
-        "transport": _transport_view(transport, outcome) if transport else None,
+        "bayes": _bayes_view(result.bayes, outcome) if result.bayes else None,
+        "transport": _transport_view(result.transport, outcome) if result.transport else None,
         "mcmc": mcmc_view(a["mcmc"], bayes, figures),
         "reported_summary": None,  # filled in by build_context, which knows the gap register
     }
@@ -285,45 +285,43 @@ def _freq_view(freq: FrequentistFit, outcome: str) -> dict[str, Any]:
     }
 
 
-def _bayes_view(bayes: Mapping[str, Any], outcome: str) -> dict[str, Any]:
-    mu = _mapping(bayes.get("mu"))
-    tau = _mapping(bayes.get("tau"))
-    pred = _mapping(bayes.get("predictive"))
-    diag = _mapping(bayes.get("diagnostics"))
-    priors = _mapping(bayes.get("priors"))
+def _bayes_view(bayes: ExactPosterior, outcome: str) -> dict[str, Any]:
+    mu, tau, pred = bayes.mu, bayes.tau, bayes.predictive
+    diag = bayes.diagnostics.to_dict() if bayes.diagnostics else {}
+    priors = {k: v for k, v in (bayes.priors or {}).items() if v is not None}
+    has_tau = any(v is not None for v in (tau.mean, tau.q025, tau.q975))
     return {
-        "effect": describe_change(_float(mu.get("mean")), outcome),
-        "pct": _pct(mu.get("mean")),
-        "cri": describe_interval(_float(mu.get("q025")), _float(mu.get("q975"))),
-        "tau": f"{_num(tau.get('mean'), 3)} (95% CrI {_pair(tau.get('q025'), tau.get('q975'), 3)})" if tau else NOT_AVAILABLE,
-        "predictive": describe_interval(_float(pred.get("q025")), _float(pred.get("q975"))),
-        "p_benefit": _prob(bayes.get("p_benefit")),
-        "p_benefit_term": _term(bayes.get("p_benefit")),
-        "p_pred_benefit": _prob(bayes.get("p_pred_benefit")),
-        "p_pred_benefit_term": _term(bayes.get("p_pred_benefit")),
+        "effect": describe_change(mu.mean, outcome),
+        "pct": _pct(mu.mean),
+        "cri": describe_interval(mu.q025, mu.q975),
+        "tau": f"{_num(tau.mean, 3)} (95% CrI {_pair(tau.q025, tau.q975, 3)})" if has_tau else NOT_AVAILABLE,
+        "predictive": describe_interval(pred.q025, pred.q975),
+        "p_benefit": _prob(bayes.p_benefit),
+        "p_benefit_term": _term(bayes.p_benefit),
+        "p_pred_benefit": _prob(bayes.p_pred_benefit),
+        "p_pred_benefit_term": _term(bayes.p_pred_benefit),
         "priors": ", ".join(f"{k}: {v}" for k, v in priors.items()) if priors else NOT_AVAILABLE,
-        "method": _text(bayes.get("method")) or NOT_AVAILABLE,
+        "method": bayes.method or NOT_AVAILABLE,
         "diagnostics": (
             f"{'OK' if diag.get('ok') else 'PROBLEM'}: R-hat max {_num(diag.get('rhat_max'), 3)}, "
             f"bulk ESS min {_count(diag.get('ess_bulk_min'))}, divergences {_count(diag.get('divergences'))}"
             if diag
-            else "numerical integration, no sampler to diagnose" if bayes.get("method") == "exact" else NOT_AVAILABLE
+            else "numerical integration, no sampler to diagnose" if bayes.method == "exact" else NOT_AVAILABLE
         ),
-        "diagnostics_ok": bool(diag.get("ok")) if diag else bayes.get("method") == "exact",
-        **prior_views(bayes),
+        "diagnostics_ok": bool(diag.get("ok")) if diag else bayes.method == "exact",
+        **prior_views(bayes.to_dict()),
     }
 
 
-def _transport_view(transport: Mapping[str, Any], outcome: str) -> dict[str, Any]:
+def _transport_view(transport: Transport, outcome: str) -> dict[str, Any]:
     """What the target can expect, from the transported ratio (median and 95% interval)."""
-    pred = _mapping(transport.get("predictive"))
-    ratio = _mapping(transport.get("ratio"))
-    target = _text(transport.get("target")) or "the target city"
+    pred, ratio = transport.predictive, transport.ratio
+    target = transport.target or "the target city"
     middle, low, high = (_log(ratio.get(k)) for k in ("median", "q025", "q975"))
     if middle is None or low is None or high is None:  # no ratio: the predictive log ratio says the same
-        middle, low, high = (_float(pred.get(k)) for k in ("median", "q025", "q975"))
+        middle, low, high = pred.median, pred.q025, pred.q975
         if middle is None:
-            middle = _float(pred.get("mean"))
+            middle = pred.mean
     expected = describe_change(middle, outcome)
     if expected == NOT_AVAILABLE or low is None or high is None:
         plain = NOT_AVAILABLE
@@ -337,11 +335,11 @@ def _transport_view(transport: Mapping[str, Any], outcome: str) -> dict[str, Any
         "effect": expected,
         "interval": describe_interval(low, high),
         "plain": plain,
-        "p_benefit": _prob(transport.get("p_benefit")),
-        "p_benefit_term": _term(transport.get("p_benefit")),
-        "assumptions": [_plain_assumption(str(x)) for x in _list(transport.get("assumptions"))],
-        "flag": _text(transport.get("flag")),
-        **transport_sensitivity_view(transport),
+        "p_benefit": _prob(transport.p_benefit),
+        "p_benefit_term": _term(transport.p_benefit),
+        "assumptions": [_plain_assumption(str(x)) for x in transport.assumptions],
+        "flag": _text(transport.flag),
+        **transport_sensitivity_view(transport.to_dict()),
     }
 
 
