@@ -143,3 +143,20 @@ def test_doctests(module):
     imported = __import__(module, fromlist=["_"])
     failures, tried = doctest.testmod(imported, optionflags=doctest.NORMALIZE_WHITESPACE)
     assert tried > 0 and failures == 0
+
+
+def test_the_exact_posterior_exports_an_inference_data_for_arviz():
+    import warnings
+
+    import arviz as az
+
+    posterior = research.exact_meta([-0.89, -1.59, -1.35, -1.44], [0.33, 0.19, 0.42, 0.02])  # BCG trials 1-4
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", FutureWarning)  # none may reach the user
+        idata = posterior.to_inference_data(draws=2000, chains=2, seed=1)
+    summary = az.summary(idata, kind="stats", hdi_prob=0.95)
+    assert list(summary.index) == ["mu", "tau", "theta_new"]
+    draws = idata.posterior
+    assert float(draws["mu"].quantile(0.975)) == pytest.approx(posterior.mu.q975, abs=0.01)
+    assert float(draws["tau"].median()) == pytest.approx(posterior.tau.median, rel=0.02)
+    assert float(draws["theta_new"].quantile(0.025)) == pytest.approx(posterior.predictive().q025, abs=0.02)
