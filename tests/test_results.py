@@ -160,3 +160,12 @@ def test_the_exact_posterior_exports_an_inference_data_for_arviz():
     assert float(draws["mu"].quantile(0.975)) == pytest.approx(posterior.mu.q975, abs=0.01)
     assert float(draws["tau"].median()) == pytest.approx(posterior.tau.median, rel=0.02)
     assert float(draws["theta_new"].quantile(0.025)) == pytest.approx(posterior.predictive().q025, abs=0.02)
+
+
+def test_the_command_line_lists_the_store_kinds_without_loading_the_schema():
+    from research.commands.store import RECORD_KINDS
+    from research.store.schema import RECORD_TYPES
+
+    assert RECORD_KINDS == tuple(RECORD_TYPES)
+    code = "import sys, research.cli; assert 'research.store.schema' not in sys.modules and 'numpy' not in sys.modules"
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
