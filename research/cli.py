@@ -18,7 +18,6 @@ from rich.markup import escape
 
 import research.commands
 from research.errors import InputError
-from research.store.loader import EvidenceError
 
 app = typer.Typer(
     name="research",
@@ -67,11 +66,29 @@ def main(argv: list[str] | None = None) -> int:
         app(args=argv, standalone_mode=True)
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-    except EvidenceError as exc:
+    except KeyboardInterrupt:
+        err.print("interrupted", highlight=False)
+        return 130
+    except Exception as exc:  # noqa: BLE001 - sorted below; the store's error class loads only with the store
+        return _failure(exc)
+    return 0
+
+
+def _is_evidence_error(exc: BaseException) -> bool:
+    # the store is imported only by commands that read it, and only they can raise its error
+    loader = sys.modules.get("research.store.loader")
+    return loader is not None and isinstance(exc, loader.EvidenceError)
+
+
+def _failure(exc: Exception) -> int:
+    """The exit code for an error, after saying what went wrong."""
+    if _is_evidence_error(exc):
         err.print(f"[bold red]Invalid evidence[/]: {len(exc.problems)} problem(s)", highlight=False)
         for problem in exc.problems:
             err.print(f"  {problem}", highlight=False, markup=False)
         return 2
+    try:
+        raise exc
     except InputError as exc:
         err.print(f"[bold red]Error[/]: {escape(str(exc))}", highlight=False)
         return 2
@@ -89,12 +106,8 @@ def main(argv: list[str] | None = None) -> int:
         err.print(f"[bold red]Error[/]: {escape(str(exc.filename))}: {escape(exc.strerror or str(exc))}",
                   highlight=False)
         return 2
-    except KeyboardInterrupt:
-        err.print("interrupted", highlight=False)
-        return 130
     except Exception as exc:  # noqa: BLE001 - the last line of defence
         return _internal_error(exc)
-    return 0
 
 
 if __name__ == "__main__":

@@ -9,10 +9,9 @@ build stops early.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import io
 import json
-import math
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping
@@ -20,34 +19,32 @@ from typing import Any, Callable, Mapping
 import numpy as np
 import pandas as pd
 
-import research
 from research.analyses import Analysis, load_analyses
 from research.bayes.cache import DEFAULT_CACHE
 from research.dataset import as_arrays, effect_table, select
 from research.errors import InputError
-from research.store.loader import EvidenceError, Problem, Store, evidence_files, load_store
-from research.store.write import atomic_write_text
+from research.results import (
+    RESULTS_NAME,
+    Grade,
+    McmcThresholds,
+    Results,
+    clean,
+    input_fingerprint,
+    up_to_date,
+)
+from research.store.loader import EvidenceError, Problem, Store, load_store
+from research.thresholds import MIN_K_SENSITIVITY, VOI_DECISION_PROBABILITY
 from research.verbal import SIZE_CLASS_RULE, direction, size_class
 
 Progress = Callable[[str], None]
-RESULTS_NAME = "results.json"
-VOI_DECISION_PROBABILITY = 0.9  # "benefit established" when P(benefit) reaches this
 
 
 # --------------------------------------------------------------------------- fingerprint
 
 
 def fingerprint(evidence: Path, analyses_dir: Path) -> str:
-    """Hash of every input that can change the output: evidence, declarations and code."""
-    digest = hashlib.sha256()
-    paths = [p for _, p in evidence_files(evidence)]
-    paths += sorted(analyses_dir.glob("*.yaml")) if analyses_dir.is_dir() else []
-    package = Path(research.__file__).parent
-    paths += sorted(p for p in package.rglob("*") if p.is_file() and p.suffix in {".py", ".html", ".j2", ".css"})
-    for path in paths:
-        digest.update(f"{path.parent.name}/{path.name}".encode())
-        digest.update(path.read_bytes())
-    return digest.hexdigest()
+    """Hash of every input that can change the output: evidence, declarations, code and library versions."""
+    return input_fingerprint(evidence, analyses_dir).digest
 
 
 # --------------------------------------------------------------------------- helpers
@@ -55,19 +52,7 @@ def fingerprint(evidence: Path, analyses_dir: Path) -> str:
 
 def _clean(value: Any) -> Any:
     """JSON-safe copy: NaN and infinities become None, numpy scalars become Python numbers."""
-    if isinstance(value, dict):
-        return {str(k): _clean(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_clean(v) for v in value]
-    if isinstance(value, (np.floating, float)):
-        return None if not math.isfinite(float(value)) else float(value)
-    if isinstance(value, np.integer):
-        return int(value)
-    if isinstance(value, np.bool_):
-        return bool(value)
-    if value is pd.NA:
-        return None
-    return value
+    return clean(value)
 
 
 def _svg(figure) -> str:
@@ -103,7 +88,6 @@ EVALUATION_RULES = {
                       "then the one with the smallest variance",
     "multilevel": "all estimates kept; the evaluation is modelled as a cluster (multilevel model)",
 }
-MIN_K_SENSITIVITY = 2  # a pool of one is a single study, not a sensitivity analysis
 
 
 @dataclass
@@ -474,11 +458,13 @@ def _prior_sensitivity(analysis: Analysis, frame: pd.DataFrame) -> dict[str, Any
 
 
 def run_analysis(analysis: Analysis, table: pd.DataFrame, cache_dir: Path | None = None,
-                 progress: Progress | None = None, notes: Mapping[str, str] | None = None) -> dict[str, Any]:
+                 progress: Progress | None = None, notes: Mapping[str, str] | None = None,
+                 mcmc: bool = True, figures: bool = True) -> dict[str, Any]:
     """Run one declared analysis on the effect table; the result is plain data (JSON-ready).
 
     ``notes`` maps estimate ids to their recorded notes: a published result with no single figure
-    (a range across studies) is shown in its recorded wording."""
+    (a range across studies) is shown in its recorded wording. ``mcmc=False`` leaves out the
+    declared MCMC fits and ``figures=False`` the plots (what a claim check does not need)."""
     selection = select_estimates(analysis, table)
     pooled = selection.pooled
     pooled_what = analysis.outcome_family or (
@@ -524,8 +510,8 @@ def run_analysis(analysis: Analysis, table: pd.DataFrame, cache_dir: Path | None
         result["transport"] = _clean(_transport(analysis, pooled))
     if analysis.value_of_information:
         result["value_of_information"] = _clean(_value_of_information(analysis, pooled))
-    result["mcmc"], mcmc_fits = _mcmc(analysis, pooled, cache_dir, progress)
-    result["figures"] = _figures(analysis, pooled, fit, posterior, mcmc_fits)
+    result["mcmc"], mcmc_fits = _mcmc(analysis, pooled, cache_dir, progress) if mcmc else ([], [])
+    result["figures"] = _figures(analysis, pooled, fit, posterior, mcmc_fits) if figures else {}
     return result
 
 
@@ -610,7 +596,13 @@ def _mcmc(analysis: Analysis, frame: pd.DataFrame, cache_dir: Path | None,
                               tau_prior=analysis.bayes.tau_prior, draws=spec.draws, tune=spec.tune,
                               chains=spec.chains, seed=spec.seed, target_accept=spec.target_accept,
                               cache_dir=cache_dir))
-    return [_clean(f.to_dict()) for f in fits], fits
+    from research.bayes.mcmc import DiagnosticThresholds
+
+    thresholds = McmcThresholds(**dataclasses.asdict(DiagnosticThresholds())).to_dict()
+    rows = [f.to_dict() for f in fits]
+    for row in rows:
+        row["diagnostics"] = {**row["diagnostics"], "thresholds": thresholds}
+    return [_clean(row) for row in rows], fits
 
 
 def _figures(analysis: Analysis, frame: pd.DataFrame, fit, posterior, mcmc_fits=()) -> dict[str, str]:
@@ -720,11 +712,26 @@ def _shown_path(path: Path) -> str:
         return f"{path.parent.name}/{path.name}"
 
 
+def grade_analyses(store: Store, analyses: Mapping[str, dict]) -> None:
+    """GRADE each analysis once (research.grade), against the target it names, and store the
+    assessment in its result as ``grade``."""
+    from research.grade import assess_certainty, target_of
+
+    rob = [r.model_dump(mode="json") for r in store["risk_of_bias"]]
+    dates = {f.id: f.date for f in store["facts"]}
+    for result in analyses.values():
+        target = target_of(result, store["targets"], dates)
+        result["grade"] = Grade.from_assessment(assess_certainty(result, rob, target)).to_dict()
+
+
 @dataclass
 class BuildOutcome:
+    """What a build did: the results (plain data; ``model`` is the same as typed Results) and the files written."""
+
     results: dict[str, Any]
     written: list[Path]
     up_to_date: bool
+    model: Results | None = None
 
 
 def build(
@@ -736,31 +743,38 @@ def build(
     today: dt.date | None = None,
     cache_dir: Path | None = DEFAULT_CACHE,
 ) -> BuildOutcome:
-    """Validate, analyse, check claims and write the report. Skips the work when nothing changed."""
+    """Validate, analyse, check claims and write the report. Skips the work when nothing changed.
+
+    The results are written once, as :class:`research.results.Results`, to ``reports/results.json``;
+    the claims and the report read that typed form.
+    """
     from research.bayes.voi import GAP_RANK_RULE
     from research.claims import evaluate_claims
     from research.report import render_html, render_markdown
 
     evidence, analyses_dir, reports = Path(evidence), Path(analyses_dir), Path(reports)
     step = progress or (lambda _message: None)
-    inputs_hash = fingerprint(evidence, analyses_dir)
+    inputs = input_fingerprint(evidence, analyses_dir)
     results_path = reports / RESULTS_NAME
-    outputs = [results_path, reports / "index.html", reports / "summary.md"]
-    if not force and all(p.exists() for p in outputs):
-        previous = json.loads(results_path.read_text(encoding="utf-8"))
-        if previous.get("evidence_fingerprint") == inputs_hash:
-            return BuildOutcome(previous, [], up_to_date=True)
+    previous = None if force else up_to_date(evidence, analyses_dir, reports, inputs)
+    if previous is not None:
+        return BuildOutcome(previous.to_dict(), [], up_to_date=True, model=previous)
 
     step("validating the evidence store")
     store = load_store(evidence)
     table = effect_table(store)
     analyses = run_analyses(store, analyses_dir, progress=step, cache_dir=cache_dir, table=table)
+    grade_analyses(store, analyses)
     step("checking claims")
-    verdicts = evaluate_claims(store, analyses, checks_path=analyses_dir / "claim-checks.yaml")
+    from research.claims.checks.causal import estimate_rows
+
+    estimates = estimate_rows(table)
+    verdicts = evaluate_claims(store, analyses, checks_path=analyses_dir / "claim-checks.yaml", estimates=estimates)
     pooled = {i for r in analyses.values() if r["status"] == "ok" for i in r["inputs"]}  # only what was pooled
-    results = _clean({
+    results = Results.model_validate(_clean({
         "generated_at": (today or dt.date.today()).isoformat(),
-        "evidence_fingerprint": inputs_hash,
+        "evidence_fingerprint": inputs.digest,
+        "inputs": inputs.to_dict(),
         "store": {"counts": {k: len(v) for k, v in store.records.items()}, "flow": store_flow(store, table, pooled)},
         "analyses": list(analyses.values()),
         "claims": [v.to_dict() for v in verdicts],
@@ -769,14 +783,14 @@ def build(
         "risk_of_bias": _risk_of_bias(store),
         "targets": _targets(store),
         "claim_sources": _claim_sources(store),
-    })
+        "estimates": estimates,
+    }))
     step("writing the report")
     reports.mkdir(parents=True, exist_ok=True)
     written = [render_html(results, reports / "index.html"),
                render_markdown(results, reports / "summary.md", results_file=_shown_path(results_path))]
-    atomic_write_text(results_path, json.dumps(results, indent=1, ensure_ascii=False) + "\n")
-    written.append(results_path)
-    return BuildOutcome(results, written, up_to_date=False)
+    written.append(results.write(results_path))
+    return BuildOutcome(results.to_dict(), written, up_to_date=False, model=results)
 
 
-__all__ = ["build", "run_analyses", "run_analysis", "rank_gaps", "fingerprint", "store_flow"]
+__all__ = ["build", "fingerprint", "grade_analyses", "rank_gaps", "run_analyses", "run_analysis", "store_flow"]

@@ -94,6 +94,18 @@ def percent_change(log_ratio: float | None) -> float | None:
     return 100.0 * math.expm1(value)
 
 
+def format_percent_change(log_ratio: float | None, missing: str = "n/a") -> str:
+    """A log ratio as a signed whole percent change ("-14%"); ``missing`` when there is no number.
+
+    The one formatter of percent changes: claims, the report and GRADE say a change the same way.
+
+    >>> format_percent_change(-0.15), format_percent_change(None)
+    ('-14%', 'n/a')
+    """
+    change = percent_change(log_ratio)
+    return missing if change is None else f"{change:+.0f}%"
+
+
 def describe_change(log_ratio: float | None, noun: str = "events", digits: int = 0) -> str:
     """``-0.2`` -> ``"18% fewer events"``; ``None`` -> ``"not available"``."""
     change = percent_change(log_ratio)

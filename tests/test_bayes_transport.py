@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -81,7 +83,8 @@ def test_frame_input_fits_on_the_stated_covariates(frame, fit):
     assert result.p_benefit == pytest.approx(direct.p_benefit, abs=1e-10)
     assert result.target == "Almaty"
     assert any("country" in text for text in result.assumptions)
-    as_plain = dict(result)
+    as_plain = result.to_dict()  # a plain result object: no Mapping behaviour
+    assert not isinstance(result, Mapping)
     assert as_plain["p_benefit"] == result.p_benefit
     assert as_plain["ratio"]["median"] == pytest.approx(np.exp(result.predictive.median))
     assert "Almaty" in result.summary()

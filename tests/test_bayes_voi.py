@@ -88,7 +88,7 @@ def test_declared_analysis_names_are_accepted(frame):
     assert a[0].keys() == b[0].keys()
     for key, value in a[0].items():
         assert value == (pytest.approx(b[0][key], rel=1e-12) if isinstance(value, float) else b[0][key])
-    assert isinstance(a, list) and a[0]["gap_id"] == "g"
+    assert isinstance(a.rows, list) and not isinstance(a, list) and a[0]["gap_id"] == "g"  # a result object, not a list
 
 
 @pytest.mark.parametrize(

@@ -15,11 +15,11 @@ PACKAGE = Path(__file__).resolve().parents[1] / "research"
 
 # Lower number = lower layer. A module may import its own layer or lower ones.
 LAYERS = {
-    "errors": 0, "parallel": 0,
+    "errors": 0, "parallel": 0, "thresholds": 0,
     "store": 1,
     "effects": 2, "dataset": 2,
     "meta": 3, "bayes": 3, "local": 3, "analyses": 3,
-    "grade": 4, "verbal": 4, "claims": 4, "extract": 4,
+    "grade": 4, "verbal": 4, "claims": 4, "extract": 4, "results": 4,
     "plots": 5,
     "report": 6,
     "pipeline": 7,

@@ -38,7 +38,8 @@ def load_fit(cache_dir: Path | str | None, key: str):
     path = Path(cache_dir) / f"{key}.nc"
     if not path.exists():
         return None
-    import arviz as az
+    from research.bayes._arviz import arviz
+    az = arviz()
 
     try:
         return az.from_netcdf(path)

@@ -26,6 +26,7 @@ from research.bayes.mixture import Marginal, draws_marginal, quantiles_by_bisect
 from research.bayes.models import Design, MetaPriors, ModelSpec, build_design, build_pymc_model, covariate_parts
 from research.bayes.priors import parse_prior
 from research.errors import InputError
+from research.thresholds import ESS_PER_CHAIN, MAX_DIVERGENCES, RHAT_MAX
 
 _COMPILED: dict[str, object] = {}
 # Kolmogorov distance between posterior draws and the prior below which a parameter is
@@ -46,9 +47,9 @@ def prior_posterior_distance(draws, prior_cdf) -> float:
 class DiagnosticThresholds:
     """Pass marks (Vehtari et al. 2021): R-hat <= 1.01, bulk and tail ESS >= 100 per chain, no divergences."""
 
-    rhat_max: float = 1.01
-    ess_per_chain: float = 100.0
-    divergences: int = 0
+    rhat_max: float = RHAT_MAX
+    ess_per_chain: float = ESS_PER_CHAIN
+    divergences: int = MAX_DIVERGENCES
 
 
 @dataclass(frozen=True)
@@ -88,7 +89,8 @@ def _parameter_names(idata) -> list[str]:
 
 
 def compute_diagnostics(idata, thresholds: DiagnosticThresholds = DiagnosticThresholds()) -> Diagnostics:
-    import arviz as az
+    from research.bayes._arviz import arviz
+    az = arviz()
 
     names = _parameter_names(idata)
     chains = int(idata.posterior.sizes["chain"])
@@ -289,7 +291,8 @@ class McmcResult:
     @cached_property
     def mcse(self) -> dict[str, float]:
         """Monte Carlo standard errors of the reported mu and tau summaries."""
-        import arviz as az
+        from research.bayes._arviz import arviz
+        az = arviz()
 
         out = {}
         with warnings.catch_warnings():
@@ -302,7 +305,8 @@ class McmcResult:
 
     def parameter_table(self) -> pd.DataFrame:
         """Posterior summary with R-hat and ESS for every reported parameter."""
-        import arviz as az
+        from research.bayes._arviz import arviz
+        az = arviz()
 
         names = [n for n in ("mu", "tau", "nu", "beta", "bias", "bias_spread") if n in self.idata.posterior]
         with warnings.catch_warnings():
@@ -431,14 +435,20 @@ def mcmc_meta(
     cache_dir: Path | str | None = DEFAULT_CACHE,
     progress: bool = False,
     thresholds: DiagnosticThresholds = DiagnosticThresholds(),
+    vi=None,
 ) -> McmcResult:
     """Fit a meta-analysis model by MCMC (nutpie NUTS).
+
+    ``frame`` has ``yi``/``vi`` (and ``id``) columns, or is an array of effects with ``vi``
+    given separately, as for ``exact_meta`` and ``rma``.
 
     ``model`` is one of "random_effects", "meta_regression", "robust", "bias_adjusted".
     ``moderators`` defaults to ("setting", "monitoring") for meta_regression;
     ``bias_classes`` defaults to ``DEFAULT_BIAS_CLASSES`` for bias_adjusted. Set
     ``cache_dir=None`` to neither read nor write the fit cache.
     """
+    if vi is not None:
+        frame = pd.DataFrame({"yi": np.asarray(frame, dtype=float), "vi": np.asarray(vi, dtype=float)})
     for name, value, low in (("draws", draws, 10), ("tune", tune, 10), ("chains", chains, 1)):
         if int(value) < low:
             raise InputError(f"mcmc: {name} must be at least {low}, got {value}")

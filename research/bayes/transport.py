@@ -34,10 +34,10 @@ from research.errors import InputError
 
 
 @dataclass
-class TransportResult(Mapping):
+class TransportResult:
     """Predictive distribution of the effect at the target, on the log scale (benefit < 0).
 
-    Also reads as a mapping (the keys of ``to_dict()``), for code that stores plain data.
+    A plain result object: its fields are attributes; ``to_dict()`` gives plain data.
     """
 
     model: str
@@ -54,15 +54,6 @@ class TransportResult(Mapping):
     transport_sd: float = 0.0
     transport_sd_basis: str | None = None
     numeric_priors: dict[str, str] = field(default_factory=dict)
-
-    def __getitem__(self, key):
-        return self.to_dict()[key]
-
-    def __iter__(self):
-        return iter(self.to_dict())
-
-    def __len__(self) -> int:
-        return len(self.to_dict())
 
     @property
     def ratio(self) -> dict[str, float]:
@@ -245,6 +236,7 @@ def transport(
     transport_sd: float = 0.0,
     transport_sd_basis: str | None = None,
     missing: str = "refuse",
+    vi=None,
 ) -> TransportResult:
     """Predictive distribution of the effect at a target site.
 
@@ -257,8 +249,11 @@ def transport(
     numeric moderator, to a distribution ("normal:M,S", "uniform:L,U"). Every moderator of
     a fitted model must be stated one way or the other. ``transport_sd`` is the standard
     deviation (log scale) of what makes the target differ from the studied sites beyond
-    the moderators; ``transport_sd_basis`` says where it comes from.
+    the moderators; ``transport_sd_basis`` says where it comes from. Like ``exact_meta``, an
+    array of effects with ``vi`` given separately is accepted in place of the frame.
     """
+    if vi is not None:
+        source = pd.DataFrame({"yi": np.asarray(source, dtype=float), "vi": np.asarray(vi, dtype=float)})
     transport_sd = check_transport_sd(transport_sd)
     name = target if isinstance(target, str) else None
     if isinstance(target, dict):

@@ -252,17 +252,18 @@ class Decision:
                 "unit": self.unit, "basis": self.basis, "horizon": self.horizon, "loss": self.loss}
 
 
-class VoiResult(list):
-    """The ranked gaps: a list of row dicts (best first), with the table and the current state.
+class VoiResult:
+    """The ranked gaps (best first), with the table and the current state.
 
-    ``table`` is the same rows as a DataFrame; ``width_now`` and ``p_benefit_now``
-    describe the prediction for the target before any new data.
+    ``rows`` are the ranked gaps as dicts (iterating, indexing and ``len`` go through them);
+    ``table`` is the same rows as a DataFrame; ``width_now`` and ``p_benefit_now`` describe
+    the prediction for the target before any new data.
     """
 
     def __init__(self, table: pd.DataFrame, width_now: float, p_benefit_now: float, threshold: float,
                  decision_probability: float, n_sim: int, rank_by: str, decision: Decision | None = None,
                  evpi: float | None = None, net_benefit_now: float | None = None):
-        super().__init__(table.to_dict(orient="records"))
+        self.rows: list[dict] = table.to_dict(orient="records")
         self.table = table
         self.width_now = width_now
         self.p_benefit_now = p_benefit_now
@@ -274,6 +275,15 @@ class VoiResult(list):
         self.evpi = evpi
         self.net_benefit_now = net_benefit_now
         self.measure = MEASURE
+
+    def __iter__(self):
+        return iter(self.rows)
+
+    def __getitem__(self, index: int) -> dict:
+        return self.rows[index]
+
+    def __len__(self) -> int:
+        return len(self.rows)
 
     def to_dict(self) -> dict:
         return {

@@ -1,4 +1,4 @@
-"""What a check can read: the claim, the store, analysis results, and the steps computed so far.
+"""What a check can read: the claim, the store, typed analysis results, and the steps computed so far.
 
 Checks name their inputs as references, so the declarations in ``analyses/claim-checks.yaml``
 stay data:
@@ -23,6 +23,7 @@ from decimal import Decimal
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
+from research.results import AnalysisResult
 from research.store.loader import Store
 from research.store.schema import Claim, DataGap, EffectEstimate, Fact, Record, Source, Study
 
@@ -104,7 +105,7 @@ def year_of(date: str | None) -> int | None:
 class CheckContext:
     claim: Claim
     store: Store
-    analyses: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    analyses: Mapping[str, AnalysisResult] = field(default_factory=dict)
     steps: dict[str, Step] = field(default_factory=dict)
     evidence: list[str] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)

@@ -3,8 +3,9 @@
 Every numeric claim is compared with every fact of the same quantity and place by default
 (``checks.sources.default_comparisons``); the plan in ``analyses/claim-checks.yaml`` refines a
 claim (named facts, derived steps, a tolerance exception with its reason) and adds the checks that
-need declaring (arithmetic, causal, documented parts). The analyses are passed in as data
-(``{analysis_id: result}``), so this layer never runs the pipeline itself.
+need declaring (arithmetic, causal, documented parts). The analyses are passed in as typed
+results (``research.results.AnalysisResult``, or plain dicts of that shape, which are validated
+once on the way in), so this layer never runs the pipeline itself.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from research.errors import InputError
+from research.results import AnalysisResult, coerce_analyses
 from research.store.loader import Store
 from research.store.schema import Claim, Source
 
@@ -110,14 +112,14 @@ def _strength(ctx: CheckContext, parts: list[Part]):
 def evaluate_claim(
     claim: Claim,
     store: Store,
-    analyses: Mapping[str, Mapping[str, Any]] | None = None,
+    analyses: Mapping[str, AnalysisResult | Mapping[str, Any]] | None = None,
     plan: CheckPlan | None = None,
     shared: dict[str, Any] | None = None,
 ) -> Verdict:
     """The verdict on one claim: default comparisons, then the plan's checks and gaps (or its kind)."""
     plan = plan or CheckPlan()
     shared = {} if shared is None else shared
-    analyses = analyses or {}
+    analyses = coerce_analyses(analyses)
     entry: ClaimPlan | None = plan.for_claim(claim.id)
     base = CheckContext(claim, store, analyses, shared=shared)
     claim_date = base.claim_date()
@@ -235,13 +237,16 @@ def _sources_of(verdict: Verdict, verification: Verification) -> list[str]:
 
 def verify_claims(
     store: Store,
-    analyses: Mapping[str, Mapping[str, Any]] | None = None,
+    analyses: Mapping[str, AnalysisResult | Mapping[str, Any]] | None = None,
     plan: CheckPlan | str | Path | None = None,
+    estimates: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> Verification:
-    """Verdicts on every claim in the store. ``plan`` is a CheckPlan or the path of the checks file."""
+    """Verdicts on every claim in the store. ``plan`` is a CheckPlan or the path of the checks file;
+    ``estimates`` are the store's estimate rows as a build stored them (computed here when not given)."""
     if not isinstance(plan, CheckPlan):
         plan = load_plan(plan)
-    shared: dict[str, Any] = {}
+    analyses = coerce_analyses(analyses)
+    shared: dict[str, Any] = {"estimate_rows": dict(estimates)} if estimates else {}
     verdicts = [evaluate_claim(claim, store, analyses, plan, shared) for claim in store["claims"]]
     claims = {c.id: c for c in store["claims"]}
     warnings = [f"{plan.file}: claim '{e.claim}' is not in the evidence store" for e in plan.claims
@@ -268,8 +273,9 @@ def verify_claims(
 
 def evaluate_claims(
     store: Store,
-    analyses: Mapping[str, Mapping[str, Any]] | None = None,
+    analyses: Mapping[str, AnalysisResult | Mapping[str, Any]] | None = None,
     checks_path: str | Path | None = None,
+    estimates: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> list[Verdict]:
     """The verdicts as a list (what the pipeline stores in its results)."""
-    return verify_claims(store, analyses, checks_path).verdicts
+    return verify_claims(store, analyses, checks_path, estimates).verdicts

@@ -20,9 +20,15 @@ def build(
     force: bool = typer.Option(False, "--force", help="Rebuild even when nothing changed."),
 ) -> None:
     """Validate the store, run the declared analyses, check the claims and build the report."""
+    started = time.perf_counter()
+    from research.results import up_to_date  # answers "nothing changed" before the numerical libraries load
+
+    if not force and up_to_date(evidence, analyses, reports) is not None:
+        out.print(f"[green]up to date[/] (nothing changed since the last build; {time.perf_counter() - started:.1f} s). "
+                  "Use --force to rebuild.")
+        return
     from research.pipeline import build as run_build
 
-    started = time.perf_counter()
     columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
     with Progress(*columns, console=out, transient=True, disable=not out.is_terminal) as bar:
         task = bar.add_task("starting", total=None)

@@ -1,4 +1,10 @@
-"""Claim commands: ``claims`` (verdicts, ``--json``), ``claims diff REV``, ``claims export``, ``check ID``."""
+"""Claim commands: ``claims`` (verdicts, ``--json``), ``claims diff REV``, ``claims export``, ``check ID``.
+
+The analyses a verdict reads come, fastest first, from ``--results``, from the last build's
+``reports/results.json`` when it was computed from exactly the current evidence, declarations, code
+and library versions, or else from running only the analyses the checked claims declare (without
+MCMC unless ``--mcmc`` is given, and without figures).
+"""
 
 from __future__ import annotations
 
@@ -13,7 +19,6 @@ import typer
 
 from research.commands._common import print_json
 from research.errors import InputError
-from research.store import load_store
 
 EVIDENCE = typer.Option(Path("evidence"), "--evidence", "-e", help="Evidence store folder.")
 CHECKS = typer.Option(Path("analyses/claim-checks.yaml"), "--checks", help="Declared claim checks.")
@@ -21,32 +26,89 @@ ANALYSES_DIR = typer.Option(Path("analyses"), "--analyses", help="Folder of decl
 RESULTS = typer.Option(None, "--results", help="Analysis results as JSON (a results.json or {id: result}) "
                                                "instead of running the analyses.")
 NO_ANALYSES = typer.Option(False, "--no-analyses", help="Judge causal claims on the reviews' reported results only.")
+REPORTS = typer.Option(Path("reports"), "--reports", help="Folder of the last build: its results.json is reused when "
+                                                          "evidence, declarations and code are unchanged.")
+MCMC = typer.Option(False, "--mcmc", help="When the analyses have to be run, include their declared MCMC fits (slow).")
 
 claims_app = typer.Typer(help="Verdicts on the article's claims, computed from the evidence.",
                          invoke_without_command=True, no_args_is_help=False)
 
 
-def _analyses(store, analyses_dir: Path, results: Path | None, skip: bool) -> dict[str, Any]:
-    """Analysis results from a file, from the pipeline, or none."""
+def _read_results(path: Path) -> dict[str, Any]:
+    """Typed analysis results from a results.json or a JSON mapping of analysis id to result."""
+    from research.results import Results, coerce_analyses
+
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:  # ValueError: not JSON, or not UTF-8
+        raise InputError(f"{path}: cannot be read as JSON: {exc}") from exc
+    try:
+        if isinstance(data, dict) and isinstance(data.get("analyses"), list):
+            return Results.coerce(data).by_id()
+        if isinstance(data, dict):
+            return coerce_analyses({k: {"id": k, **v} for k, v in data.items() if isinstance(v, dict)})
+    except InputError as exc:
+        raise InputError(f"{path}: {exc}") from exc
+    raise InputError(f"{path}: expected a mapping of analysis id to result")
+
+
+def needed_analyses(checks: Path, claim_ids: set[str] | None = None) -> set[str]:
+    """Ids of the analyses that the declared checks of these claims (all claims: None) read."""
+    from research.claims import load_plan
+
+    plan = load_plan(checks)
+    needed: set[str] = set()
+    for entry in plan.claims:
+        if claim_ids is not None and entry.claim not in claim_ids:
+            continue
+        for spec in entry.checks:
+            needed.update(getattr(plan.typed_params(entry, spec), "analyses", None) or [])
+    return needed
+
+
+def _run_needed(store, analyses_dir: Path, needed: set[str] | None, mcmc: bool) -> dict[str, Any]:
+    """Run the named analyses (None: every declared one), without figures and without MCMC unless asked."""
+    if needed is not None and not needed:
+        return {}
+    from research.analyses import load_analyses
+    from research.dataset import effect_table
+    from research.pipeline import grade_analyses, run_analysis
+
+    table = effect_table(store)
+    notes = {e.id: e.note for e in store["estimates"] if e.note}
+    out = {a.id: run_analysis(a, table, notes=notes, mcmc=mcmc, figures=False)
+           for a in load_analyses(analyses_dir) if needed is None or a.id in needed}
+    grade_analyses(store, out)
+    return out
+
+
+def _analyses(store, analyses_dir: Path, results: Path | None, skip: bool, *, evidence: Path | None = None,
+              reports: Path | None = None, checks: Path | None = None, claim_ids: set[str] | None = None,
+              mcmc: bool = False) -> dict[str, Any]:
+    """Analysis results from a file, from the last build when its inputs are unchanged, from the pipeline, or none."""
     if skip:
         return {}
     if results is not None:
-        try:
-            data = json.loads(results.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:  # ValueError: not JSON, or not UTF-8
-            raise InputError(f"{results}: cannot be read as JSON: {exc}") from exc
-        if isinstance(data, dict) and isinstance(data.get("analyses"), list):
-            return {a["id"]: a for a in data["analyses"] if isinstance(a, dict) and "id" in a}
-        if isinstance(data, dict):
-            return data
-        raise InputError(f"{results}: expected a mapping of analysis id to result")
-    try:
-        from research.pipeline import run_analyses
+        return _read_results(results)
+    if evidence is not None and reports is not None:
+        from research.results import input_fingerprint, previous_results
 
-        return run_analyses(store, analyses_dir)
+        previous = previous_results(reports, input_fingerprint(evidence, analyses_dir))
+        if previous is not None:
+            return previous.by_id()
+    try:
+        # one claim: only what its checks read; every claim: every declaration (each is checked)
+        needed = needed_analyses(checks, claim_ids) if checks is not None and claim_ids is not None else None
+        return _run_needed(store, analyses_dir, needed, mcmc)
     except ImportError as exc:  # the analysis layer is optional for claim checks
         typer.echo(f"note: analyses not run ({exc}); causal claims are judged on reported results", err=True)
         return {}
+
+
+def load_store(evidence: Path):
+    from research.store import load_store as load
+
+    return load(evidence)
 
 
 def _require_checks(checks: Path) -> None:
@@ -55,12 +117,21 @@ def _require_checks(checks: Path) -> None:
         raise InputError(f"--checks {checks}: claim checks file not found")
 
 
-def _verify(evidence: Path, checks: Path, analyses_dir: Path, results: Path | None, skip: bool):
+def _verify(evidence: Path, checks: Path, analyses_dir: Path, results: Path | None, skip: bool,
+            reports: Path | None = None, claim_ids: set[str] | None = None, mcmc: bool = False):
     from research.claims import verify_claims
 
     _require_checks(checks)
     store = load_store(evidence)
-    return store, verify_claims(store, _analyses(store, analyses_dir, results, skip), checks)
+    previous = None
+    if not skip and results is None and reports is not None:
+        from research.results import input_fingerprint, previous_results
+
+        previous = previous_results(reports, input_fingerprint(evidence, analyses_dir))
+    if previous is not None:  # the last build's results and estimate rows: no numerical library needed
+        return store, verify_claims(store, previous.by_id(), checks, previous.estimates)
+    analyses = _analyses(store, analyses_dir, results, skip, checks=checks, claim_ids=claim_ids, mcmc=mcmc)
+    return store, verify_claims(store, analyses, checks)
 
 
 def _show(as_json: bool, data: Callable[[], dict], text: Callable[[], str], default=None) -> None:
@@ -87,14 +158,16 @@ def claims(
     analyses: Path = ANALYSES_DIR,
     results: Path = RESULTS,
     no_analyses: bool = NO_ANALYSES,
+    reports: Path = REPORTS,
+    mcmc: bool = MCMC,
     as_json: bool = typer.Option(False, "--json", help="Print the verdicts as JSON."),
 ) -> None:
     """List every claim with its verdict (subcommands: diff, export)."""
     ctx.obj = {"evidence": evidence, "checks": checks, "analyses": analyses, "results": results,
-               "no_analyses": no_analyses, "json": as_json}
+               "no_analyses": no_analyses, "json": as_json, "reports": reports, "mcmc": mcmc}
     if ctx.invoked_subcommand is not None:
         return
-    _, verification = _verify(evidence, checks, analyses, results, no_analyses)
+    _, verification = _verify(evidence, checks, analyses, results, no_analyses, reports, mcmc=mcmc)
     _show(as_json, verification.to_dict, verification.summary)
 
 
@@ -123,8 +196,9 @@ def diff(
     def verify(evidence_dir: Path, checks_file: Path | None):
         # a revision without a checks file is judged with the current declarations
         store = load_store(evidence_dir)
-        analyses = _analyses(store, opts["analyses"], None, opts["no_analyses"])
-        return store, verify_claims(store, analyses, checks_file if checks_file is not None else checks)
+        plan_file = checks_file if checks_file is not None else checks
+        analyses = _analyses(store, opts["analyses"], None, opts["no_analyses"], checks=plan_file, mcmc=opts["mcmc"])
+        return store, verify_claims(store, analyses, plan_file)
 
     with tempfile.TemporaryDirectory(prefix="claims-diff-") as tmp:
         old_evidence, old_checks = evidence_at(rev, evidence, Path(tmp) / "old", checks)
@@ -156,7 +230,9 @@ def _diff_with_code(rev: str, opts: dict[str, Any]) -> None:
         old_checks = Path(tmp) / rel_checks
         old_plan = yaml.safe_load(old_checks.read_text(encoding="utf-8")) if old_checks.exists() else None
     new_store = load_store(evidence)
-    new = verify_claims(new_store, _analyses(new_store, opts["analyses"], None, opts["no_analyses"]), checks)
+    new_analyses = _analyses(new_store, opts["analyses"], None, opts["no_analyses"], evidence=evidence,
+                             reports=opts["reports"], checks=checks, mcmc=opts["mcmc"])
+    new = verify_claims(new_store, new_analyses, checks)
     new_plan = yaml.safe_load(checks.read_text(encoding="utf-8")) if checks.exists() else None
     result = diff_with_code(old_verdicts, new, old_store, new_store, old_plan, new_plan, f"{rev} (its code)",
                             "working tree")
@@ -180,7 +256,7 @@ def export(
     except ValueError as exc:
         raise InputError(f"--date: expected YYYY-MM-DD, got {date!r}") from exc
     _, verification = _verify(opts["evidence"], opts["checks"], opts["analyses"], opts["results"],
-                              opts["no_analyses"])
+                              opts["no_analyses"], opts["reports"], mcmc=opts["mcmc"])
     reviews = verification.claimreviews(published, url)
     atomic_write_text(output, json.dumps(reviews, indent=1, ensure_ascii=False) + "\n")
     typer.echo(f"wrote {len(reviews)} ClaimReview objects to {output}")
@@ -193,14 +269,31 @@ def check(
     analyses: Path = ANALYSES_DIR,
     results: Path = RESULTS,
     no_analyses: bool = NO_ANALYSES,
+    reports: Path = REPORTS,
+    mcmc: bool = MCMC,
     as_json: bool = typer.Option(False, "--json", help="Print the verdict as JSON."),
 ) -> None:
-    """Explain the verdict on one claim: reasons, arithmetic, assumptions, records and gaps."""
-    _, verification = _verify(evidence, checks, analyses, results, no_analyses)
+    """Explain the verdict on one claim: reasons, arithmetic, assumptions, records and gaps.
+
+    Reuses the last build's results when nothing changed since; otherwise runs only the analyses
+    this claim's checks read (no MCMC unless --mcmc)."""
+    verification = _verification_of(claim_id, evidence, checks, analyses, results, no_analyses, reports, mcmc)
+    _show(as_json, verification[claim_id].to_dict, lambda: verification.explain(claim_id))
+
+
+def _verification_of(claim_id: str, evidence: Path, checks: Path, analyses: Path, results: Path | None,
+                     no_analyses: bool, reports: Path | None, mcmc: bool):
+    _, verification = _verify(evidence, checks, analyses, results, no_analyses, reports, {claim_id}, mcmc)
     if claim_id not in verification.claims:
         known = ", ".join(sorted(verification.claims)[:8])
         raise InputError(f"claim '{claim_id}' is not in {evidence} (claims include: {known}, ...)")
-    _show(as_json, verification[claim_id].to_dict, lambda: verification.explain(claim_id))
+    return verification
+
+
+def verify_one(claim_id: str, evidence: Path, checks: Path, analyses: Path, reports: Path | None = Path("reports"),
+               mcmc: bool = False):
+    """The verdict on one claim by the fast path of ``research check`` (see ``research.check``)."""
+    return _verification_of(claim_id, evidence, checks, analyses, None, False, reports, mcmc)[claim_id]
 
 
 def register(app: typer.Typer) -> None:

@@ -11,7 +11,6 @@ from rich.console import Console
 from rich.markup import escape
 
 from research.errors import InputError
-from research.store.write import atomic_write_text
 
 err = Console(stderr=True, soft_wrap=True)
 
@@ -68,6 +67,8 @@ def extract(
     if out is None:
         sys.stdout.write(yaml_text)
     else:
+        from research.store.write import atomic_write_text
+
         atomic_write_text(out, yaml_text)
         err.print(f"wrote {len(drafts)} draft claim(s) ({numeric} numeric) to {escape(str(out))}", highlight=False)
     if notes:

@@ -14,7 +14,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import typer
 from rich.console import Console
 
@@ -29,6 +28,7 @@ out = Console()
 
 def _column(frame, path: Path, name: str, option: str) -> np.ndarray:
     """A numeric column; every empty or non-numeric cell is an error naming row and line."""
+    import numpy as np
     import pandas as pd
 
     if name not in frame.columns:
@@ -122,6 +122,8 @@ def meta(
     except InputError as exc:
         raise InputError(f"{file}: {exc}") from exc
     except ArithmeticError as exc:  # e.g. variances so small that the weights overflow
+        import numpy as np
+
         raise InputError(f"{file}: the model cannot be fitted to these numbers ({exc}); check --yi/--vi for "
                          f"extreme values (smallest variance {np.min(v):.3g}, largest |effect| "
                          f"{np.max(np.abs(y)):.3g})") from exc

@@ -13,10 +13,18 @@ from rich.table import Table
 from rich.text import Text
 
 from research.errors import InputError
-from research.store import RECORD_TYPES, EvidenceError, Problem, export_schemas, load_store
 from research.store.files import ReadError, decode, load_yaml, read_text
-from research.store.quotes import check_quotes
-from research.store.write import add_records, atomic_write_text
+
+# The record kinds, for help texts: the store's schema loads only when a command runs
+# (tests/test_results.py checks this list against research.store.schema.RECORD_TYPES).
+RECORD_KINDS = ("sources", "claims", "facts", "studies", "estimates", "risk_of_bias", "gaps")
+
+
+def load_store(path: Path):
+    """The validated store (research.store.load_store, imported when a command reads the store)."""
+    from research.store import load_store as load
+
+    return load(path)
 
 out = Console()
 EVIDENCE = typer.Option(Path("evidence"), "--evidence", "-e", help="Evidence store folder.")
@@ -29,6 +37,9 @@ def validate(
 ) -> None:
     """Validate every record in the store (schema, values, references, duplicate ids), and check
     that each stored number is found in its own quote."""
+    from research.store import RECORD_TYPES, EvidenceError
+    from research.store.quotes import check_quotes
+
     store = load_store(path)
     quote_problems = check_quotes(store)
     if quote_problems and strict_quotes:
@@ -39,7 +50,7 @@ def validate(
 
 
 def query(
-    sql: str = typer.Argument(..., help="SQL over tables: " + ", ".join(RECORD_TYPES)),
+    sql: str = typer.Argument(..., help="SQL over tables: " + ", ".join(RECORD_KINDS)),
     evidence: Path = EVIDENCE,
     as_json: bool = typer.Option(False, "--json", help="Print rows as JSON."),
     as_csv: bool = typer.Option(False, "--csv", help="Print rows as CSV."),
@@ -50,6 +61,7 @@ def query(
 ) -> None:
     """Run one SELECT on a DuckDB index built from the store (read-only, no file access)."""
     from research.store.index import QueryError
+    from research.store import load_store
     from research.store.index import query as run_query  # pandas and duckdb load only when queried
 
     store = load_store(evidence)
@@ -72,7 +84,7 @@ def query(
 
 
 def add(
-    kind: str = typer.Argument(..., help="Record kind: " + ", ".join(RECORD_TYPES)),
+    kind: str = typer.Argument(..., help="Record kind: " + ", ".join(RECORD_KINDS)),
     file: Path = typer.Argument(..., help="YAML file with one record or a list of records ('-' for stdin)."),
     evidence: Path = EVIDENCE,
     into: str = typer.Option(
@@ -90,6 +102,9 @@ def add(
     records = data if isinstance(data, list) else [data]
     if not records or not all(isinstance(r, dict) for r in records):
         raise InputError(f"{name}: expected a mapping or a list of mappings")
+    from research.store.quotes import check_quotes
+    from research.store.write import add_records
+
     try:
         store = add_records(evidence, kind, records, into, create=create)
     except ValueError as exc:
@@ -108,12 +123,15 @@ def schema(
     out_dir: Path = typer.Option(Path("evidence/schema"), "--out", help="Folder for the JSON Schema files."),
 ) -> None:
     """Export a JSON Schema for every record type."""
+    from research.store import RECORD_TYPES, export_schemas
+    from research.store.write import atomic_write_text
+
     for kind, schema_doc in export_schemas().items():
         atomic_write_text(out_dir / f"{kind}.schema.json", json.dumps(schema_doc, indent=2) + "\n")
     out.print(f"wrote {len(RECORD_TYPES)} schemas to {out_dir}", highlight=False, markup=False)
 
 
-def _print_warnings(problems: list[Problem]) -> None:
+def _print_warnings(problems: list) -> None:
     warnings = Console(stderr=True, soft_wrap=True)
     for problem in problems:
         warnings.print(f"[yellow]warning[/] {escape(str(problem))}", highlight=False)

@@ -511,7 +511,7 @@ def _p_phrase(p: float) -> str:
 
 def rma(
     yi,
-    vi,
+    vi=None,
     mods=None,
     method: str = "REML",
     test: str = "z",
@@ -525,12 +525,23 @@ def rma(
 ) -> MetaResults:
     """Fit a random-effects meta-analysis (no ``mods``) or meta-regression, as metafor's ``rma()``.
 
-    ``yi``, ``vi``: effect sizes and their sampling variances (see ``research.effects``).
+    ``yi``, ``vi``: effect sizes and their sampling variances (see ``research.effects``), or
+    ``yi`` a frame with ``yi``/``vi`` (and ``id``) columns, as ``escalc`` returns, and no ``vi``.
     ``mods``: moderators (k values, a k x m array, a mapping name -> values, or a data frame).
     ``method``: tau² estimator REML, ML, DL, PM, HE, SJ, EB, or EE (common effect, tau² = 0).
     ``test``: "z" (Wald) or "hksj" (Knapp-Hartung; "knha" also accepted).
     ``tau2``: fix tau² at this value instead of estimating it.
     """
+    if vi is None and hasattr(yi, "columns"):  # a frame with yi/vi (and id) columns, as escalc returns
+        frame = yi
+        missing = [c for c in ("yi", "vi") if c not in frame.columns]
+        if missing:
+            raise InputError(f"rma: the data frame has no {' or '.join(missing)} column; give yi and vi")
+        if labels is None and "id" in frame.columns:
+            labels = [str(x) for x in frame["id"]]
+        yi, vi = frame["yi"].to_numpy(dtype=float), frame["vi"].to_numpy(dtype=float)
+    elif vi is None:
+        raise InputError("rma: give vi (sampling variances) with yi, or a frame with yi and vi columns")
     y, v, names = check_outcomes(yi, vi, labels)
     X, coef_names = _design(mods, mod_names, y.size, names, intercept)
     return fit_design(y, v, X, coef_names, labels=names, method=method, test=test, level=level,

@@ -13,6 +13,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Mapping
 
+from research.results import Results
+
 import jinja2
 
 from research.report.context import build_context
@@ -45,24 +47,24 @@ def _environment(kind: str) -> jinja2.Environment:
     return env
 
 
-def render_html_text(results: Mapping[str, Any]) -> str:
+def render_html_text(results: Results | Mapping[str, Any]) -> str:
     """The HTML report as a string."""
     return _environment("html").get_template("report.html.j2").render(**build_context(results))
 
 
-def render_markdown_text(results: Mapping[str, Any], results_file: str | Path | None = None) -> str:
+def render_markdown_text(results: Results | Mapping[str, Any], results_file: str | Path | None = None) -> str:
     """The Markdown summary as a string; ``results_file`` is the results file its header names."""
     return _environment("md").get_template("summary.md.j2").render(**build_context(results, results_file))
 
 
-def render_html(results: Mapping[str, Any], path: str | Path) -> Path:
+def render_html(results: Results | Mapping[str, Any], path: str | Path) -> Path:
     """Write the self-contained HTML report (inline CSS and SVG, no network at view time)."""
     out = Path(path)
     atomic_write_text(out, render_html_text(results))
     return out
 
 
-def render_markdown(results: Mapping[str, Any], path: str | Path, results_file: str | Path | None = None) -> Path:
+def render_markdown(results: Results | Mapping[str, Any], path: str | Path, results_file: str | Path | None = None) -> Path:
     """Write the Markdown summary (the file committed as ``reports/summary.md``); its header names
     ``results_file`` (the build passes the one it writes beside it)."""
     out = Path(path)

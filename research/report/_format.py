@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 from typing import Any, Mapping
 
-from research.verbal import likelihood, percent_change
+from research.verbal import format_percent_change, likelihood
 
 NOT_AVAILABLE = "not available"
 
@@ -22,8 +22,7 @@ def _term(value: Any) -> str:
 
 
 def _pct(value: Any) -> str:
-    change = percent_change(_float(value))
-    return f"{change:+.0f}%" if change is not None else NOT_AVAILABLE
+    return format_percent_change(_float(value), missing=NOT_AVAILABLE)
 
 
 def _p(value: Any) -> str:

@@ -1,6 +1,7 @@
-"""Turn the pipeline's results dict into what the templates show: plain-language sentences,
-percent changes, GRADE ratings and checked figures. No statistics are computed here beyond unit
-conversion; every number comes from the results dict.
+"""Turn the pipeline's typed results (research.results.Results) into what the templates show:
+plain-language sentences, percent changes, GRADE ratings and checked figures. No statistics are
+computed here beyond unit conversion; every number comes from the results, and the GRADE
+assessment is the one the pipeline stored.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from research.report.mcmc import TRACE_PREFIX, mcmc_view
 from research.report.methods import prior_views, transport_sensitivity_view, voi_assumption_view
 from research.report.reported import reported_summary
 from research.report.svg import safe_svg
+from research.results import AnalysisResult, ExactPosterior, FrequentistFit, Results, Transport
 from research.verbal import (
     SIZE_CLASS_RULE,
     describe_change,
@@ -57,29 +59,30 @@ VERDICTS = {  # the scale of docs/verdict-scale.md; the last two are labels of o
 }
 
 
-def build_context(results: Mapping[str, Any], results_file: Any = None) -> dict[str, Any]:
-    """Everything the HTML and Markdown templates need, derived from ``results``. Place, topic and
-    unit words come from the case's target records and analyses, never from here."""
-    results = results if isinstance(results, Mapping) else {}
-    rob_records = [r for r in _list(results.get("risk_of_bias")) if isinstance(r, Mapping)]
-    raw_analyses = [a for a in _list(results.get("analyses")) if isinstance(a, Mapping)]
-    targets = [t for t in _list(results.get("targets")) if isinstance(t, Mapping)]
-    case = _case_words(raw_analyses, targets, _list(results.get("claim_sources")))
-    analyses = [_analysis_view(a, rob_records, target_of(a, targets), case) for a in raw_analyses]
+def build_context(results: Results | Mapping[str, Any], results_file: Any = None) -> dict[str, Any]:
+    """Everything the HTML and Markdown templates need, derived from ``results`` (a mapping is validated
+    first). Place, topic and unit words come from the case's target records and analyses, never from here."""
+    results = Results.coerce(results if isinstance(results, (Results, Mapping)) else {})
+    rob_records = results.risk_of_bias
+    dump = results.to_dict()
+    targets = [t for t in _list(dump.get("targets")) if isinstance(t, Mapping)]
+    raw_analyses = [a.to_dict() for a in results.analyses]
+    case = _case_words(raw_analyses, targets, _list(dump.get("claim_sources")))
+    analyses = [_analysis_view(a, rob_records, target_of(raw, targets), case)
+                for a, raw in zip(results.analyses, raw_analyses)]
     analyses.sort(key=lambda a: not a["ok"])  # analyses with a pooled estimate first; order otherwise kept
-    claims = [_claim_view(c) for c in _list(results.get("claims")) if isinstance(c, Mapping)]
-    gaps = _ranked_gaps([g for g in _list(results.get("gaps")) if isinstance(g, Mapping)])
+    claims = [_claim_view(c.to_dict()) for c in results.claims]
+    gaps = _ranked_gaps(results.gaps)
     for view in analyses:
         if view["reported"]:  # the reviews' own figures stand beside every analysis, pooled or not
             view["reported_summary"] = reported_summary(view, gaps)
-    store = results.get("store") if isinstance(results.get("store"), Mapping) else {}
-    flow = store.get("flow") if isinstance(store.get("flow"), Mapping) else {}
-    counts = store.get("counts") if isinstance(store.get("counts"), Mapping) else {}
+    flow = results.store.flow
+    counts = results.store.counts
     headline = _headline(analyses)
     blocks = _summary_blocks(analyses, headline, claims)
-    fingerprint = str(results.get("evidence_fingerprint") or "")
+    fingerprint = results.evidence_fingerprint or ""
     return {
-        "generated_at": str(results.get("generated_at") or NOT_AVAILABLE),
+        "generated_at": results.generated_at or NOT_AVAILABLE,
         "fingerprint": fingerprint or NOT_AVAILABLE,
         "fingerprint_short": fingerprint[:12] if fingerprint else NOT_AVAILABLE,
         "results_file": str(results_file or "results.json"),
@@ -90,7 +93,7 @@ def build_context(results: Mapping[str, Any], results_file: Any = None) -> dict[
         "claims": claims,
         "verdict_counts": _verdict_counts(claims),
         "gaps": gaps,
-        "gap_rank_rule": _text(results.get("gap_rank_rule")),
+        "gap_rank_rule": _text(results.gap_rank_rule),
         "top_gaps": gaps[:3],
         "counts": [(k.replace("_", " "), _count(v)) for k, v in counts.items()],
         "flow": {k: _count(v) for k, v in flow.items()},
@@ -140,44 +143,47 @@ def _case_words(analyses: list[Mapping[str, Any]], targets: list[Mapping[str, An
     }
 
 
-def _analysis_view(a: Mapping[str, Any], rob: list[Mapping[str, Any]], target: TransportTarget | None,
+def _analysis_view(result: AnalysisResult, rob: list[Mapping[str, Any]], target: TransportTarget | None,
                    case: Mapping[str, Any]) -> dict[str, Any]:
-    freq = _mapping(a.get("frequentist"))
-    bayes = _mapping(a.get("bayes"))
-    transport = _mapping(a.get("transport"))
-    outcome_full = _text(a.get("outcome")) or "events"
+    a = result.to_dict()  # the sub-views below format plain numbers; the fields are typed by the model
+    freq = a["frequentist"] or {}
+    bayes = a["bayes"] or {}
+    transport = a["transport"] or {}
+    outcome_full = result.outcome or "events"
     # sentences read better without the bracketed measure, e.g. "crashes at enforced sites (CMF, after/before)"
     outcome = re.sub(r"\s*\([^)]*\)", "", outcome_full).strip() or outcome_full
-    grade = assess_certainty(a, rob, target)
-    figures = _mapping(a.get("figures"))
+    # GRADE is assessed once by the pipeline; results written elsewhere without it are assessed here
+    grade = result.grade.to_assessment() if result.grade and result.grade.certainty else assess_certainty(a, rob, target)
+    figures = result.figures
     unit = _text(a.get("unit")) or (target.setting_type if target else case["unit"])
     units = _text(a.get("units")) or (target.setting_plural if target else case["units"])
     view = {
         "unit": unit,
         "units": units,
         "place": target.name if target else None,
-        "id": _text(a.get("id")) or NOT_AVAILABLE,
-        "title": _text(a.get("title")) or _text(a.get("id")) or "Untitled analysis",
-        "question": _text(a.get("question")),
-        "intervention": _text(a.get("intervention")) or "the intervention",
+        "id": result.id or NOT_AVAILABLE,
+        "title": result.title or result.id or "Untitled analysis",
+        "question": _text(result.question),
+        "intervention": result.intervention or "the intervention",
         "outcome": outcome,
         "outcome_full": outcome_full,
-        "k": _count(a.get("k")),
-        "status": _text(a.get("status")) or NOT_AVAILABLE,
-        "ok": a.get("status") == "ok",
-        "gap_ids": [str(g) for g in _list(a.get("gaps"))],
+        "k": _count(result.k),
+        "status": result.status or NOT_AVAILABLE,
+        "ok": result.ok,
+        "gap_ids": list(result.gaps),
         "not_evaluated_ids": [str(g) for g in _list(a.get("not_evaluated"))],
-        "inputs": [str(i) for i in _list(a.get("inputs"))],
-        "studies": [_study_view(s) for s in _list(a.get("studies")) if isinstance(s, Mapping)],
-        "reported": [_reported_view(r) for r in _list(a.get("reported")) if isinstance(r, Mapping)],
+        "inputs": list(result.inputs),
+        "studies": [_study_view(s) for s in result.studies],
+        "reported": [_reported_view(r) for r in result.reported],
         "grade": grade,
         "grade_rows": _grade_rows(grade),
         "figures": _figure_views(figures, unit),
-        "status_reason": _text(a.get("status_reason")),
-        "freq": _freq_view(freq, outcome) if freq else None,
-        "bayes": _bayes_view(bayes, outcome) if bayes else None,
-        "transport": _transport_view(transport, outcome, target.name if target else None) if transport else None,
-        "mcmc": mcmc_view(_list(a.get("mcmc")), bayes, figures),
+        "status_reason": _text(result.status_reason),
+        "freq": _freq_view(result.frequentist, outcome) if result.frequentist else None,
+        "bayes": _bayes_view(result.bayes, outcome) if result.bayes else None,
+        "transport": (_transport_view(result.transport, outcome, target.name if target else None)
+                      if result.transport else None),
+        "mcmc": mcmc_view(a["mcmc"], bayes, figures),
         "reported_summary": None,  # filled in by build_context, which knows the gap register
     }
     words = likelihood_word_allowed(grade.certainty)
@@ -189,19 +195,19 @@ def _analysis_view(a: Mapping[str, Any], rob: list[Mapping[str, Any]], target: T
                     part[key] = f"no likelihood word at {grade.label.lower()} certainty"
     named = {**transport, "target": view["transport"]["target"]} if view["transport"] else transport
     view["benefit"] = _benefit(named, bayes, outcome, words, unit, units)
-    low, high = _pooled_interval(freq, bayes)
-    view["sensitivity"] = _sensitivity_view(_mapping(a.get("sensitivity")))
-    view["meta_regression"] = _regression_view(_mapping(a.get("meta_regression")))
-    view["outcome_model"] = _regression_view(_mapping(a.get("outcome_model")))
-    view["other_outcomes"] = [_study_view(s) for s in _list(a.get("other_outcomes")) if isinstance(s, Mapping)]
-    view["duplicates"] = [d for d in _list(a.get("duplicates")) if isinstance(d, Mapping)]
+    low, high = _pooled_interval(result.frequentist, result.bayes)
+    view["sensitivity"] = _sensitivity_view(a["sensitivity"] or {})
+    view["meta_regression"] = _regression_view(result.meta_regression or {})
+    view["outcome_model"] = _regression_view(result.outcome_model or {})
+    view["other_outcomes"] = [_study_view(s) for s in result.other_outcomes]
+    view["duplicates"] = list(result.duplicates)
     view["own_rows"] = _own_rows(view["studies"] + view["other_outcomes"])
-    view["evaluation_rule"] = _text(_mapping(a.get("evaluation_rule")).get("text"))
-    view["pooled_family"] = _text(a.get("outcome_family"))
+    view["evaluation_rule"] = _text(result.evaluation_rule.text) if result.evaluation_rule else ""
+    view["pooled_family"] = _text(result.outcome_family)
     if view["ok"]:
-        estimate = _float(freq.get("estimate"))
-        if estimate is None:
-            estimate = _float(_mapping(bayes.get("mu")).get("mean"))
+        estimate = result.frequentist.estimate if result.frequentist else None
+        if estimate is None and result.bayes is not None:
+            estimate = result.bayes.mu.mean
         view["statement"] = plain_language_statement(grade.certainty, view["intervention"], outcome, low, high,
                                                      estimate=estimate)
         if view["sensitivity"] and view["sensitivity"]["headline_note"]:
@@ -297,31 +303,29 @@ def _regression_view(reg: Mapping[str, Any]) -> dict[str, Any] | None:
     }
 
 
-def _pooled_interval(freq: Mapping[str, Any], bayes: Mapping[str, Any]) -> tuple[float | None, float | None]:
-    low, high = _float(freq.get("ci_low")), _float(freq.get("ci_high"))
-    if low is None or high is None:
-        mu = _mapping(bayes.get("mu"))
-        low, high = _float(mu.get("q025")), _float(mu.get("q975"))
+def _pooled_interval(freq: FrequentistFit | None, bayes: ExactPosterior | None) -> tuple[float | None, float | None]:
+    low, high = (freq.ci_low, freq.ci_high) if freq else (None, None)
+    if (low is None or high is None) and bayes is not None:
+        low, high = bayes.mu.q025, bayes.mu.q975
     return low, high
 
 
-def _freq_view(freq: Mapping[str, Any], outcome: str) -> dict[str, Any]:
-    i2 = _float(freq.get("i2"))  # percent, as metafor reports it
-    bias = _mapping(freq.get("bias"))
-    egger = _mapping(bias.get("egger"))
-    trimfill = _mapping(bias.get("trimfill"))
+def _freq_view(freq: FrequentistFit, outcome: str) -> dict[str, Any]:
+    i2 = freq.i2  # percent, as metafor reports it
+    egger = (freq.bias.egger if freq.bias else None) or {}
+    trimfill = (freq.bias.trimfill if freq.bias else None) or {}
     return {
-        "effect": describe_change(_float(freq.get("estimate")), outcome),
-        "pct": _pct(freq.get("estimate")),
-        "ci": describe_interval(_float(freq.get("ci_low")), _float(freq.get("ci_high"))),
-        "pi": describe_interval(_float(freq.get("pi_low")), _float(freq.get("pi_high"))),
-        "tau2": _num(freq.get("tau2"), 4),
-        "tau2_ci": _pair(freq.get("tau2_ci_low"), freq.get("tau2_ci_high"), 4),
+        "effect": describe_change(freq.estimate, outcome),
+        "pct": _pct(freq.estimate),
+        "ci": describe_interval(freq.ci_low, freq.ci_high),
+        "pi": describe_interval(freq.pi_low, freq.pi_high),
+        "tau2": _num(freq.tau2, 4),
+        "tau2_ci": _pair(freq.tau2_ci_low, freq.tau2_ci_high, 4),
         "i2": f"{i2:.0f}%" if i2 is not None else NOT_AVAILABLE,
-        "q": _num(freq.get("q"), 2),
-        "q_p": _p(freq.get("q_p")),
-        "method": _text(freq.get("method")) or NOT_AVAILABLE,
-        "test": _text(freq.get("test")) or NOT_AVAILABLE,
+        "q": _num(freq.q, 2),
+        "q_p": _p(freq.q_p),
+        "method": freq.method or NOT_AVAILABLE,
+        "test": freq.test or NOT_AVAILABLE,
         "egger": f"z = {_num(egger.get('z'), 2)}, p = {_p(egger.get('p'))}" if egger else NOT_AVAILABLE,
         "trimfill": (
             f"{_count(trimfill.get('k0'))} added on the {_text(trimfill.get('side')) or '?'} side; "
@@ -337,24 +341,23 @@ def _sci(value: Any) -> str:
     return f"{x:.1e}" if x is not None else NOT_AVAILABLE
 
 
-def _bayes_view(bayes: Mapping[str, Any], outcome: str) -> dict[str, Any]:
-    mu = _mapping(bayes.get("mu"))
-    tau = _mapping(bayes.get("tau"))
-    pred = _mapping(bayes.get("predictive"))
-    diag = _mapping(bayes.get("diagnostics"))
-    priors = _mapping(bayes.get("priors"))
+def _bayes_view(bayes: ExactPosterior, outcome: str) -> dict[str, Any]:
+    mu, tau, pred = bayes.mu, bayes.tau, bayes.predictive
+    diag = bayes.diagnostics.to_dict() if bayes.diagnostics else {}
+    priors = {k: v for k, v in (bayes.priors or {}).items() if v is not None}
+    has_tau = any(v is not None for v in (tau.mean, tau.q025, tau.q975))
     return {
-        "effect": describe_change(_float(mu.get("mean")), outcome),
-        "pct": _pct(mu.get("mean")),
-        "cri": describe_interval(_float(mu.get("q025")), _float(mu.get("q975"))),
-        "tau": f"{_num(tau.get('mean'), 3)} (95% CrI {_pair(tau.get('q025'), tau.get('q975'), 3)})" if tau else NOT_AVAILABLE,
-        "predictive": describe_interval(_float(pred.get("q025")), _float(pred.get("q975"))),
-        "p_benefit": _prob(bayes.get("p_benefit")),
-        "p_benefit_term": _term(bayes.get("p_benefit")),
-        "p_pred_benefit": _prob(bayes.get("p_pred_benefit")),
-        "p_pred_benefit_term": _term(bayes.get("p_pred_benefit")),
+        "effect": describe_change(mu.mean, outcome),
+        "pct": _pct(mu.mean),
+        "cri": describe_interval(mu.q025, mu.q975),
+        "tau": f"{_num(tau.mean, 3)} (95% CrI {_pair(tau.q025, tau.q975, 3)})" if has_tau else NOT_AVAILABLE,
+        "predictive": describe_interval(pred.q025, pred.q975),
+        "p_benefit": _prob(bayes.p_benefit),
+        "p_benefit_term": _term(bayes.p_benefit),
+        "p_pred_benefit": _prob(bayes.p_pred_benefit),
+        "p_pred_benefit_term": _term(bayes.p_pred_benefit),
         "priors": ", ".join(f"{k}: {v}" for k, v in priors.items()) if priors else NOT_AVAILABLE,
-        "method": _text(bayes.get("method")) or NOT_AVAILABLE,
+        "method": bayes.method or NOT_AVAILABLE,
         "diagnostics": (
             f"{'OK' if diag.get('ok') else 'PROBLEM'}: numerical integration, no sampler; the results on "
             f"{_count(diag.get('grid_points'))} grid points and on half of them differ by at most "
@@ -363,24 +366,23 @@ def _bayes_view(bayes: Mapping[str, Any], outcome: str) -> dict[str, Any]:
             else f"{'OK' if diag.get('ok') else 'PROBLEM'}: R-hat max {_num(diag.get('rhat_max'), 3)}, "
             f"bulk ESS min {_count(diag.get('ess_bulk_min'))}, divergences {_count(diag.get('divergences'))}"
             if diag
-            else "numerical integration, no sampler to diagnose" if bayes.get("method") == "exact" else NOT_AVAILABLE
+            else "numerical integration, no sampler to diagnose" if bayes.method == "exact" else NOT_AVAILABLE
         ),
-        "diagnostics_ok": bool(diag.get("ok")) if diag else bayes.get("method") == "exact",
-        **prior_views(bayes),
+        "diagnostics_ok": bool(diag.get("ok")) if diag else bayes.method == "exact",
+        **prior_views(bayes.to_dict()),
     }
 
 
-def _transport_view(transport: Mapping[str, Any], outcome: str, place: str | None = None) -> dict[str, Any]:
+def _transport_view(transport: Transport, outcome: str, place: str | None = None) -> dict[str, Any]:
     """What the target can expect, from the transported ratio (median and 95% interval); ``place`` is the
     name of the analysis' target record, used when the transport result names none."""
-    pred = _mapping(transport.get("predictive"))
-    ratio = _mapping(transport.get("ratio"))
-    target = _text(transport.get("target")) or place or "the target"
+    pred, ratio = transport.predictive, transport.ratio
+    target = transport.target or place or "the target"
     middle, low, high = (_log(ratio.get(k)) for k in ("median", "q025", "q975"))
     if middle is None or low is None or high is None:  # no ratio: the predictive log ratio says the same
-        middle, low, high = (_float(pred.get(k)) for k in ("median", "q025", "q975"))
+        middle, low, high = pred.median, pred.q025, pred.q975
         if middle is None:
-            middle = _float(pred.get("mean"))
+            middle = pred.mean
     expected = describe_change(middle, outcome)
     if expected == NOT_AVAILABLE or low is None or high is None:
         plain = NOT_AVAILABLE
@@ -394,11 +396,11 @@ def _transport_view(transport: Mapping[str, Any], outcome: str, place: str | Non
         "effect": expected,
         "interval": describe_interval(low, high),
         "plain": plain,
-        "p_benefit": _prob(transport.get("p_benefit")),
-        "p_benefit_term": _term(transport.get("p_benefit")),
-        "assumptions": [_plain_assumption(str(x)) for x in _list(transport.get("assumptions"))],
-        "flag": _text(transport.get("flag")),
-        **transport_sensitivity_view(transport),
+        "p_benefit": _prob(transport.p_benefit),
+        "p_benefit_term": _term(transport.p_benefit),
+        "assumptions": [_plain_assumption(str(x)) for x in transport.assumptions],
+        "flag": _text(transport.flag),
+        **transport_sensitivity_view(transport.to_dict()),
     }
 
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 import re
 from typing import Any, Mapping
 
-from research.bayes.mcmc import DiagnosticThresholds
 from research.report._format import NOT_AVAILABLE, _count, _float, _list, _mapping, _num, _prob, _text
 from research.report.svg import safe_svg
+from research.results import McmcThresholds
 from research.verbal import describe_interval, percent_change
 
 TRACE_PREFIX = "trace_"
@@ -53,7 +53,7 @@ def mcmc_view(fits: list, exact: Mapping[str, Any], figures: Mapping[str, Any]) 
     }
 
 
-def pass_marks(thresholds: DiagnosticThresholds = DiagnosticThresholds()) -> str:
+def pass_marks(thresholds: McmcThresholds = McmcThresholds()) -> str:
     """The sampler's pass marks in words, from the thresholds the fits were judged by."""
     divergences = "no divergent transitions" if thresholds.divergences == 0 else (
         f"at most {thresholds.divergences} divergent transitions"

@@ -27,17 +27,17 @@ Parts and their thresholds:
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any, Literal, Mapping
 
-import pandas as pd
 from pydantic import Field
 
 from research.claims.checks import register
 from research.claims.checks.base import CheckParams
 from research.claims.context import CheckContext
 from research.claims.verdict import Finding, Label, Part
+from research.results import AnalysisResult, ExactPosterior, FrequentistFit
+from research.verbal import format_percent_change, percent_change
 
 REVIEW_DESIGNS = ("meta_analysis", "meta_regression", "systematic_review")
 CERTAINTY_FOR_PROOF = ("moderate", "high")
@@ -95,52 +95,54 @@ class Pooled:
         return f"{self.label}: {change}, {sig} ({self.id}{weak})"
 
 
-def _table(ctx: CheckContext) -> pd.DataFrame:
-    if "effect_table" not in ctx.shared:
+# What the reported-results part of the check reads of each estimate; the pipeline stores these rows
+# in results.json, so a claim check on the last build's results needs no numerical library.
+ESTIMATE_COLUMNS = ("id", "study", "label", "outcome", "subgroup", "design", "intervention", "percent_change",
+                    "significant", "ci_low_pct", "ci_high_pct", "provenance")
+
+
+def estimate_rows(table) -> dict[str, dict[str, Any]]:
+    """The effect table's rows as plain values keyed by estimate id (missing values as None)."""
+    frame = table[list(ESTIMATE_COLUMNS)].astype(object)
+    frame = frame.where(frame.notna(), None)
+    return {str(row["id"]): row for row in frame.to_dict("records")}
+
+
+def _rows(ctx: CheckContext) -> dict[str, dict[str, Any]]:
+    if "estimate_rows" not in ctx.shared:
         from research.dataset import effect_table
 
-        ctx.shared["effect_table"] = effect_table(ctx.store).set_index("id", drop=False)
-    return ctx.shared["effect_table"]
+        ctx.shared["estimate_rows"] = estimate_rows(effect_table(ctx.store))
+    return ctx.shared["estimate_rows"]
 
 
 def _pooled(ctx: CheckContext, estimate_id: str) -> Pooled | None:
-    table = _table(ctx)
-    if estimate_id not in table.index:
+    row = _rows(ctx).get(estimate_id)
+    if row is None:
         ctx.note_missing(estimate_id)
         return None
     ctx.use(estimate_id)
-    row = table.loc[estimate_id]
-    pc = None if pd.isna(row["percent_change"]) else float(row["percent_change"])
-    sig = None if pd.isna(row["significant"]) else bool(row["significant"])
-    if sig is None and not pd.isna(row["ci_high_pct"]):
+    pc = None if row["percent_change"] is None else float(row["percent_change"])
+    sig = None if row["significant"] is None else bool(row["significant"])
+    if sig is None and row["ci_high_pct"] is not None:
         # a reported interval settles significance at its level
         sig = bool(row["ci_high_pct"] < 0 or row["ci_low_pct"] > 0)
     detail = row["subgroup"] if isinstance(row["subgroup"], str) and row["subgroup"] else row["outcome"]
-    ci = None if pd.isna(row["ci_low_pct"]) or pd.isna(row["ci_high_pct"]) else \
+    ci = None if row["ci_low_pct"] is None or row["ci_high_pct"] is None else \
         (float(row["ci_low_pct"]), float(row["ci_high_pct"]))
     return Pooled(estimate_id, str(row["study"]), f"{row['label']}, {detail}", pc, sig, str(row["provenance"]), ci)
 
 
 def _auto_overall(ctx: CheckContext, p: CausalParams) -> list[str]:
-    table = _table(ctx)
     wanted = p.intervention.lower()
-    rows = table[
-        table["design"].isin(REVIEW_DESIGNS)
-        & table["intervention"].str.lower().str.contains(wanted, regex=False)
-        & table["subgroup"].isna()
-    ]
-    if p.outcome:
-        rows = rows[rows["outcome"].str.lower().str.contains(p.outcome.lower(), regex=False)]
-    return rows["id"].tolist()
+    outcome = p.outcome.lower() if p.outcome else None
+    return [row["id"] for row in _rows(ctx).values()
+            if row["design"] in REVIEW_DESIGNS and wanted in str(row["intervention"] or "").lower()
+            and row["subgroup"] is None and (outcome is None or outcome in str(row["outcome"] or "").lower())]
 
 
-def _pct(log_ratio: float | None) -> str:
-    return "n/a" if log_ratio is None else f"{100 * math.expm1(log_ratio):+.0f}%"
-
-
-
-def _pct_value(log_ratio: float | None) -> float | None:
-    return None if log_ratio is None else 100 * math.expm1(log_ratio)
+_pct = format_percent_change
+_pct_value = percent_change
 
 
 @dataclass
@@ -164,58 +166,55 @@ class Body:
     moderators: list[str] | None = None
 
 
-def _certainty(result: Mapping[str, Any], ctx: CheckContext) -> tuple[str | None, str]:
-    """The GRADE certainty the analysis result carries, or the rating of it from research.grade."""
-    given = result.get("grade") or result.get("certainty")
-    if isinstance(given, Mapping) and given.get("certainty"):
-        level = str(given["certainty"])
-    elif isinstance(given, str):
-        level = given
-    else:
+def _certainty(result: AnalysisResult, ctx: CheckContext) -> tuple[str | None, str]:
+    """The GRADE certainty the pipeline stored with the result, or the rating of it from research.grade."""
+    if result.grade is not None and result.grade.certainty:
+        level = result.grade.certainty
+    else:  # results from elsewhere (a hand-written file) may carry no assessment
         from research.grade import assess_certainty, target_of
 
         rob = [r.model_dump(mode="json") for r in ctx.store["risk_of_bias"]]
-        target = target_of(result, ctx.store["targets"], {f.id: f.date for f in ctx.store["facts"]})
-        level = assess_certainty(result, rob, target).certainty
+        raw = result.to_dict()
+        target = target_of(raw, ctx.store["targets"], {f.id: f.date for f in ctx.store["facts"]})
+        level = assess_certainty(raw, rob, target).certainty
     return level, f"GRADE certainty {level.replace('_', ' ')}"
 
 
-def _from_analysis(ctx: CheckContext, result: Mapping[str, Any], rationale: list[str],
+def _from_analysis(ctx: CheckContext, result: AnalysisResult, rationale: list[str],
                    assumptions: list[str]) -> Body | None:
-    freq = result.get("frequentist") or {}
-    bayes = result.get("bayes") or {}
-    est, lo, hi = freq.get("estimate"), freq.get("ci_low"), freq.get("ci_high")
-    pi_lo, pi_hi = freq.get("pi_low"), freq.get("pi_high")
-    inputs = [str(i) for i in result.get("inputs", [])]
+    freq = result.frequentist or FrequentistFit()
+    bayes = result.bayes or ExactPosterior()
+    est, lo, hi = freq.estimate, freq.ci_low, freq.ci_high
+    pi_lo, pi_hi = freq.pi_low, freq.pi_high
+    inputs = [str(i) for i in result.inputs]
     for estimate_id in inputs:
         ctx.use(estimate_id)
     level, certainty_text = _certainty(result, ctx)
-    i2, tau2 = freq.get("i2"), freq.get("tau2")
+    i2, tau2 = freq.i2, freq.tau2
     i2 = None if i2 is None else i2 / 100.0  # results carry I² in percent; Body holds a fraction
     het = "" if i2 is None else f"; I² = {100 * i2:.0f}%, tau² = {tau2:.3g}" if tau2 is not None else \
         f"; I² = {100 * i2:.0f}%"
     rationale.append(
-        f"Analysis {result.get('id')} pools k = {result.get('k')} estimates: {_pct(est)} "
+        f"Analysis {result.id} pools k = {result.k} estimates: {_pct(est)} "
         f"(95% CI {_pct(lo)} to {_pct(hi)}; 95% prediction interval {_pct(pi_lo)} to {_pct(pi_hi)}{het}); "
         f"{certainty_text}."
     )
-    p_benefit = bayes.get("p_benefit")
+    p_benefit = bayes.p_benefit
     if p_benefit is not None:
         rationale.append(f"Posterior probability that the average effect is a reduction: {p_benefit:.0%}"
-                         + (f"; that a new setting sees a reduction: {bayes['p_pred_benefit']:.0%}."
-                            if bayes.get("p_pred_benefit") is not None else "."))
-    diagnostics = bayes.get("diagnostics")
-    if isinstance(diagnostics, Mapping) and diagnostics.get("ok") is False:
+                         + (f"; that a new setting sees a reduction: {bayes.p_pred_benefit:.0%}."
+                            if bayes.p_pred_benefit is not None else "."))
+    if bayes.diagnostics is not None and bayes.diagnostics.ok is False:
         rationale.append("The Bayesian model's sampling diagnostics failed; its probabilities are not used.")
         p_benefit = None
     assumptions.append("Effects are pooled on the log ratio scale; the prediction interval stands for a new "
                        "setting such as the claim's place.")
     if hi is None or lo is None:
         return None
-    moderators = [str(c.get("name")) for c in freq.get("coefficients") or [] if isinstance(c, Mapping)
-                  and c.get("name") not in (None, "intrcpt", "intercept")]
+    moderators = [str(c.get("name")) for c in freq.coefficients or []
+                  if c.get("name") not in (None, "intrcpt", "intercept")]
     return Body(
-        name=f"analysis {result.get('id')}", evidence=inputs, significant_benefit=hi < 0, significant_harm=lo > 0,
+        name=f"analysis {result.id}", evidence=inputs, significant_benefit=hi < 0, significant_harm=lo > 0,
         p_benefit=p_benefit, certainty=level, certainty_text=certainty_text,
         pi_excludes_no_effect=None if pi_hi is None or pi_lo is None else (pi_hi < 0 or pi_lo > 0),
         estimate_pct=_pct_value(est), ci_pct=(_pct_value(lo), _pct_value(hi)),
@@ -355,10 +354,10 @@ def causal(ctx: CheckContext, p: CausalParams) -> Finding:
             rationale.append(f"Analysis {analysis_id} has no result in this run.")
             continue
         used_analyses.append(analysis_id)
-        if result.get("status") != "ok":
-            reason = result.get("status_reason") or "insufficient data"
+        if not result.ok:
+            reason = result.status_reason or "insufficient data"
             rationale.append(f"Analysis {analysis_id} could not pool the studies ({reason}).")
-            gaps += [g for g in result.get("gaps", []) if g not in gaps]
+            gaps += [g for g in result.gaps if g not in gaps]
             continue
         body = _from_analysis(ctx, result, rationale, assumptions)
         if body is not None:

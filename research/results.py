@@ -1,0 +1,567 @@
+"""Typed results: what an analysis produces and what ``results.json`` holds.
+
+The pipeline builds these models, writes them once to ``reports/results.json`` (with a schema
+version and the fingerprint of its inputs, the versions of the numerical libraries included) and
+the claims and the report read them back. Their JSON Schema is committed beside the store's, in
+``evidence/schema/results.schema.json`` (``write_schema`` regenerates it; a test keeps it
+current).
+
+This module imports only pydantic and the standard library, so reading a previous build's
+results is fast (``research check`` reuses them when the fingerprint still matches).
+
+>>> from research.results import Marginal
+>>> Marginal(mean=-0.2, sd=0.1, median=-0.2, q025=-0.4, q975=0.0).q975
+0.0
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from importlib import metadata
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Iterable, Literal, Mapping
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from research.thresholds import ESS_PER_CHAIN, MAX_DIVERGENCES, RHAT_MAX
+
+if TYPE_CHECKING:  # pragma: no cover
+    from research.grade import GradeAssessment
+
+SCHEMA_VERSION = "1.0"
+RESULTS_NAME = "results.json"
+SCHEMA_NAME = "results.schema.json"
+# Libraries whose numbers end up in the results: a new version may change them, so it changes the fingerprint.
+NUMERICAL_DEPENDENCIES = ("numpy", "scipy", "pandas", "pymc", "pytensor", "arviz")
+# Files of the package that shape the output (code, templates, styles).
+CODE_SUFFIXES = frozenset({".py", ".html", ".j2", ".css"})
+
+
+class _Result(BaseModel):
+    """Base of every result model: unknown fields are kept (a newer writer may add some)."""
+
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _nulls_as_missing(cls, data: Any) -> Any:
+        """A null where a value has a default reads as that default; null entries of a list are dropped.
+
+        Results written by hand or by an older version may leave parts out either way; what is
+        missing then shows as "not available" rather than stopping the report."""
+        if not isinstance(data, Mapping):
+            return data
+        out = dict(data)
+        for name, info in cls.model_fields.items():
+            value = out.get(name)
+            if value is None and name in out and (info.default is not None or info.default_factory is not None):
+                del out[name]
+            elif isinstance(value, list):
+                out[name] = [v for v in value if v is not None]
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready data (the form written to results.json)."""
+        return self.model_dump(mode="json")
+
+
+def _finite(value: Any) -> Any:
+    """NaN and infinities are not JSON: they are stored as null."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+Number = float | None
+
+
+# --------------------------------------------------------------------------- building blocks
+
+
+class Marginal(_Result):
+    """Summary of one posterior (or predictive) distribution, on the analysis (log) scale."""
+
+    mean: Number = None
+    sd: Number = None
+    median: Number = None
+    q025: Number = None
+    q975: Number = None
+
+
+class BiasChecks(_Result):
+    """Small-study checks on the frequentist fit; None where a check cannot be computed (the note says why)."""
+
+    egger: dict[str, Any] | None = None
+    trimfill: dict[str, Any] | None = None
+    pet_peese: dict[str, Any] | None = None
+    egger_note: str | None = None
+    trimfill_note: str | None = None
+    pet_peese_note: str | None = None
+
+
+class FrequentistFit(_Result):
+    """A random-effects (or meta-regression) fit by research.meta.rma, checked against metafor."""
+
+    k: int | None = None
+    estimate: Number = None
+    se: Number = None
+    ci_low: Number = None
+    ci_high: Number = None
+    pi_low: Number = None
+    pi_high: Number = None
+    tau2: Number = None
+    tau2_ci_low: Number = None
+    tau2_ci_high: Number = None
+    tau: Number = None
+    i2: Number = None
+    q: Number = None
+    q_p: Number = None
+    q_df: int | None = None
+    p: Number = None
+    method: str | None = None
+    test: str | None = None
+    level: Number = None
+    coefficients: list[dict[str, Any]] | None = None
+    bias: BiasChecks | None = None
+
+
+class PriorBasis(_Result):
+    role: str | None = None
+    spec: str | None = None
+    label: str | None = None
+    kind: str | None = None
+    basis: str | None = None
+
+
+class Accuracy(_Result):
+    """Whether a computation passed its own check (the exact posterior's two-resolution comparison)."""
+
+    ok: bool | None = None
+
+
+class ExactPosterior(_Result):
+    """The exact posterior of the normal-normal model (integration over tau), with prior sensitivity."""
+
+    method: str = "exact"
+    model: str | None = None
+    k: int | None = None
+    mu_prior: str | None = None
+    tau_prior: str | None = None
+    mu: Marginal = Field(default_factory=Marginal)
+    tau: Marginal = Field(default_factory=Marginal)
+    predictive: Marginal = Field(default_factory=Marginal)
+    p_benefit: Number = None
+    p_pred_benefit: Number = None
+    log_evidence: Number = None
+    diagnostics: Accuracy | None = None  # exact integration: the two-resolution accuracy check, if stored
+    flag: str | None = None
+    priors: dict[str, str | None] | None = None
+    prior_basis: list[PriorBasis] = Field(default_factory=list)
+    prior_sensitivity: dict[str, Any] | None = None
+
+
+class McmcThresholds(_Result):
+    """The pass marks an MCMC fit is judged by (defaults: research.thresholds)."""
+
+    rhat_max: float = RHAT_MAX
+    ess_per_chain: float = ESS_PER_CHAIN
+    divergences: int = MAX_DIVERGENCES
+
+
+class McmcDiagnostics(_Result):
+    rhat_max: Number = None
+    ess_bulk_min: Number = None
+    ess_tail_min: Number = None
+    divergences: int | None = None
+    draws: int | None = None
+    chains: int | None = None
+    ok: bool | None = None
+    problems: list[str] = Field(default_factory=list)
+    thresholds: McmcThresholds | None = None
+
+
+class McmcFit(_Result):
+    """An MCMC fit beside the exact result, with its diagnostics and the thresholds they are judged by."""
+
+    method: str | None = None
+    model: str | None = None
+    k: int | None = None
+    mu_prior: str | None = None
+    tau_prior: str | None = None
+    mu: Marginal = Field(default_factory=Marginal)
+    tau: Marginal = Field(default_factory=Marginal)
+    predictive: Marginal = Field(default_factory=Marginal)
+    p_mu_below_0: Number = None
+    p_pred_below_0: Number = None
+    diagnostics: McmcDiagnostics | None = None  # None: not diagnosed, which the report counts as failed
+    flag: str | None = None
+
+
+class Transport(_Result):
+    """The effect expected in the target setting, with the assumptions and their sensitivity."""
+
+    target: str | None = None
+    known: dict[str, Any] = Field(default_factory=dict)
+    unknown: dict[str, Any] = Field(default_factory=dict)
+    predictive: Marginal = Field(default_factory=Marginal)
+    ratio: dict[str, Number] = Field(default_factory=dict)
+    threshold: Number = None
+    p_benefit: Number = None
+    flag: str | None = None
+    assumptions: list[str] = Field(default_factory=list)
+    transport_sd: Number = None
+    transport_sd_basis: str | None = None
+    sensitivity: dict[str, Any] | None = None
+
+
+class VoiRow(_Result):
+    """Value of filling one data gap (preposterior analysis), with what was assumed."""
+
+    gap: str = ""
+    description: str = ""
+    pi_width_reduction: Number = None
+    p_benefit_change: Number = None
+    p_decision_change: Number = None
+    decision_probability: Number = None
+    measure: str | None = None
+    assumed_design: str | None = None
+    assumed_bias: str | None = None
+    evsi: Number = None
+    evsi_loss: str | None = None
+    sensitivity: list[dict[str, Any]] = Field(default_factory=list)
+    note: str | None = None
+
+
+class SensitivityRow(_Result):
+    kind: str = ""
+    label: str = ""
+    changed: list[str] = Field(default_factory=list)
+    k: int | None = None
+    status: Literal["ok", "not_computable"] = "ok"
+    reason: str | None = None
+    estimate: Number = None
+    ci_low: Number = None
+    ci_high: Number = None
+    size_class: str | None = None
+    direction: str | None = None
+    changes_size_class: bool | None = None
+    changes_direction: bool | None = None
+
+
+class Sensitivity(_Result):
+    """Leave-one-out, primary sources only and the evaluation rule undone, against the main result."""
+
+    main: dict[str, Any] = Field(default_factory=dict)
+    rows: list[SensitivityRow] = Field(default_factory=list)
+    size_class_changes: bool = False
+    direction_changes: bool = False
+    size_class_rule: str | None = None
+
+
+class GradeDomain(_Result):
+    name: str = ""
+    downgrade: int = 0
+    judgement: str | None = None
+    reason: str = ""
+    rule: str = ""
+    assessable: bool = True
+
+
+class Grade(_Result):
+    """The GRADE assessment of one analysis, computed once by the pipeline (research.grade)."""
+
+    certainty: str | None = None  # None: not assessed (results written without it)
+    analysis_id: str = ""
+    outcome: str = ""
+    k: int = 0
+    start: str | None = None
+    start_reason: str = ""
+    domains: list[GradeDomain] = Field(default_factory=list)
+
+    @classmethod
+    def from_assessment(cls, assessment: "GradeAssessment") -> "Grade":
+        return cls(analysis_id=assessment.analysis_id, outcome=assessment.outcome, k=assessment.k,
+                   start=assessment.start, start_reason=assessment.start_reason, certainty=assessment.certainty,
+                   domains=[GradeDomain(name=d.name, downgrade=d.downgrade, judgement=d.judgement, reason=d.reason,
+                                        rule=d.rule, assessable=d.assessable) for d in assessment.domains])
+
+    def to_assessment(self) -> "GradeAssessment":
+        """The research.grade object (with its labels and summary) for this stored assessment."""
+        from research.grade import Domain, GradeAssessment
+
+        return GradeAssessment(self.analysis_id, self.outcome, self.start or self.certainty, self.start_reason,
+                               tuple(Domain(d.name, d.downgrade, d.reason, d.assessable, d.rule) for d in self.domains),
+                               self.certainty, self.k)
+
+
+class EvaluationRule(_Result):
+    rule: str | None = None
+    text: str = ""
+
+
+class AnalysisResult(_Result):
+    """Everything one declared analysis produced; ``status`` says whether anything was pooled."""
+
+    id: str = ""
+    title: str | None = None
+    question: str | None = None
+    intervention: str | None = None
+    outcome: str | None = None
+    file: str | None = None
+    status: str = "ok"
+    status_reason: str | None = None
+    outcome_family: str | None = None
+    outcome_families: list[str] = Field(default_factory=list)
+    multi_outcome: dict[str, Any] | None = None
+    pooled_families: list[str] = Field(default_factory=list)
+    evaluation_rule: EvaluationRule | None = None
+    upgrades: dict[str, Any] = Field(default_factory=dict)
+    k: int = 0
+    inputs: list[str] = Field(default_factory=list)
+    excluded: list[dict[str, Any]] = Field(default_factory=list)
+    duplicates: list[dict[str, Any]] = Field(default_factory=list)
+    other_outcomes: list[dict[str, Any]] = Field(default_factory=list)
+    studies: list[dict[str, Any]] = Field(default_factory=list)
+    gaps: list[str] = Field(default_factory=list)
+    reported: list[dict[str, Any]] = Field(default_factory=list)
+    frequentist: FrequentistFit | None = None
+    bayes: ExactPosterior | None = None
+    transport: Transport | None = None
+    value_of_information: list[VoiRow] = Field(default_factory=list)
+    mcmc: list[McmcFit] = Field(default_factory=list)
+    sensitivity: Sensitivity | None = None
+    meta_regression: dict[str, Any] | None = None
+    outcome_model: dict[str, Any] | None = None
+    figures: dict[str, str | None] = Field(default_factory=dict)
+    grade: Grade | None = None
+
+    @field_validator("grade", mode="before")
+    @classmethod
+    def _grade_level(cls, value: Any) -> Any:
+        return {"certainty": value} if isinstance(value, str) else value  # a bare level, as hand-written results give it
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+
+class StoreSummary(_Result):
+    counts: dict[str, int | None] = Field(default_factory=dict)
+    flow: dict[str, int | None] = Field(default_factory=dict)
+
+
+class InputFingerprint(_Result):
+    """What the results were computed from: a hash of evidence, declarations and code, and library versions."""
+
+    digest: str = ""
+    dependencies: dict[str, str] = Field(default_factory=dict)
+
+
+class ClaimVerdict(_Result):
+    """The verdict on one claim, as research.claims.Verdict.to_dict writes it."""
+
+    claim_id: str | None = None
+    label: str | None = None
+
+
+class Results(_Result):
+    """The whole of ``results.json``: store counts, analyses, claim verdicts, gaps and risk of bias."""
+
+    schema_version: str = SCHEMA_VERSION
+    generated_at: str | None = None
+    evidence_fingerprint: str | None = None
+    inputs: InputFingerprint | None = None
+    store: StoreSummary = Field(default_factory=StoreSummary)
+    analyses: list[AnalysisResult] = Field(default_factory=list)
+    claims: list[ClaimVerdict] = Field(default_factory=list)
+    gaps: list[dict[str, Any]] = Field(default_factory=list)
+    gap_rank_rule: str | None = None
+    risk_of_bias: list[dict[str, Any]] = Field(default_factory=list)
+    # the store's estimates as the claim checks read them (research.claims.checks.causal.ESTIMATE_COLUMNS)
+    estimates: dict[str, dict[str, Any]] = Field(default_factory=dict)
+
+    @field_validator("analyses", "claims", "gaps", "risk_of_bias", mode="before")
+    @classmethod
+    def _only_records(cls, value: Any) -> Any:
+        # a list may come from hand-written JSON; entries that are not objects carry nothing to show
+        return [v for v in value if isinstance(v, (Mapping, BaseModel))] if isinstance(value, list) else value
+
+    def analysis(self, analysis_id: str) -> AnalysisResult | None:
+        return next((a for a in self.analyses if a.id == analysis_id), None)
+
+    def by_id(self) -> dict[str, AnalysisResult]:
+        return {a.id: a for a in self.analyses}
+
+    def write(self, path: str | Path) -> Path:
+        """Write atomically as indented JSON (the form the pipeline commits to reports/)."""
+        from research.store.write import atomic_write_text
+
+        path = Path(path)
+        atomic_write_text(path, json.dumps(self.to_dict(), indent=1, ensure_ascii=False) + "\n")
+        return path
+
+    @classmethod
+    def coerce(cls, data: "Results | Mapping[str, Any] | None") -> "Results":
+        """``data`` as Results: a model is returned as is, a mapping is validated (InputError if it cannot be)."""
+        if isinstance(data, Results):
+            return data
+        from research.errors import InputError
+
+        try:
+            return cls.model_validate(clean(dict(data or {})))
+        except ValidationError as exc:
+            raise InputError(f"results do not match the results schema: {_first_error(exc)}") from exc
+
+    @classmethod
+    def load(cls, path: str | Path) -> "Results":
+        """Read a results.json; InputError naming the file if it is not valid JSON or not results."""
+        from research.errors import InputError
+
+        path = Path(path)
+        try:
+            text = path.read_text(encoding="utf-8")
+            return cls.model_validate_json(text)
+        except (OSError, UnicodeDecodeError) as exc:
+            raise InputError(f"{path}: cannot be read: {exc}") from exc
+        except ValidationError as exc:
+            raise InputError(f"{path}: not a results file of this version: {_first_error(exc)}") from exc
+
+
+def _first_error(exc: ValidationError) -> str:
+    error = exc.errors()[0]
+    where = ".".join(str(p) for p in error.get("loc", ())) or "(top)"
+    return f"{where}: {error.get('msg')}"
+
+
+def coerce_analyses(analyses: Mapping[str, Any] | Iterable[Any] | None) -> dict[str, AnalysisResult]:
+    """Analysis results keyed by id, as models, from models or plain dicts (a mapping or a list)."""
+    if not analyses:
+        return {}
+    items = analyses.values() if isinstance(analyses, Mapping) else analyses
+    out: dict[str, AnalysisResult] = {}
+    for item in items:
+        if isinstance(item, AnalysisResult):
+            result = item
+        else:
+            data = clean(dict(item))
+            if "grade" not in data and isinstance(data.get("certainty"), str):
+                data["grade"] = data["certainty"]
+            try:
+                result = AnalysisResult.model_validate(data)
+            except ValidationError as exc:
+                from research.errors import InputError
+
+                raise InputError(f"analysis result '{data.get('id', '?')}': {_first_error(exc)}") from exc
+        out[result.id] = result
+    return out
+
+
+def clean(value: Any) -> Any:
+    """JSON-safe copy: NaN and infinities become None, numpy scalars Python numbers, tuples lists."""
+    if isinstance(value, BaseModel):
+        return value
+    if isinstance(value, Mapping):
+        return {str(k): clean(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [clean(v) for v in value]
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return value
+    if hasattr(value, "dtype") and hasattr(value, "item"):  # a numpy scalar
+        value = value.item()
+    if isinstance(value, float):
+        return _finite(value)
+    if type(value).__name__ == "NAType":  # pandas.NA
+        return None
+    return value
+
+
+# --------------------------------------------------------------------------- fingerprint
+
+
+def dependency_versions() -> dict[str, str]:
+    """Installed versions of the numerical libraries ("not installed" when absent)."""
+    versions = {}
+    for name in NUMERICAL_DEPENDENCIES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "not installed"
+    return versions
+
+
+def input_fingerprint(evidence: str | Path, analyses_dir: str | Path) -> InputFingerprint:
+    """Hash of every input that can change the output: evidence, declarations, code and library versions."""
+    from research.store.loader import evidence_files
+
+    evidence, analyses_dir = Path(evidence), Path(analyses_dir)
+    digest = hashlib.sha256()
+    paths = [p for _, p in evidence_files(evidence)]
+    paths += sorted(analyses_dir.glob("*.yaml")) if analyses_dir.is_dir() else []
+    package = Path(__file__).parent
+    paths += sorted(p for p in package.rglob("*") if p.is_file() and p.suffix in CODE_SUFFIXES)
+    for path in paths:
+        digest.update(f"{path.parent.name}/{path.name}".encode())
+        digest.update(path.read_bytes())
+    versions = dependency_versions()
+    digest.update(json.dumps(versions, sort_keys=True).encode())
+    return InputFingerprint(digest=digest.hexdigest(), dependencies=versions)
+
+
+def previous_results(reports: str | Path, fingerprint: InputFingerprint | str) -> Results | None:
+    """The last build's results when they were computed from exactly these inputs, else None."""
+    path = Path(reports) / RESULTS_NAME
+    if not path.is_file():
+        return None
+    digest = fingerprint if isinstance(fingerprint, str) else fingerprint.digest
+    try:
+        results = Results.load(path)
+    except Exception:  # noqa: BLE001 - an unreadable or older file is simply not reused
+        return None
+    if results.schema_version != SCHEMA_VERSION or results.evidence_fingerprint != digest:
+        return None
+    return results
+
+
+REPORT_FILES = ("index.html", "summary.md")  # written beside results.json by every build
+
+
+def up_to_date(evidence: str | Path, analyses_dir: str | Path, reports: str | Path,
+               fingerprint: InputFingerprint | None = None) -> Results | None:
+    """The last build's results when its outputs are all there and its inputs are unchanged, else None.
+
+    Needs no numerical library, so an unchanged ``research build`` answers before loading any."""
+    reports = Path(reports)
+    if not all((reports / name).exists() for name in (RESULTS_NAME, *REPORT_FILES)):
+        return None
+    return previous_results(reports, fingerprint or input_fingerprint(evidence, analyses_dir))
+
+
+# --------------------------------------------------------------------------- JSON Schema
+
+
+def results_schema() -> dict[str, Any]:
+    """JSON Schema of results.json (draft 2020-12, as pydantic writes it)."""
+    schema = Results.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["$id"] = SCHEMA_NAME
+    return schema
+
+
+def write_schema(folder: str | Path) -> Path:
+    """Write ``results.schema.json`` into ``folder`` (the store's schema folder)."""
+    from research.store.write import atomic_write_text
+
+    path = Path(folder) / SCHEMA_NAME
+    atomic_write_text(path, json.dumps(results_schema(), indent=2) + "\n")
+    return path
+
+
+__all__ = [
+    "Accuracy", "AnalysisResult", "BiasChecks", "ClaimVerdict", "ExactPosterior", "FrequentistFit", "Grade", "GradeDomain",
+    "InputFingerprint", "Marginal", "McmcDiagnostics", "McmcFit", "McmcThresholds", "NUMERICAL_DEPENDENCIES",
+    "RESULTS_NAME", "Results", "SCHEMA_VERSION", "Sensitivity", "SensitivityRow", "Transport", "VoiRow",
+    "clean", "coerce_analyses", "dependency_versions", "input_fingerprint", "previous_results", "results_schema",
+    "up_to_date", "write_schema",
+]

@@ -1,0 +1,171 @@
+"""Typed results: results.json matches its committed schema, is read back as models, carries GRADE,
+and the claim commands reuse it; the public API and its doctests."""
+
+from __future__ import annotations
+
+import doctest
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import jsonschema
+import numpy as np
+import pytest
+import yaml
+
+import research
+import research.results
+from research.commands import claims as claim_commands
+from research.pipeline import build
+from research.results import SCHEMA_NAME, AnalysisResult, Results, coerce_analyses, results_schema
+
+ROOT = Path(__file__).resolve().parents[1]
+CAUSAL_CLAIM = "claim-cameras-contribute-order-and-road-safety"  # its causal checks read two of the analyses
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    base = tmp_path_factory.mktemp("results")
+    shutil.copytree(ROOT / "evidence", base / "evidence")
+    shutil.copytree(ROOT / "analyses", base / "analyses")
+    outcome = build(base / "evidence", base / "analyses", base / "reports", cache_dir=base / "cache")
+    return base, outcome
+
+
+def test_the_committed_schema_is_current():
+    committed = json.loads((ROOT / "evidence" / "schema" / SCHEMA_NAME).read_text(encoding="utf-8"))
+    assert committed == results_schema(), ("evidence/schema/results.schema.json is stale: regenerate it with "
+                                          "research.results.write_schema('evidence/schema')")
+
+
+def test_results_json_validates_against_the_exported_schema(built):
+    base, _ = built
+    data = json.loads((base / "reports" / "results.json").read_text(encoding="utf-8"))
+    jsonschema.validate(data, results_schema())
+    assert data["schema_version"] == research.results.SCHEMA_VERSION
+    assert set(data["inputs"]["dependencies"]) >= {"numpy", "scipy", "pymc", "arviz"}
+    assert data["inputs"]["digest"] == data["evidence_fingerprint"]
+
+
+def test_results_are_written_once_and_read_back_as_models(built):
+    base, outcome = built
+    path = base / "reports" / "results.json"
+    loaded = Results.load(path)
+    assert loaded.to_dict() == json.loads(path.read_text(encoding="utf-8")) == outcome.results
+    assert all(isinstance(a, AnalysisResult) for a in loaded.analyses)
+    again = build(base / "evidence", base / "analyses", base / "reports", cache_dir=base / "cache")
+    assert again.up_to_date and again.model == loaded
+
+
+def test_grade_is_assessed_once_and_stored(built):
+    _, outcome = built
+    for analysis in outcome.model.analyses:
+        assert analysis.grade is not None and analysis.grade.analysis_id == analysis.id
+        assert analysis.grade.certainty in {"very_low", "low", "moderate", "high"}
+        assert analysis.grade.domains
+
+
+def test_a_changed_dependency_version_changes_the_fingerprint(monkeypatch):
+    before = research.results.input_fingerprint(ROOT / "evidence", ROOT / "analyses")
+    monkeypatch.setattr(research.results, "dependency_versions", lambda: {**before.dependencies, "numpy": "0.0"})
+    after = research.results.input_fingerprint(ROOT / "evidence", ROOT / "analyses")
+    assert after.digest != before.digest
+
+
+def test_check_reuses_the_last_build_when_nothing_changed(built, monkeypatch):
+    base, outcome = built
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("analyses were run although the last build's results match")
+
+    monkeypatch.setattr(claim_commands, "_run_needed", refuse)
+    verdict = claim_commands.verify_one(CAUSAL_CLAIM, base / "evidence", base / "analyses" / "claim-checks.yaml",
+                                        base / "analyses", base / "reports")
+    stored = next(c for c in outcome.results["claims"] if c["claim_id"] == CAUSAL_CLAIM)
+    assert verdict.to_dict()["label"] == stored["label"]
+
+
+def test_check_without_a_matching_build_runs_only_what_the_claim_reads_and_no_mcmc(built, monkeypatch, tmp_path):
+    base, outcome = built
+    calls = []
+    original = claim_commands._run_needed
+
+    def spy(store, analyses_dir, needed, mcmc):
+        calls.append((needed, mcmc))
+        return original(store, analyses_dir, needed, mcmc)
+
+    monkeypatch.setattr(claim_commands, "_run_needed", spy)
+    verdict = claim_commands.verify_one(CAUSAL_CLAIM, base / "evidence", base / "analyses" / "claim-checks.yaml",
+                                        base / "analyses", tmp_path / "no-build")
+    plan = yaml.safe_load((ROOT / "analyses" / "claim-checks.yaml").read_text(encoding="utf-8"))
+    declared = {a for entry in plan["claims"] if entry["claim"] == CAUSAL_CLAIM
+                for check in entry.get("checks", []) for a in check.get("params", {}).get("analyses", [])}
+    assert "speed-cameras-crashes" in declared and len(declared) < len(list((ROOT / "analyses").glob("*.yaml"))) - 1
+    assert calls == [(declared, False)]
+    stored = next(c for c in outcome.results["claims"] if c["claim_id"] == CAUSAL_CLAIM)
+    assert verdict.to_dict() == stored  # the same verdict as the full build's
+
+
+def test_hand_written_results_are_validated_with_a_clear_error():
+    with pytest.raises(research.InputError, match="analyses.0.k"):
+        Results.coerce({"analyses": [{"id": "a", "k": "many"}]})
+    assert coerce_analyses({"a": {"id": "a", "certainty": "low"}})["a"].grade.certainty == "low"
+
+
+def test_one_input_convention_across_the_models():
+    trials = research.escalc("RR", data=__import__("pandas").DataFrame(
+        {"ai": [4, 6, 3, 62], "n1i": [123, 306, 231, 13598], "ci": [11, 29, 11, 248], "n2i": [139, 303, 220, 12867]}),
+        ai="ai", n1i="n1i", ci="ci", n2i="n2i")  # the first four BCG trials (metafor's dat.bcg)
+    from_frame, from_arrays = research.rma(trials), research.rma(trials["yi"].to_numpy(), trials["vi"].to_numpy())
+    assert from_frame.estimate == pytest.approx(from_arrays.estimate, abs=1e-12)
+    exact_frame, exact_arrays = research.exact_meta(trials), research.exact_meta(trials["yi"], trials["vi"])
+    assert exact_frame.p_mu_below(0) == pytest.approx(exact_arrays.p_mu_below(0), abs=1e-12)
+    moved = research.transport(trials["yi"].to_numpy(), "somewhere", {}, vi=trials["vi"].to_numpy())
+    assert moved.p_benefit == pytest.approx(research.transport(trials, "somewhere", {}).p_benefit, abs=1e-12)
+    with pytest.raises(research.InputError, match="vi"):
+        research.rma(np.array([0.1, 0.2]))
+
+
+def test_import_research_is_light_and_shows_the_api():
+    code = ("import sys, research; assert 'pandas' not in sys.modules and 'pymc' not in sys.modules; "
+            "import pydoc; text = pydoc.render_doc(research); "
+            "assert all(n in text for n in ('escalc', 'exact_meta', 'mcmc_meta', 'load_store', 'check'))")
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
+    assert set(research.__all__) >= {"escalc", "rma", "rma_mv", "exact_meta", "mcmc_meta", "transport",
+                                     "load_store", "effect_table", "build", "check", "verify_claims"}
+    assert not any(name.startswith(("make_", "fixture", "_")) for name in research.__all__ if name != "__version__")
+
+
+@pytest.mark.parametrize("module", ["research", "research.results", "research.bayes.exact", "research.verbal"])
+def test_doctests(module):
+    imported = __import__(module, fromlist=["_"])
+    failures, tried = doctest.testmod(imported, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert tried > 0 and failures == 0
+
+
+def test_the_exact_posterior_exports_an_inference_data_for_arviz():
+    import warnings
+
+    import arviz as az
+
+    posterior = research.exact_meta([-0.89, -1.59, -1.35, -1.44], [0.33, 0.19, 0.42, 0.02])  # BCG trials 1-4
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", FutureWarning)  # none may reach the user
+        idata = posterior.to_inference_data(draws=2000, chains=2, seed=1)
+    summary = az.summary(idata, kind="stats", hdi_prob=0.95)
+    assert list(summary.index) == ["mu", "tau", "theta_new"]
+    draws = idata.posterior
+    assert float(draws["mu"].quantile(0.975)) == pytest.approx(posterior.mu.q975, abs=0.01)
+    assert float(draws["tau"].median()) == pytest.approx(posterior.tau.median, rel=0.02)
+    assert float(draws["theta_new"].quantile(0.025)) == pytest.approx(posterior.predictive().q025, abs=0.02)
+
+
+def test_the_command_line_lists_the_store_kinds_without_loading_the_schema():
+    from research.commands.store import RECORD_KINDS
+    from research.store.schema import RECORD_TYPES
+
+    assert RECORD_KINDS == tuple(RECORD_TYPES)
+    code = "import sys, research.cli; assert 'research.store.schema' not in sys.modules and 'numpy' not in sys.modules"
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
