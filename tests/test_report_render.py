@@ -205,10 +205,13 @@ def test_the_exact_posterior_shows_its_integration_check():
 
     check = {"ok": False, "check": "grid vs half-resolution grid", "grid_points": 129, "tolerance": 1e-4,
              "max_difference": 3e-3, "differences": {}}
-    view = _bayes_view({"method": "exact", "diagnostics": check}, "crashes")
+    from research.results import ExactPosterior
+
+    view = _bayes_view(ExactPosterior.model_validate({"method": "exact", "diagnostics": check}), "crashes")
     assert view["diagnostics"].startswith("PROBLEM") and "129 grid points" in view["diagnostics"]
     assert "3.0e-03" in view["diagnostics"] and not view["diagnostics_ok"]
-    passed = _bayes_view({"method": "exact", "diagnostics": check | {"ok": True, "max_difference": 1e-9}}, "crashes")
+    passed = _bayes_view(ExactPosterior.model_validate(
+        {"method": "exact", "diagnostics": check | {"ok": True, "max_difference": 1e-9}}), "crashes")
     assert passed["diagnostics"].startswith("OK") and passed["diagnostics_ok"]
 
 
