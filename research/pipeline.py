@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
+import math
 import dataclasses
 from dataclasses import dataclass
 from pathlib import Path

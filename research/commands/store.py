@@ -17,7 +17,7 @@ from research.store.files import ReadError, decode, load_yaml, read_text
 
 # The record kinds, for help texts: the store's schema loads only when a command runs
 # (tests/test_results.py checks this list against research.store.schema.RECORD_TYPES).
-RECORD_KINDS = ("sources", "claims", "facts", "studies", "estimates", "risk_of_bias", "gaps")
+RECORD_KINDS = ("sources", "claims", "facts", "studies", "estimates", "risk_of_bias", "gaps", "targets")
 
 
 def load_store(path: Path):
