@@ -80,6 +80,7 @@ def generate_store(root: Path, n_estimates: int, seed: int = 1) -> Path:
         estimates.append({
             "id": f"est-{i:07d}", "study": f"study-{i % n_studies:06d}", "source": f"src-{i % n_sources:06d}",
             "where_read": f"Table {i % 7 + 1}", "quote": f"RR {ratio} (SE {se})", "outcome": "synthetic outcome",
+            "outcome_family": "synthetic outcome",
             "measure": "RR", "provenance": "primary", "estimate": ratio, "se": se,
         })
     facts = [{"id": f"fact-{i:06d}", "source": f"src-{i % n_sources:06d}", "where_read": "page 1",

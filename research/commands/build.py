@@ -18,9 +18,19 @@ def build(
     analyses: Path = typer.Option(Path("analyses"), "--analyses", help="Folder of declared analyses."),
     reports: Path = typer.Option(Path("reports"), "--reports", help="Where the report is written."),
     force: bool = typer.Option(False, "--force", help="Rebuild even when nothing changed."),
+    jobs: int = typer.Option(1, "--jobs", "-j", min=1,
+                             help="Run independent analyses on this many local processes (1 = in this process)."),
+    scheduler: str = typer.Option(None, "--scheduler", metavar="ADDRESS",
+                                  help="Send the analyses to a running Dask scheduler, e.g. tcp://host:8786 "
+                                       "(start it with dask scheduler / dask worker). Overrides --jobs."),
 ) -> None:
-    """Validate the store, run the declared analyses, check the claims and build the report."""
+    """Validate the store, run the declared analyses, check the claims and build the report.
+
+    Results are the same whatever --jobs or --scheduler: each analysis carries its own seeds."""
+    from research.parallel import Engine
     from research.pipeline import build as run_build
+
+    engine = Engine(jobs=jobs, scheduler=scheduler or None)
 
     started = time.perf_counter()
     columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
@@ -32,7 +42,7 @@ def build(
             if not out.is_terminal:
                 out.print(f"- {message}", highlight=False, markup=False)
 
-        outcome = run_build(evidence, analyses, reports, force=force, progress=step)
+        outcome = run_build(evidence, analyses, reports, force=force, progress=step, engine=engine)
     seconds = time.perf_counter() - started
     if outcome.up_to_date:
         out.print(f"[green]up to date[/] (nothing changed since the last build; {seconds:.1f} s). Use --force to rebuild.")
