@@ -1,0 +1,269 @@
+"""Incremental validation of a large store: only changed files, and references into them, are re-checked.
+
+A cache beside the store (``<store's parent>/.cache/store/<folder>-<hash>/``, ignored by git)
+keeps, per evidence file, the SHA-256 of its content and what validation needs from it once it
+has passed its own checks: its ids and the line each starts on, its references, its derivation
+edges, and the quote warnings of its records. A run hashes every file, re-reads and re-validates
+only files whose content changed, and re-checks the references of unchanged files only when a
+record they point at has gone. The problems and their messages are exactly those of
+``load_store`` (tests compare the two). The cache is thrown away when the code that validates
+changes, and a run that cannot write it simply works without it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import pickle
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from filelock import FileLock, Timeout
+
+import research.store.files as files_module
+import research.store.loader as loader_module
+import research.store.quotes as quotes_module
+import research.store.schema as schema_module
+from research.store.files import ReadError
+from research.store.loader import (EvidenceError, Problem, Store, _collector_paused, _entries, _parse, _relative,
+                                   derivation_problems, read_evidence_file)
+from research.store.quotes import check_quotes
+from research.store.schema import RECORD_TYPES, REFERENCES, Record
+
+CACHE_FORMAT = 1
+
+
+def _code_version() -> str:
+    """Changes whenever the code that reads, validates or quote-checks records changes."""
+    digest = hashlib.sha256(f"{CACHE_FORMAT}".encode())
+    for module in (files_module, loader_module, quotes_module, schema_module):
+        digest.update(Path(module.__file__).read_bytes())
+    return digest.hexdigest()[:16]
+
+
+@dataclass
+class FileSummary:
+    """What validation keeps of one file that passed its own checks."""
+
+    kind: str
+    digest: str
+    ids: list[str]
+    lines: list[int | None]
+    # (record id, field, target kind or None for any kind, target id), in record order
+    references: list[tuple[str, str, str | None, str]]
+    derived: dict[str, list[str]]
+    warnings: list[Problem]
+
+
+@dataclass
+class Validation:
+    """The outcome of an incremental validation."""
+
+    counts: dict[str, int]
+    warnings: list[Problem]
+    changed: list[str]  # files read and validated in this run (every file when cold)
+    removed: list[str]  # files gone since the last run
+    records: dict[str, list[Record]] = field(default_factory=dict)  # records of the changed files, by file
+    kinds: dict[str, str] = field(default_factory=dict)  # file -> kind, for every file
+    digests: dict[str, str] = field(default_factory=dict)  # file -> SHA-256 of its content, for every file
+    cache_dir: Path | None = None
+
+
+def cache_folder(root: Path) -> Path:
+    """Where the store's cache lives: under its parent's .cache/store/, one folder per store."""
+    resolved = root.resolve()
+    tag = hashlib.sha256(str(resolved).encode()).hexdigest()[:10]
+    return resolved.parent / ".cache" / "store" / f"{resolved.name}-{tag}"
+
+
+def _digest(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _atomic_pickle(path: Path, value: Any) -> None:
+    handle, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+    try:
+        with os.fdopen(handle, "wb") as out:
+            pickle.dump(value, out, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def _read_manifest(folder: Path, version: str) -> dict[str, Any]:
+    try:
+        with (folder / "manifest.pkl").open("rb") as handle:
+            manifest = pickle.load(handle)
+    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError, ValueError):
+        return {"version": version, "store_ok": False, "files": {}}
+    if not isinstance(manifest, dict) or manifest.get("version") != version:
+        return {"version": version, "store_ok": False, "files": {}}
+    return manifest
+
+
+def _summarise(kind: str, digest: str, file: str, parsed: list[tuple[Record, int | None]]) -> FileSummary:
+    refs: list[tuple[str, str, str | None, str]] = []
+    derived: dict[str, list[str]] = {}
+    for record, _ in parsed:
+        for name, target_kind in REFERENCES.get(kind, {}).items():
+            value = getattr(record, name)
+            for target in (value if isinstance(value, list) else [value]):
+                if target is not None:
+                    refs.append((record.id, name, target_kind, target))
+        if kind == "estimates" and record.derived_from:
+            derived[record.id] = list(record.derived_from)
+    records = [record for record, _ in parsed]
+    mini = Store(root=Path("."), records={kind: records}, origin={r.id: file for r in records})
+    return FileSummary(kind, digest, [r.id for r in records], [line for _, line in parsed], refs, derived,
+                       check_quotes(mini))
+
+
+def validate_store(root: str | Path = "evidence", *, use_cache: bool = True, keep_records: bool = False) -> Validation:
+    """Validate the store, re-checking only what changed since the last run that used the cache.
+
+    Raises EvidenceError with the same problems ``load_store`` would report. ``keep_records``
+    returns the validated records of the files read in this run (for updating an index)."""
+    root = Path(root)
+    if not root.is_dir():
+        raise EvidenceError([Problem(str(root), "-", "-", "evidence folder not found")])
+    folder = cache_folder(root) if use_cache else None
+    lock = None
+    if folder is not None:
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            lock = FileLock(str(folder / "lock"), timeout=60)
+            lock.acquire()
+        except (OSError, Timeout):
+            folder, lock = None, None  # a read-only place or a stuck lock: validate without the cache
+    try:
+        with _collector_paused():
+            return _validate(root, folder, keep_records)
+    finally:
+        if lock is not None:
+            lock.release()
+
+
+def _validate(root: Path, folder: Path | None, keep_records: bool) -> Validation:
+    version = _code_version()
+    manifest = _read_manifest(folder, version) if folder else {"version": version, "store_ok": False, "files": {}}
+    old_files: dict[str, FileSummary] = manifest["files"]
+    new_files: dict[str, FileSummary] = {}
+    problems: list[Problem] = []
+    unreadable: set[str] = set()
+    invalid_ids: set[str] = set()
+    changed: list[str] = []
+    kinds: dict[str, str] = {}
+    records: dict[str, list[Record]] = {}
+    order: list[str] = []
+    digest_of: dict[str, str] = {}
+    parse_problems: dict[str, list[Problem]] = {}  # reported after every file's reading problems, as load_store does
+    for kind, path in _entries(root):
+        file = _relative(path, root)
+        kinds[file] = kind
+        try:
+            if path.is_dir():
+                raise ReadError("is a folder, not a file")
+            digest = _digest(path)
+        except OSError as exc:
+            problems.append(Problem(file, "-", "-", f"cannot be read: {exc.strerror or exc}"))
+            unreadable.add(kind)
+            continue
+        except ReadError as exc:
+            problems.append(Problem(file, "-", "-", f"cannot be read: {exc.reason}", exc.line))
+            unreadable.add(kind)
+            continue
+        digest_of[file] = digest
+        cached = old_files.get(file)
+        if cached is not None and cached.digest == digest and cached.kind == kind:
+            new_files[file] = cached
+            order.append(file)
+            continue
+        changed.append(file)
+        try:
+            raw_records, found = read_evidence_file(path, kind, file)
+        except ReadError as exc:
+            problems.append(Problem(file, "-", "-", f"cannot be read: {exc.reason}", exc.line))
+            unreadable.add(kind)
+            continue
+        problems.extend(found)
+        parsed, invalid = _parse(kind, raw_records, file)
+        parse_problems[file] = invalid
+        invalid_ids.update(p.record for p in found + invalid)
+        summary = _summarise(kind, digest, file, parsed)
+        if found or invalid:
+            summary.digest = ""  # its ids still count for the cross-checks, but it is never reused
+        new_files[file] = summary
+        order.append(file)
+        if keep_records:
+            records[file] = [record for record, _ in parsed]
+    removed = [file for file in old_files if file not in new_files]
+
+    # Duplicate ids, in load order, as load_store reports them.
+    origin: dict[str, str] = {}
+    lines: dict[str, int] = {}
+    ids_by_kind: dict[str, set[str]] = {kind: set() for kind in RECORD_TYPES}
+    for file in order:
+        summary = new_files[file]
+        problems.extend(parse_problems.get(file, []))
+        ids_by_kind[summary.kind].update(summary.ids)
+        for record_id, line in zip(summary.ids, summary.lines):
+            if record_id in origin:
+                problems.append(Problem(file, record_id, "id", f"duplicate id (also in {origin[record_id]})", line))
+            else:
+                origin[record_id] = file
+                if line is not None:
+                    lines[record_id] = line
+    all_ids = set(origin)
+
+    # References: every one in a changed file; in an unchanged file, only those whose target went away.
+    incremental = manifest.get("store_ok", False)
+    gone: set[str] = set()
+    if incremental:
+        for file in changed + removed:
+            if file in old_files:
+                gone.update(old_files[file].ids)
+        gone -= all_ids
+    touched = set(changed)
+    for kind in REFERENCES:
+        for file in order:
+            summary = new_files[file]
+            if summary.kind != kind:
+                continue
+            recheck_all = not incremental or file in touched
+            if not recheck_all and not gone:
+                continue
+            for record_id, name, target_kind, target in summary.references:
+                if (target_kind in unreadable) or (target_kind is None and unreadable):
+                    continue
+                if not recheck_all and target not in gone:
+                    continue
+                valid = ids_by_kind[target_kind] if target_kind else all_ids
+                if target not in valid and target not in invalid_ids:
+                    where = target_kind or "the store"
+                    problems.append(Problem(origin.get(record_id, file), record_id, name,
+                                            f"refers to '{target}', which is not in {where}", lines.get(record_id)))
+    graph = {k: v for summary in new_files.values() if summary.kind == "estimates" for k, v in summary.derived.items()}
+    problems.extend(derivation_problems(graph, ids_by_kind["estimates"], origin, lines))
+
+    if folder is not None:
+        kept = {file: summary for file, summary in new_files.items() if summary.digest}
+        _atomic_pickle(folder / "manifest.pkl", {"version": version, "store_ok": not problems, "files": kept})
+    if problems:
+        raise EvidenceError(problems)
+    counts = {kind: sum(len(s.ids) for s in new_files.values() if s.kind == kind) for kind in RECORD_TYPES}
+    # In check_quotes' order: facts, then estimates, then claims, each in load order.
+    quote_order = {"facts": 0, "estimates": 1, "claims": 2}
+    warnings = [w for file in sorted(order, key=lambda f: quote_order.get(new_files[f].kind, 3))
+                for w in new_files[file].warnings]
+    digests = {file: digest_of[file] for file in order}
+    return Validation(counts, warnings, changed, removed, records, kinds, digests, folder)
+
+
+__all__ = ["Validation", "FileSummary", "cache_folder", "validate_store"]
