@@ -220,3 +220,12 @@ def test_an_invalid_store_is_refused_before_any_query(store):
     _write(store / "studies" / "studies.yaml", [])
     with pytest.raises(EvidenceError, match="refers to 'study-1'"):
         query_store(store, "SELECT 1")
+
+
+def test_files_read_on_two_processes_give_the_same_problems_in_the_same_order(store):
+    BREAKAGES["bad value"](store)
+    (store / "claims" / "claims.yaml").write_bytes(b"- id: [unclosed\n")
+    (store / "gaps" / "folder.yaml").mkdir()
+    expected = _problems(lambda: load_store(store))
+    assert len(expected) >= 3
+    assert _problems(lambda: validate_store(store, use_cache=False, jobs=2)) == expected

@@ -29,6 +29,7 @@ import research.store.schema as schema_module
 from research.store.files import ReadError
 from research.store.loader import (EvidenceError, Problem, Store, _collector_paused, _entries, _parse, _relative,
                                    derivation_problems, read_evidence_file)
+from research.parallel import Engine, run_tasks
 from research.store.quotes import check_quotes
 from research.store.schema import RECORD_TYPES, REFERENCES, Record
 
@@ -125,11 +126,14 @@ def _summarise(kind: str, digest: str, file: str, parsed: list[tuple[Record, int
                        check_quotes(mini))
 
 
-def validate_store(root: str | Path = "evidence", *, use_cache: bool = True, keep_records: bool = False) -> Validation:
+def validate_store(root: str | Path = "evidence", *, use_cache: bool = True, keep_records: bool = False,
+                   jobs: int | None = None) -> Validation:
     """Validate the store, re-checking only what changed since the last run that used the cache.
 
     Raises EvidenceError with the same problems ``load_store`` would report. ``keep_records``
-    returns the validated records of the files read in this run (for updating an index)."""
+    returns the validated records of the files read in this run (for updating an index).
+    ``jobs`` local processes read changed files; by default several when more than
+    PARALLEL_BYTES changed (a cold run on a large store), else one."""
     root = Path(root)
     if not root.is_dir():
         raise EvidenceError([Problem(str(root), "-", "-", "evidence folder not found")])
@@ -144,13 +148,57 @@ def validate_store(root: str | Path = "evidence", *, use_cache: bool = True, kee
             folder, lock = None, None  # a read-only place or a stuck lock: validate without the cache
     try:
         with _collector_paused():
-            return _validate(root, folder, keep_records)
+            return _validate(root, folder, keep_records, jobs)
     finally:
         if lock is not None:
             lock.release()
 
 
-def _validate(root: Path, folder: Path | None, keep_records: bool) -> Validation:
+@dataclass
+class _FileCheck:
+    """One file read and validated on its own (in this process or a worker)."""
+
+    summary: FileSummary | None = None
+    found: list[Problem] = field(default_factory=list)  # problems met while reading rows
+    invalid: list[Problem] = field(default_factory=list)  # records failing the schema
+    read_error: Problem | None = None
+    records: list[Record] = field(default_factory=list)
+
+
+def _check_file(path: Path, kind: str, file: str, digest: str, keep_records: bool) -> _FileCheck:
+    try:
+        raw_records, found = read_evidence_file(path, kind, file)
+    except ReadError as exc:
+        return _FileCheck(read_error=Problem(file, "-", "-", f"cannot be read: {exc.reason}", exc.line))
+    with _collector_paused():
+        parsed, invalid = _parse(kind, raw_records, file)
+        summary = _summarise(kind, digest, file, parsed)
+    if found or invalid:
+        summary.digest = ""  # its ids still count for the cross-checks, but it is never reused
+    return _FileCheck(summary, found, invalid, None, [record for record, _ in parsed] if keep_records else [])
+
+
+PARALLEL_BYTES = 16 * 2**20  # below this much changed data, worker start-up costs more than it saves
+
+
+def _check_files(todo: list[tuple[str, Path, str, str]], keep_records: bool, jobs: int | None) -> dict[str, _FileCheck]:
+    """Check the changed files; on several local processes when there is much to read."""
+    size = sum(path.stat().st_size for _, path, _, _ in todo if path.is_file())
+    if jobs is None:
+        jobs = min(os.cpu_count() or 1, 4) if size >= PARALLEL_BYTES and len(todo) > 1 else 1
+    tasks = [(file, _check_file, (path, kind, file, digest, keep_records), {}) for file, path, kind, digest in todo]
+    outcomes = run_tasks(tasks, Engine(jobs=max(1, jobs)))
+    checked = {}
+    for outcome in outcomes:
+        if not outcome.ok:  # a worker lost: read that file here
+            _, path, kind, digest = next(t for t in todo if t[0] == outcome.name)
+            checked[outcome.name] = _check_file(path, kind, outcome.name, digest, keep_records)
+        else:
+            checked[outcome.name] = outcome.value
+    return checked
+
+
+def _validate(root: Path, folder: Path | None, keep_records: bool, jobs: int | None) -> Validation:
     version = _code_version()
     manifest = _read_manifest(folder, version) if folder else {"version": version, "store_ok": False, "files": {}}
     old_files: dict[str, FileSummary] = manifest["files"]
@@ -164,6 +212,8 @@ def _validate(root: Path, folder: Path | None, keep_records: bool) -> Validation
     order: list[str] = []
     digest_of: dict[str, str] = {}
     parse_problems: dict[str, list[Problem]] = {}  # reported after every file's reading problems, as load_store does
+    todo: list[tuple[str, Path, str, str]] = []
+    read_problems: dict[str, list[Problem]] = {}  # per file, reported in file order as load_store does
     for kind, path in _entries(root):
         file = _relative(path, root)
         kinds[file] = kind
@@ -172,11 +222,11 @@ def _validate(root: Path, folder: Path | None, keep_records: bool) -> Validation
                 raise ReadError("is a folder, not a file")
             digest = _digest(path)
         except OSError as exc:
-            problems.append(Problem(file, "-", "-", f"cannot be read: {exc.strerror or exc}"))
+            read_problems[file] = [Problem(file, "-", "-", f"cannot be read: {exc.strerror or exc}")]
             unreadable.add(kind)
             continue
         except ReadError as exc:
-            problems.append(Problem(file, "-", "-", f"cannot be read: {exc.reason}", exc.line))
+            read_problems[file] = [Problem(file, "-", "-", f"cannot be read: {exc.reason}", exc.line)]
             unreadable.add(kind)
             continue
         digest_of[file] = digest
@@ -186,23 +236,24 @@ def _validate(root: Path, folder: Path | None, keep_records: bool) -> Validation
             order.append(file)
             continue
         changed.append(file)
-        try:
-            raw_records, found = read_evidence_file(path, kind, file)
-        except ReadError as exc:
-            problems.append(Problem(file, "-", "-", f"cannot be read: {exc.reason}", exc.line))
+        todo.append((file, path, kind, digest))
+        order.append(file)
+    checked = _check_files(todo, keep_records, jobs)
+    for file, path, kind, digest in todo:
+        outcome = checked[file]
+        if outcome.read_error is not None:
+            read_problems[file] = [outcome.read_error]
             unreadable.add(kind)
             continue
-        problems.extend(found)
-        parsed, invalid = _parse(kind, raw_records, file)
-        parse_problems[file] = invalid
-        invalid_ids.update(p.record for p in found + invalid)
-        summary = _summarise(kind, digest, file, parsed)
-        if found or invalid:
-            summary.digest = ""  # its ids still count for the cross-checks, but it is never reused
-        new_files[file] = summary
-        order.append(file)
+        read_problems[file] = outcome.found
+        parse_problems[file] = outcome.invalid
+        invalid_ids.update(p.record for p in outcome.found + outcome.invalid)
+        new_files[file] = outcome.summary
         if keep_records:
-            records[file] = [record for record, _ in parsed]
+            records[file] = outcome.records
+    order = [file for file in order if file in new_files]
+    for file in kinds:
+        problems.extend(read_problems.get(file, []))
     removed = [file for file in old_files if file not in new_files]
 
     # Duplicate ids, in load order, as load_store reports them.
