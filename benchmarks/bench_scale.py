@@ -33,6 +33,7 @@ import yaml
 
 TARGETS = {"validate (cold)": 10.0, "validate (one file changed)": 1.0, "query (in process)": 0.5}
 ROWS_PER_FILE = 2_000
+TIMEOUT_S = 300  # a command slower than this is reported as "> 300 s" (a gap, not a hang)
 MEMORY_TARGET_MB = 2048
 
 # Runs one CLI command in this fresh process and reports its own peak resident memory.
@@ -137,7 +138,12 @@ def generate_store(root: Path, n_estimates: int, seed: int = 1, layout: str = "c
 def run(args: list[str], cwd: Path, runner: str = _RUNNER) -> tuple[float, float, int]:
     """Wall seconds (or the seconds the runner reports), peak memory in MB and exit code of one command."""
     started = time.perf_counter()
-    done = subprocess.run([sys.executable, "-c", runner, *args], cwd=cwd, capture_output=True, text=True)
+    try:
+        done = subprocess.run([sys.executable, "-c", runner, *args], cwd=cwd, capture_output=True, text=True,
+                              timeout=TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        sys.stderr.write(f"{' '.join(args)}: stopped after {TIMEOUT_S} s\n")
+        return float("inf"), float("nan"), -1
     seconds = time.perf_counter() - started
     peak_mb = float("nan")
     for line in done.stderr.splitlines():
@@ -164,7 +170,7 @@ def _change_one_estimates_file(evidence: Path, layout: str) -> None:
     path.write_text(path.read_text(encoding="utf-8").replace("Table 1", "Table 1 (rechecked)", 1), encoding="utf-8")
 
 
-def measure(size: int, layout: str = "csv", jobs: int = 1) -> dict[str, tuple[float, float, int]]:
+def measure(size: int, layout: str = "csv", jobs: int = 1, store_only: bool = False) -> dict[str, tuple[float, float, int]]:
     sql = "SELECT count(*) AS n FROM estimates WHERE measure = 'RR'"
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
@@ -176,6 +182,8 @@ def measure(size: int, layout: str = "csv", jobs: int = 1) -> dict[str, tuple[fl
         results["query (builds the index)"] = run(["query", sql], root)
         results["query (index kept)"] = run(["query", sql], root)
         results["query (in process)"] = run(["evidence", sql], root, runner=_QUERY_TIMER)
+        if store_only:
+            return results
         results["claims"] = run(["claims", "--json"], root)
         results[f"build (--jobs {jobs})"] = run(["build", "--force", "--jobs", str(jobs)], root)
         return results
@@ -186,31 +194,49 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[1_000, 10_000, 100_000])
     parser.add_argument("--layout", choices=["csv", "parquet"], default="csv", help="How the big tables are kept.")
     parser.add_argument("--jobs", type=int, default=1, help="--jobs given to build.")
+    parser.add_argument("--store-only", action="store_true", help="Time validate and query only.")
     options = parser.parse_args()
     sizes = sorted(options.sizes)
     table: dict[int, dict[str, tuple[float, float, int]]] = {}
     for size in sizes:
         print(f"store with {size:,} estimates ({options.layout}) ...", flush=True)
-        table[size] = measure(size, options.layout, options.jobs)
+        table[size] = measure(size, options.layout, options.jobs, options.store_only)
     commands = list(next(iter(table.values())))
     print(f"\n{'command':<30}" + "".join(f"{n:>16,}" for n in sizes) + "   growth  target")
     for command in commands:
         cells = []
         for size in sizes:
             seconds, peak_mb, code = table[size][command]
+            if code == -1:
+                cells.append(f"> {TIMEOUT_S} s")
+                continue
             flag = "" if code == 0 else f" exit {code}"
             cells.append(f"{seconds:7.2f}s {peak_mb:5.0f}MB{flag}")
         growth = []
         for small, large in zip(sizes, sizes[1:]):
             t_small, t_large = table[small][command][0], table[large][command][0]
-            growth.append(f"{math.log(t_large / t_small) / math.log(large / small):.2f}")
+            slope = math.log(t_large / t_small) / math.log(large / small) if math.isfinite(t_large) else math.inf
+            growth.append(f"{slope:.2f}" if math.isfinite(slope) else "?")
         target = TARGETS.get(command)
         verdict = ""
         if target is not None:
             largest = table[sizes[-1]][command][0]
             verdict = f"< {target:g} s: {'met' if largest < target else f'missed by {largest - target:.1f} s'}"
+        if any(not math.isfinite(table[n][command][0]) for n in sizes):
+            verdict += " (gap: stopped at the time limit)"
         print(f"{command:<30}" + "".join(f"{c:>16}" for c in cells) + f"   {','.join(growth):>10}  {verdict}")
-    peak = max(v[1] for row in table.values() for v in row.values())
+    peak = max((v[1] for row in table.values() for v in row.values() if math.isfinite(v[1])), default=float("nan"))
+    if len(sizes) > 1:
+        small, large = sizes[-2], sizes[-1]
+        worse = []
+        for command in commands:
+            t_small, t_large = table[small][command][0], table[large][command][0]
+            slope = math.log(t_large / t_small) / math.log(large / small) if math.isfinite(t_large) else math.inf
+            if slope > 1.1:
+                worse.append(f"{command} ({slope:.2f})" if math.isfinite(slope) else f"{command} (stopped)")
+        print(f"\ngrowth from {small:,} to {large:,}: "
+              + ("no worse than linear for every command (target met)" if not worse
+                 else "worse than linear for " + ", ".join(worse) + " (target missed)"))
     print(f"\npeak memory {peak:.0f} MB (target < {MEMORY_TARGET_MB} MB: {'met' if peak < MEMORY_TARGET_MB else 'missed'})")
     print("growth: slope of log(time) on log(size) between consecutive sizes; process start-up "
           "(about 0.5 s) flattens it at small sizes.")
