@@ -66,6 +66,7 @@ BREAKAGES = {
     "derivation loop": lambda root: _write(root / "estimates" / "more.yaml", [
         dict(_estimates(1, 10)[0], derived_from=["est-11"], derivation="x"),
         dict(_estimates(1, 11)[0], derived_from=["est-10"], derivation="x")]),
+    "removed claim a gap relates to": lambda root: _write(root / "claims" / "claims.yaml", []),
     "removed source referenced by claims and studies": lambda root: _write(root / "sources" / "sources.yaml", [
         MINIMAL_STORE["sources"][0]]),
 }
@@ -229,3 +230,13 @@ def test_files_read_on_two_processes_give_the_same_problems_in_the_same_order(st
     expected = _problems(lambda: load_store(store))
     assert len(expected) >= 3
     assert _problems(lambda: validate_store(store, use_cache=False, jobs=2)) == expected
+
+
+def test_a_record_moved_to_another_kind_no_longer_satisfies_references_to_the_first(store):
+    validate_store(store)
+    _write(store / "studies" / "studies.yaml", [])
+    _write(store / "sources" / "sources.yaml", MINIMAL_STORE["sources"] + [
+        {"id": "study-1", "kind": "study", "citation": "Now a source (test data)"}])
+    expected = _problems(lambda: load_store(store))
+    assert any("refers to 'study-1', which is not in studies" in p for p in expected)
+    assert _problems(lambda: validate_store(store)) == expected

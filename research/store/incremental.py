@@ -273,14 +273,17 @@ def _validate(root: Path, folder: Path | None, keep_records: bool, jobs: int | N
                     lines[record_id] = line
     all_ids = set(origin)
 
-    # References: every one in a changed file; in an unchanged file, only those whose target went away.
+    # References: every one in a changed file; in an unchanged file, only those whose target went
+    # away from its kind (deleted, renamed, or moved to a file of another kind).
     incremental = manifest.get("store_ok", False)
-    gone: set[str] = set()
+    gone: dict[str, set[str]] = {kind: set() for kind in RECORD_TYPES}
     if incremental:
         for file in changed + removed:
             if file in old_files:
-                gone.update(old_files[file].ids)
-        gone -= all_ids
+                before = old_files[file]
+                gone[before.kind].update(i for i in before.ids if i not in ids_by_kind[before.kind])
+    gone_anywhere = {i for ids in gone.values() for i in ids if i not in all_ids}
+    something_gone = any(gone.values())
     touched = set(changed)
     for kind in REFERENCES:
         for file in order:
@@ -288,12 +291,12 @@ def _validate(root: Path, folder: Path | None, keep_records: bool, jobs: int | N
             if summary.kind != kind:
                 continue
             recheck_all = not incremental or file in touched
-            if not recheck_all and not gone:
+            if not recheck_all and not something_gone:
                 continue
             for record_id, name, target_kind, target in summary.references:
                 if (target_kind in unreadable) or (target_kind is None and unreadable):
                     continue
-                if not recheck_all and target not in gone:
+                if not recheck_all and target not in (gone[target_kind] if target_kind else gone_anywhere):
                     continue
                 valid = ids_by_kind[target_kind] if target_kind else all_ids
                 if target not in valid and target not in invalid_ids:
