@@ -240,3 +240,12 @@ def test_a_record_moved_to_another_kind_no_longer_satisfies_references_to_the_fi
     expected = _problems(lambda: load_store(store))
     assert any("refers to 'study-1', which is not in studies" in p for p in expected)
     assert _problems(lambda: validate_store(store)) == expected
+
+
+def test_references_lost_from_the_cache_are_read_again(store):
+    validate_store(store)
+    for kept in (cache_folder(store) / "references").glob("*.pkl"):
+        kept.unlink()
+    BREAKAGES["removed study still referenced"](store)
+    expected = _problems(lambda: load_store(store))
+    assert _problems(lambda: validate_store(store)) == expected

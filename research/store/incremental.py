@@ -52,8 +52,9 @@ class FileSummary:
     digest: str
     ids: list[str]
     lines: list[int | None]
-    # (record id, field, target kind or None for any kind, target id), in record order
-    references: list[tuple[str, str, str | None, str]]
+    # (record id, field, target kind or None for any kind, target id), in record order; kept in a
+    # file of its own in the cache (None until read back), as most runs never need it
+    references: list[tuple[str, str, str | None, str]] | None
     derived: dict[str, list[str]]
     warnings: list[Problem]
 
@@ -255,6 +256,10 @@ def _validate(root: Path, folder: Path | None, keep_records: bool, jobs: int | N
     for file in kinds:
         problems.extend(read_problems.get(file, []))
     removed = [file for file in old_files if file not in new_files]
+    incremental = manifest.get("store_ok", False)
+    if incremental and not todo and not removed and not problems:
+        # Nothing changed since a run that passed: nothing to re-check.
+        return _outcome(order, new_files, changed, removed, records, kinds, digest_of, folder)
 
     # Duplicate ids, in load order, as load_store reports them.
     origin: dict[str, str] = {}
@@ -275,7 +280,6 @@ def _validate(root: Path, folder: Path | None, keep_records: bool, jobs: int | N
 
     # References: every one in a changed file; in an unchanged file, only those whose target went
     # away from its kind (deleted, renamed, or moved to a file of another kind).
-    incremental = manifest.get("store_ok", False)
     gone: dict[str, set[str]] = {kind: set() for kind in RECORD_TYPES}
     if incremental:
         for file in changed + removed:
@@ -293,7 +297,8 @@ def _validate(root: Path, folder: Path | None, keep_records: bool, jobs: int | N
             recheck_all = not incremental or file in touched
             if not recheck_all and not something_gone:
                 continue
-            for record_id, name, target_kind, target in summary.references:
+            references = summary.references if summary.references is not None else _load_references(folder, file, summary)
+            for record_id, name, target_kind, target in references:
                 if (target_kind in unreadable) or (target_kind is None and unreadable):
                     continue
                 if not recheck_all and target not in (gone[target_kind] if target_kind else gone_anywhere):
@@ -307,17 +312,56 @@ def _validate(root: Path, folder: Path | None, keep_records: bool, jobs: int | N
     problems.extend(derivation_problems(graph, ids_by_kind["estimates"], origin, lines))
 
     if folder is not None:
-        kept = {file: summary for file, summary in new_files.items() if summary.digest}
-        _atomic_pickle(folder / "manifest.pkl", {"version": version, "store_ok": not problems, "files": kept})
+        _save(folder, version, not problems, new_files, touched)
     if problems:
         raise EvidenceError(problems)
-    counts = {kind: sum(len(s.ids) for s in new_files.values() if s.kind == kind) for kind in RECORD_TYPES}
+    return _outcome(order, new_files, changed, removed, records, kinds, digest_of, folder)
+
+
+def _outcome(order, new_files, changed, removed, records, kinds, digest_of, folder) -> Validation:
+    counts = {kind: 0 for kind in RECORD_TYPES}
+    for summary in new_files.values():
+        counts[summary.kind] += len(summary.ids)
     # In check_quotes' order: facts, then estimates, then claims, each in load order.
     quote_order = {"facts": 0, "estimates": 1, "claims": 2}
     warnings = [w for file in sorted(order, key=lambda f: quote_order.get(new_files[f].kind, 3))
                 for w in new_files[file].warnings]
     digests = {file: digest_of[file] for file in order}
     return Validation(counts, warnings, changed, removed, records, kinds, digests, folder)
+
+
+def _references_path(folder: Path, file: str, digest: str) -> Path:
+    return folder / "references" / f"{hashlib.sha1(file.encode()).hexdigest()[:16]}-{digest[:16]}.pkl"
+
+
+def _load_references(folder: Path | None, file: str, summary: FileSummary) -> list[tuple[str, str, str | None, str]]:
+    try:
+        with _references_path(folder, file, summary.digest).open("rb") as handle:
+            return pickle.load(handle)
+    except (OSError, TypeError, pickle.UnpicklingError, EOFError, AttributeError, ValueError):
+        # Lost from the cache: read the file again (it passed its own checks when it was kept).
+        path = Path(folder).parents[2] / file if folder else Path(file)
+        raw, _ = read_evidence_file(path, summary.kind, file)
+        parsed, _ = _parse(summary.kind, raw, file)
+        return _summarise(summary.kind, summary.digest, file, parsed).references
+
+
+def _save(folder: Path, version: str, store_ok: bool, new_files: dict[str, FileSummary], touched: set[str]) -> None:
+    """The manifest (digests, ids, warnings) and, per changed file, its references."""
+    (folder / "references").mkdir(exist_ok=True)
+    kept = {}
+    for file, summary in new_files.items():
+        if not summary.digest:
+            continue  # a file with problems of its own is read again next time
+        if summary.references is not None:
+            target = _references_path(folder, file, summary.digest)
+            if not target.exists():
+                for stale in target.parent.glob(target.name.split("-")[0] + "-*.pkl"):
+                    stale.unlink(missing_ok=True)
+                _atomic_pickle(target, summary.references)
+        kept[file] = FileSummary(summary.kind, summary.digest, summary.ids, summary.lines, None, summary.derived,
+                                 summary.warnings)
+    _atomic_pickle(folder / "manifest.pkl", {"version": version, "store_ok": store_ok, "files": kept})
 
 
 __all__ = ["Validation", "FileSummary", "cache_folder", "validate_store"]
