@@ -41,6 +41,7 @@ def _code_version() -> str:
     digest = hashlib.sha256(f"{CACHE_FORMAT}".encode())
     for module in (files_module, loader_module, quotes_module, schema_module):
         digest.update(Path(module.__file__).read_bytes())
+    digest.update(Path(__file__).read_bytes())
     return digest.hexdigest()[:16]
 
 
