@@ -35,6 +35,7 @@ from research.results import (
 )
 from research.store.loader import EvidenceError, Problem, Store, load_store
 from research.thresholds import MIN_K_SENSITIVITY, VOI_DECISION_PROBABILITY
+from research.parallel import Engine, run_tasks
 from research.verbal import SIZE_CLASS_RULE, direction, size_class
 
 Progress = Callable[[str], None]
@@ -624,17 +625,76 @@ def _figures(analysis: Analysis, frame: pd.DataFrame, fit, posterior, mcmc_fits=
 # --------------------------------------------------------------------------- the whole job
 
 
+class AnalysisFailed(InputError):
+    """One or more analyses failed; the others finished. ``results`` holds those that finished."""
+
+    def __init__(self, failures: list[str], results: dict[str, Any]):
+        self.failures, self.results = failures, results
+        done = f"; the other {len(results)} finished" if results else ""
+        super().__init__(f"{len(failures)} {'analysis' if len(failures) == 1 else 'analyses'} failed{done}:\n"
+                         + "\n".join(failures))
+
+
+@dataclass(frozen=True)
+class _Refused:
+    """An analysis refused by its declaration (EvidenceError), carried back from a worker as data."""
+
+    problems: list[Problem]
+
+
+def _run_declared(analysis: Analysis, table: pd.DataFrame, cache_dir: Path | None, progress: Progress | None,
+                  notes: Mapping[str, str]) -> dict[str, Any] | _Refused:
+    if progress:
+        progress(f"analysis: {analysis.title}")
+    try:
+        return run_analysis(analysis, table, cache_dir, progress, notes)
+    except EvidenceError as exc:
+        return _Refused(list(exc.problems))
+
+
 def run_analyses(store: Store, analyses_dir: str | Path = "analyses", progress: Progress | None = None,
-                 cache_dir: Path | None = DEFAULT_CACHE, table: pd.DataFrame | None = None) -> dict:
-    """Run every declared analysis on the store; returns ``{analysis_id: result}``."""
+                 cache_dir: Path | None = DEFAULT_CACHE, table: pd.DataFrame | None = None,
+                 engine: Engine | None = None) -> dict:
+    """Run every declared analysis on the store; returns ``{analysis_id: result}`` in declared order.
+
+    Each analysis is one task on ``engine`` (this process by default; local processes or a Dask
+    cluster otherwise); every task carries its own seeds, so the results equal a serial run's.
+    A refused declaration raises EvidenceError; any other failure raises AnalysisFailed naming
+    each failed analysis and its reason, after the others have finished."""
+    engine = engine or Engine()
     table = effect_table(store) if table is None else table
     notes = {e.id: e.note for e in store["estimates"] if e.note}
-    results = {}
-    for analysis in load_analyses(analyses_dir):
+    declared = load_analyses(analyses_dir)
+    for analysis in declared:
         _resolve_target(analysis, store)
-        if progress:
-            progress(f"analysis: {analysis.title}")
-        results[analysis.id] = run_analysis(analysis, table, cache_dir, progress, notes)
+    # Workers may run elsewhere: the fit cache is named absolutely (its writes are atomic and locked).
+    cache = Path(cache_dir).resolve() if cache_dir is not None else None
+    here = progress if engine.serial else None
+    tasks = [(a.id, _run_declared, (a, table, cache, here, notes), {}) for a in declared]
+    if progress and not engine.serial:
+        progress(f"analyses: {len(tasks)} on {engine.describe()}")
+    titles = {a.id: a for a in declared}
+
+    def done(outcome) -> None:
+        if progress and not engine.serial:
+            progress(f"analysis: {titles[outcome.name].title}: {'done' if outcome.ok else 'failed'}")
+
+    results: dict[str, Any] = {}
+    refused: list[Problem] = []
+    failures: list[str] = []
+    for outcome in run_tasks(tasks, engine, on_done=done):
+        analysis = titles[outcome.name]
+        if not outcome.ok:
+            failures.append(f"analysis '{analysis.id}' ({analysis.file}): {outcome.error}")
+        elif isinstance(outcome.value, _Refused):
+            refused.extend(outcome.value.problems)
+        else:
+            results[outcome.name] = outcome.value
+    if failures:
+        failures += [str(p) for p in refused]
+        raise AnalysisFailed(failures, results)
+    if refused:
+        raise EvidenceError(refused)
     return results
 
 
@@ -743,11 +803,13 @@ def build(
     progress: Progress | None = None,
     today: dt.date | None = None,
     cache_dir: Path | None = DEFAULT_CACHE,
+    engine: Engine | None = None,
 ) -> BuildOutcome:
     """Validate, analyse, check claims and write the report. Skips the work when nothing changed.
 
     The results are written once, as :class:`research.results.Results`, to ``reports/results.json``;
-    the claims and the report read that typed form.
+    the claims and the report read that typed form. ``engine`` says where the analyses run (see
+    research.parallel); the output is the same on any.
     """
     from research.bayes.voi import GAP_RANK_RULE
     from research.claims import evaluate_claims
@@ -764,7 +826,7 @@ def build(
     step("validating the evidence store")
     store = load_store(evidence)
     table = effect_table(store)
-    analyses = run_analyses(store, analyses_dir, progress=step, cache_dir=cache_dir, table=table)
+    analyses = run_analyses(store, analyses_dir, progress=step, cache_dir=cache_dir, table=table, engine=engine)
     grade_analyses(store, analyses)
     step("checking claims")
     from research.claims.checks.causal import estimate_rows
@@ -794,4 +856,5 @@ def build(
     return BuildOutcome(results.to_dict(), written, up_to_date=False, model=results)
 
 
-__all__ = ["build", "fingerprint", "grade_analyses", "rank_gaps", "run_analyses", "run_analysis", "store_flow"]
+__all__ = ["AnalysisFailed", "build", "fingerprint", "grade_analyses", "rank_gaps", "run_analyses", "run_analysis",
+           "store_flow"]

@@ -39,7 +39,7 @@ def run(*args: str) -> tuple[int, str]:
 
 def snapshot(folder: Path) -> dict[str, bytes]:
     return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*"))
-            if p.is_file() and p.name != ".evidence.lock"}
+            if p.is_file() and p.name != ".evidence.lock" and ".cache" not in p.relative_to(folder).parts}
 
 
 @contextlib.contextmanager

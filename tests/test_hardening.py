@@ -39,9 +39,10 @@ def run(capsys, *args: str) -> tuple[int, str, str]:
 
 
 def snapshot(folder: Path) -> dict[str, bytes]:
-    """Every file under a folder with its bytes (lock files aside), to prove nothing was written."""
+    """Every file under a folder with its bytes (lock files and the validation cache aside), to prove
+    nothing was written."""
     return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*"))
-            if p.is_file() and p.name != ".evidence.lock"}
+            if p.is_file() and p.name != ".evidence.lock" and ".cache" not in p.relative_to(folder).parts}
 
 
 def records(**changes) -> dict:
@@ -446,7 +447,7 @@ def test_unexpected_errors_are_internal_errors_with_a_hint(store_dir, capsys, mo
     def broken(*_args, **_kwargs):
         raise RuntimeError("something impossible")
 
-    monkeypatch.setattr("research.commands.store.load_store", broken)
+    monkeypatch.setattr("research.store.incremental.validate_store", broken)
     monkeypatch.delenv("RESEARCH_DEBUG", raising=False)
     assert main(["validate", str(store_dir)]) == 1
     err = capsys.readouterr().err

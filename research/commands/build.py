@@ -18,8 +18,15 @@ def build(
     analyses: Path = typer.Option(Path("analyses"), "--analyses", help="Folder of declared analyses."),
     reports: Path = typer.Option(Path("reports"), "--reports", help="Where the report is written."),
     force: bool = typer.Option(False, "--force", help="Rebuild even when nothing changed."),
+    jobs: int = typer.Option(1, "--jobs", "-j", min=1,
+                             help="Run independent analyses on this many local processes (1 = in this process)."),
+    scheduler: str = typer.Option(None, "--scheduler", metavar="ADDRESS",
+                                  help="Send the analyses to a running Dask scheduler, e.g. tcp://host:8786 "
+                                       "(start it with dask scheduler / dask worker). Overrides --jobs."),
 ) -> None:
-    """Validate the store, run the declared analyses, check the claims and build the report."""
+    """Validate the store, run the declared analyses, check the claims and build the report.
+
+    Results are the same whatever --jobs or --scheduler: each analysis carries its own seeds."""
     started = time.perf_counter()
     from research.results import up_to_date  # answers "nothing changed" before the numerical libraries load
 
@@ -27,8 +34,10 @@ def build(
         out.print(f"[green]up to date[/] (nothing changed since the last build; {time.perf_counter() - started:.1f} s). "
                   "Use --force to rebuild.")
         return
+    from research.parallel import Engine
     from research.pipeline import build as run_build
 
+    engine = Engine(jobs=jobs, scheduler=scheduler or None)
     columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
     with Progress(*columns, console=out, transient=True, disable=not out.is_terminal) as bar:
         task = bar.add_task("starting", total=None)
@@ -38,7 +47,7 @@ def build(
             if not out.is_terminal:
                 out.print(f"- {message}", highlight=False, markup=False)
 
-        outcome = run_build(evidence, analyses, reports, force=force, progress=step)
+        outcome = run_build(evidence, analyses, reports, force=force, progress=step, engine=engine)
     seconds = time.perf_counter() - started
     if outcome.up_to_date:
         out.print(f"[green]up to date[/] (nothing changed since the last build; {seconds:.1f} s). Use --force to rebuild.")

@@ -36,16 +36,17 @@ def validate(
                                        help="Treat a number missing from its own quote as an error, not a warning."),
 ) -> None:
     """Validate every record in the store (schema, values, references, duplicate ids), and check
-    that each stored number is found in its own quote."""
-    from research.store import RECORD_TYPES, EvidenceError
-    from research.store.quotes import check_quotes
+    that each stored number is found in its own quote. Only files changed since the last run are
+    read again (content hashes kept in .cache/store/ beside the store)."""
+    from research.store import EvidenceError
+    from research.store.incremental import validate_store
 
-    store = load_store(path)
-    quote_problems = check_quotes(store)
+    validation = validate_store(path)
+    quote_problems = validation.warnings
     if quote_problems and strict_quotes:
         raise EvidenceError(quote_problems)
     _print_warnings(quote_problems)
-    counts = ", ".join(f"{len(store[k])} {k}" for k in RECORD_TYPES)
+    counts = ", ".join(f"{validation.counts.get(k, 0)} {k}" for k in RECORD_KINDS)
     out.print(f"[green]OK[/] {escape(str(path))}: {counts}", highlight=False)
 
 
@@ -60,13 +61,10 @@ def query(
              "SELECT that reads only the store's tables."),
 ) -> None:
     """Run one SELECT on a DuckDB index built from the store (read-only, no file access)."""
-    from research.store.index import QueryError
-    from research.store import load_store
-    from research.store.index import query as run_query  # pandas and duckdb load only when queried
+    from research.store.index import QueryError, query_store  # pandas and duckdb load only when queried
 
-    store = load_store(evidence)
     try:
-        frame = run_query(store, sql, allow_files=allow_files)
+        frame = query_store(evidence, sql, allow_files=allow_files)
     except QueryError as exc:
         raise InputError(f"query failed: {exc}") from exc
     if as_json:

@@ -3,8 +3,8 @@
 Owns the rules every evidence, analysis or record file is read with: bytes that are not UTF-8
 are reported by line and column; YAML is parsed with the safe loader (libyaml when present),
 duplicate keys are refused, nesting is bounded and aliases may not expand a few lines into
-billions of values; CSV headers may not repeat a column. Records keep the line they start on
-(and, in YAML, the line of each field). Nothing here writes a file.
+billions of values; CSV and Parquet headers may not repeat a column. Records keep the line they start on
+(and, in YAML, the line of each field; in Parquet, their row). Nothing here writes a file.
 """
 
 from __future__ import annotations
@@ -237,4 +237,43 @@ def read_csv_rows(text: str) -> tuple[list[str], list[tuple[int, list[str]]]]:
             start = reader.line_num + 1
     except csv.Error as exc:
         raise ReadError(f"not valid CSV: {exc}", reader.line_num or None) from None
+    return header, rows
+
+
+# --------------------------------------------------------------------------- Parquet tables
+
+
+def read_parquet_rows(path: Path) -> tuple[list[str], list[tuple[int, list[Any]]]]:
+    """Header and rows of a Parquet table, each row numbered from 1 (in place of a line).
+
+    Values keep their Parquet types (numbers, text, lists, structs as mappings); a null is "not
+    given", like an empty CSV cell, and so are a NaN in a floating-point column and blank text."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    if path.is_dir():
+        raise ReadError("is a folder, not a file")
+    try:
+        table = pq.read_table(path)
+    except OSError as exc:
+        raise ReadError(exc.strerror or str(exc)) from None
+    except (pa.ArrowException, ValueError) as exc:
+        raise ReadError(f"not a readable Parquet file: {exc}".replace("\n", " ")) from None
+    header = [str(name).strip() for name in table.column_names]
+    seen: dict[str, int] = {}
+    for position, name in enumerate(header, start=1):
+        if not name:
+            raise ReadError(f"column {position} has no name")
+        if name in seen:
+            raise ReadError(f"column '{name}' appears twice (columns {seen[name]} and {position})")
+        seen[name] = position
+    columns = []
+    for column in table.columns:
+        values = column.to_pylist()
+        if pa.types.is_floating(column.type):
+            values = [None if isinstance(v, float) and v != v else v for v in values]
+        elif pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
+            values = [None if isinstance(v, str) and not v.strip() else v for v in values]
+        columns.append(values)
+    rows = [(number, list(cells)) for number, cells in enumerate(zip(*columns), start=1)] if columns else []
     return header, rows

@@ -1,8 +1,10 @@
 """Read the evidence files, validate every record, and check cross-references.
 
-Layout: ``evidence/<kind>/*.yaml`` (a list of mappings) or ``evidence/<kind>/*.csv`` (one
+Layout: ``evidence/<kind>/*.yaml`` (a list of mappings), ``evidence/<kind>/*.csv`` (one
 record per row; an empty cell means "not given"; ``a.b`` columns fill nested mappings and
-list fields are separated by ``;``). All problems are collected before raising, so one run
+list fields are separated by ``;``) or ``evidence/<kind>/*.parquet`` (large tables: one record
+per row, the same columns as CSV or list and struct columns; a null means "not given"; problems
+name the row where a text file names the line). All problems are collected before raising, so one run
 shows every bad record, each with the line it starts on. Validation takes time linear in the
 size of the store: ids are indexed once.
 """
@@ -17,10 +19,11 @@ from typing import Any, Iterator
 
 from pydantic import ValidationError
 
-from research.store.files import ReadError, coerce_cell, load_yaml_document, read_csv_rows, read_text
+from research.store.files import (ReadError, coerce_cell, load_yaml_document, read_csv_rows, read_parquet_rows,
+                                  read_text)
 from research.store.schema import RECORD_TYPES, REFERENCES, Record
 
-EVIDENCE_SUFFIXES = (".yaml", ".yml", ".csv")
+EVIDENCE_SUFFIXES = (".yaml", ".yml", ".csv", ".parquet")
 
 
 @dataclass(frozen=True)
@@ -100,6 +103,12 @@ def _list_fields(model: type[Record]) -> set[str]:
 
 def _read_csv(text: str, model: type[Record], file: str) -> tuple[list[RawRecord], list[Problem]]:
     header, rows = read_csv_rows(text)
+    return _read_rows(header, rows, model, file, text_cells=True)
+
+
+def _read_rows(header: list[str], rows: list[tuple[int, list[Any]]], model: type[Record], file: str,
+               text_cells: bool) -> tuple[list[RawRecord], list[Problem]]:
+    """Table rows (CSV text cells, or typed Parquet values) as raw records, by the same rules."""
     list_fields = _list_fields(model)
     records: list[RawRecord] = []
     problems: list[Problem] = []
@@ -112,10 +121,10 @@ def _read_csv(text: str, model: type[Record], file: str) -> tuple[list[RawRecord
             continue
         row: dict[str, Any] = {}
         for column, cell in zip(header, cells):
-            value = coerce_cell(cell)
+            value = coerce_cell(cell) if text_cells else cell
             if value is None:
                 continue
-            if column in list_fields:
+            if column in list_fields and not isinstance(value, list):
                 value = [part.strip() for part in str(value).split(";") if part.strip()]
             outer, dot, inner = column.partition(".")
             if (outer in row) and (not dot or not isinstance(row[outer], dict)):
@@ -131,6 +140,9 @@ def _read_csv(text: str, model: type[Record], file: str) -> tuple[list[RawRecord
 
 def read_evidence_file(path: Path, kind: str, file: str) -> tuple[list[RawRecord], list[Problem]]:
     """The raw records of one file, with problems found per row; ReadError if unreadable."""
+    if path.suffix == ".parquet":
+        header, rows = read_parquet_rows(path)
+        return _read_rows(header, rows, RECORD_TYPES[kind], file, text_cells=False)
     text = read_text(path)
     if path.suffix == ".csv":
         return _read_csv(text, RECORD_TYPES[kind], file)
@@ -201,10 +213,17 @@ MAX_DERIVATION_STEPS = 8  # an estimate derived from derived estimates, at most 
 
 
 def _derivations(store: Store) -> list[Problem]:
-    """Estimates derived, directly or through others, from themselves, or through too many steps.
+    """Estimates derived, directly or through others, from themselves, or through too many steps."""
+    graph = {e.id: list(e.derived_from) for e in store["estimates"] if e.derived_from}
+    return derivation_problems(graph, {e.id for e in store["estimates"]}, store.origin, store.lines)
 
-    One depth-first pass (no recursion, so a long chain cannot exhaust the stack)."""
-    graph = {e.id: list(e.derived_from) for e in store["estimates"]}
+
+def derivation_problems(graph: dict[str, list[str]], estimate_ids: set[str], origin: dict[str, str],
+                        lines: dict[str, int]) -> list[Problem]:
+    """Loops and over-long chains in ``graph`` (estimate -> the estimates it is derived from).
+
+    Only estimates derived from others need be in the graph (a loop passes through derived
+    estimates only). One depth-first pass, no recursion, so a long chain cannot exhaust the stack."""
     state: dict[str, int] = {}  # 1 = on the current path, 2 = done
     steps: dict[str, int] = {}  # longest chain of derivations below an estimate
     problems: list[Problem] = []
@@ -221,18 +240,18 @@ def _derivations(store: Store) -> list[Problem]:
                 stack.pop()
                 path.pop()
                 state[node] = 2
-                steps[node] = max((steps.get(c, 0) + 1 for c in graph[node] if c in graph), default=0)
+                steps[node] = max((steps.get(c, 0) + 1 for c in graph[node] if c in estimate_ids), default=0)
                 if steps[node] == MAX_DERIVATION_STEPS + 1:
-                    problems.append(Problem(store.origin.get(node, "estimates"), node, "derived_from",
+                    problems.append(Problem(origin.get(node, "estimates"), node, "derived_from",
                                             f"derived through more than {MAX_DERIVATION_STEPS} steps",
-                                            store.lines.get(node)))
+                                            lines.get(node)))
                 continue
             if child not in graph:
                 continue
             if state.get(child) == 1:
                 loop = path[path.index(child):] + [child]
-                problems.append(Problem(store.origin.get(node, "estimates"), node, "derived_from",
-                                        "references form a cycle: " + " -> ".join(loop), store.lines.get(node)))
+                problems.append(Problem(origin.get(node, "estimates"), node, "derived_from",
+                                        "references form a cycle: " + " -> ".join(loop), lines.get(node)))
             elif not state.get(child):
                 state[child] = 1
                 path.append(child)
