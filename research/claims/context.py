@@ -164,9 +164,11 @@ class CheckContext:
         if fact is not None:
             self.shared.setdefault("date_records", {})[self.claim.id] = fact.id
             return date_key(fact.date, end=True), f"publication date of {self.claim.source} ({fact.date}, {fact.id})"
-        for source in self.store["sources"]:
-            if source.id == self.claim.source and source.published and date_key(source.published, end=True):
-                return date_key(source.published, end=True), f"publication date of {source.id} ({source.published})"
+        if "sources_by_id" not in self.shared:  # indexed once per run: a scan per comparison grows quadratically
+            self.shared["sources_by_id"] = {s.id: s for s in self.store["sources"]}
+        source = self.shared["sources_by_id"].get(self.claim.source)
+        if source is not None and source.published and date_key(source.published, end=True):
+            return date_key(source.published, end=True), f"publication date of {source.id} ({source.published})"
         return None, "no date known for the claim"
 
     def date_record(self) -> str | None:
