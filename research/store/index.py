@@ -87,15 +87,7 @@ def query(store: Store, sql: str, *, allow_files: bool = False) -> pd.DataFrame:
     Without ``allow_files`` the SQL must be one SELECT and cannot touch files, extensions or
     the network; with it, any statement runs (for example COPY ... TO a file)."""
     con = build_index(store, allow_files=allow_files)
-    try:
-        if not allow_files:
-            check_select(con, sql)
-        result = con.execute(sql)
-        return result.fetchdf() if result.description else pd.DataFrame()
-    except duckdb.Error as exc:
-        raise QueryError(str(exc)) from exc
-    finally:
-        con.close()
+    return _run_and_close(con, sql, allow_files)
 
 
 
@@ -199,6 +191,11 @@ def _query_index(path: Path, sql: str, allow_files: bool) -> pd.DataFrame:
     else:
         con = duckdb.connect(str(path), read_only=True)
         lock_down(con)
+    return _run_and_close(con, sql, allow_files)
+
+
+def _run_and_close(con, sql: str, allow_files: bool) -> pd.DataFrame:
+    """Run the user's SQL on an open index (one SELECT unless files are allowed), then close it."""
     try:
         if not allow_files:
             check_select(con, sql)
