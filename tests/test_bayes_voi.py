@@ -223,16 +223,16 @@ def test_gaps_without_a_voi_are_placed_by_the_stated_rule():
 
 def test_a_declared_decision_reaches_the_analysis_results(frame):
     """An analysis may declare a decision and its costs (test data); without one no EVSI is given."""
-    from research import pipeline
     from research.analyses import Analysis
+    from research.pipeline.bayesian import value_of_information_rows
 
     base = {"id": "a", "title": "t", "question": "q", "intervention": "i", "outcome": "o", "where": "true",
             "value_of_information": [{"gap": "g", "description": "d", "new_study_se": 0.1}]}
     plain = Analysis.model_validate(base)
     declared = Analysis.model_validate({**base, "decision": {"events_without": 500, "value_per_event": 2.0, "cost": 150,
                                                               "unit": "test units", "basis": "test data"}})
-    without = pipeline._value_of_information(plain, frame)
-    with_decision = pipeline._value_of_information(declared, frame)
+    without = value_of_information_rows(plain, frame)
+    with_decision = value_of_information_rows(declared, frame)
     assert without[0]["evsi"] is None and without[0]["evsi_loss"] is None
     assert with_decision[0]["evsi"] >= 0 and "opportunity loss" in with_decision[0]["evsi_loss"]
     assert with_decision[0]["assumed_bias"].startswith("bias Normal(0, 0.1^2)")  # the default for a target study

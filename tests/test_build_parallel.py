@@ -11,8 +11,10 @@ import pytest
 import yaml
 
 from research import pipeline
+from research.pipeline import analysis as steps
 from research.cli import main
 from research.parallel import Engine
+from research.store import load_store
 
 ROOT = Path(__file__).resolve().parents[1]
 DAY = dt.date(2026, 1, 1)
@@ -78,19 +80,20 @@ def test_dask_local_cluster_matches_serial_on_the_shipped_case(tmp_path, monkeyp
 
 def test_a_failed_analysis_is_named_with_its_reason_and_the_others_finish(synthetic_case, monkeypatch, capsys):
     evidence, analyses = synthetic_case
-    real = pipeline.run_analysis
+    real = steps.STEPS["frequentist"]
 
     def failing(analysis, *args, **kwargs):
         if analysis.id == "synthetic-pool-1":
             raise FloatingPointError("variance estimate did not converge")
         return real(analysis, *args, **kwargs)
 
-    monkeypatch.setattr(pipeline, "run_analysis", failing)
-    store = pipeline.load_store(evidence)
+    monkeypatch.setitem(steps.STEPS, "frequentist", failing)
+    store = load_store(evidence)
     with pytest.raises(pipeline.AnalysisFailed) as info:
         pipeline.run_analyses(store, analyses, cache_dir=None)
     (failure,) = info.value.failures
-    assert "analysis 'synthetic-pool-1'" in failure and "variance estimate did not converge" in failure
+    assert "analysis 'synthetic-pool-1'" in failure and "frequentist: " in failure
+    assert "variance estimate did not converge" in failure
     assert sorted(info.value.results) == ["synthetic-pool-0", "synthetic-pool-2"]
     assert "the other 2 finished" in str(info.value)
 

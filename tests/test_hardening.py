@@ -518,7 +518,7 @@ def test_svg_plots_of_the_project_pass_unchanged_in_what_they_draw():
     import numpy as np
 
     from research.meta import rma
-    from research.pipeline import _svg
+    from research.pipeline.figures import svg_text as _svg
     from research.plots import report as report_plots
     from research.plots.meta import forest_plot, funnel_plot
     from research.report.svg import safe_svg

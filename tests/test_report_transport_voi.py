@@ -25,13 +25,14 @@ HOSTILE = '<script>alert("x")</script> | *pipe*'
 
 @lru_cache(maxsize=1)
 def _computed() -> tuple[dict, list[dict]]:
-    from research import pipeline
+    from research.pipeline import bayesian
+    from research.results import clean
 
     declaration = next(a for a in load_analyses(ROOT / "analyses") if a.id == "speed-cameras-crashes")
     studies = realistic_results()["analyses"][0]["studies"]
     frame = pd.DataFrame([{"id": s["id"], "yi": s["yi"], "vi": s["vi"]} for s in studies])
-    transport = pipeline._clean(pipeline._transport(declaration, frame))
-    voi = pipeline._clean(pipeline._value_of_information(declaration, frame))
+    transport = clean(bayesian.transport_result(declaration, frame))
+    voi = clean(bayesian.value_of_information_rows(declaration, frame))
     return transport, voi
 
 
@@ -116,13 +117,14 @@ def test_gap_register_shows_the_assumed_study_and_decision_change():
 
 
 def test_report_shows_priors_their_basis_and_the_prior_sensitivity_table():
-    from research import pipeline
+    from research.pipeline import bayesian
+    from research.results import clean
 
     results = realistic_results()
     studies = results["analyses"][0]["studies"]
     frame = pd.DataFrame([{"id": s["id"], "yi": s["yi"], "vi": s["vi"]} for s in studies])
     declaration = next(a for a in load_analyses(ROOT / "analyses") if a.id == "speed-cameras-crashes")
-    results["analyses"][0]["bayes"].update(pipeline._clean(pipeline._prior_sensitivity(declaration, frame)))
+    results["analyses"][0]["bayes"].update(clean(bayesian.prior_sensitivity(declaration, frame)))
     results["analyses"][0]["transport"] = dict(_computed()[0])
     html = render_html_text(results)
     assert "doi:10.1002/jrsm.1217" in html and "How much the priors matter" in html

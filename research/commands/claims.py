@@ -73,11 +73,15 @@ def _run_needed(store, analyses_dir: Path, needed: set[str] | None, mcmc: bool) 
     from research.analyses import load_analyses
     from research.dataset import effect_table
     from research.pipeline import grade_analyses, run_analysis
+    from research.pipeline.run import estimate_notes, resolve_target
 
     table = effect_table(store)
-    notes = {e.id: e.note for e in store["estimates"] if e.note}
-    out = {a.id: run_analysis(a, table, notes=notes, mcmc=mcmc, figures=False)
-           for a in load_analyses(analyses_dir) if needed is None or a.id in needed}
+    notes = estimate_notes(store)
+    out = {}
+    for analysis in load_analyses(analyses_dir):
+        if needed is None or analysis.id in needed:
+            resolve_target(analysis, store)
+            out[analysis.id] = run_analysis(analysis, table, notes=notes, mcmc=mcmc, figures=False)
     grade_analyses(store, out)
     return out
 
