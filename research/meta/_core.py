@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
+from typing import Protocol
 
 import numpy as np
 
@@ -264,3 +265,72 @@ def q_profile_bounds(X, yi, vi, tau2_hat: float, level: float, control: Control)
         lower = uniroot(lambda t: q_at(t) - crit_u, t_min, t_max, tol=control.root_tol, maxiter=1000,
                         what="lower Q-profile bound for tau2")
     return lower, upper
+
+
+
+class Fit(Protocol):
+    """What the diagnostics and small-study methods read from a fitted model (research.meta.model.MetaResults
+    is one). They take this interface rather than the class, so that the class can offer them as methods."""
+
+    yi: np.ndarray
+    vi: np.ndarray
+    X: np.ndarray
+    coef_names: list[str]
+    labels: list[str]
+    method: str
+    level: float
+    control: Control
+    beta: np.ndarray
+    vcov: np.ndarray
+    tau2: float
+    tau2_fixed: bool
+    s2w: float
+    q: float
+    q_p: float
+    i2: float
+    h2: float
+    ll_ml: float
+    k: int
+    p: int
+    df: int | None
+    intercept_only: bool
+    estimate: float
+    se: np.ndarray
+    statistic: np.ndarray
+    pvalues: np.ndarray
+    ci_low: np.ndarray
+    ci_high: np.ndarray
+    weights: np.ndarray
+    fitted: np.ndarray
+    hat: np.ndarray
+
+    def refit(self, yi=None, vi=None, X=None, labels=None, coef_names=None, **changes) -> "Fit": ...
+
+
+def check_rank(X: np.ndarray, names: list[str]) -> None:
+    """Raise InputError naming the first column that the columns before it already span."""
+    k, p = X.shape
+    if p > k:
+        raise InputError(f"{p} coefficients for {k} studies")
+    # in a QR decomposition without pivoting, a redundant column leaves (almost) nothing on the diagonal
+    r_diag = np.abs(np.diag(np.linalg.qr(X, mode="r")))
+    norms = np.linalg.norm(X, axis=0)
+    for j in range(p):
+        if r_diag[j] <= 1e-10 * max(norms[j], np.finfo(float).tiny):
+            if j == 0 or norms[j] == 0:
+                raise InputError(f"moderator {names[j]!r} is zero for every study")
+            if np.ptp(X[:, j]) == 0 and names[0] == "intercept":
+                raise InputError(f"moderator {names[j]!r} is constant, so it duplicates the intercept")
+            raise InputError(
+                f"moderators are collinear: {names[j]!r} is a linear combination of "
+                f"{', '.join(repr(n) for n in names[:j])}; drop one of them"
+            )
+    eigen = np.linalg.eigvalsh(X.T @ X)
+    if eigen.min() <= 1e-7:  # metafor's evtol: numerically singular even if formally full rank
+        raise InputError("the moderator matrix is numerically singular (near-collinear moderators); rescale or drop one")
+
+
+def require_intercept_only(result: Fit, what: str) -> None:
+    """Refuse a method defined only for models without moderators (any fit with ``intercept_only``)."""
+    if not result.intercept_only:
+        raise InputError(f"{what} applies to models without moderators")

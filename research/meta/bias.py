@@ -17,8 +17,7 @@ import numpy as np
 from scipy import optimize, stats
 
 from research.errors import ConvergenceError, InputError
-from research.meta._core import inv_pd
-from research.meta.model import MetaResults, check_rank, fit_design, require_intercept_only
+from research.meta._core import Fit, check_rank, inv_pd, require_intercept_only
 
 # --------------------------------------------------------------------------- Egger / PET / PEESE
 
@@ -40,7 +39,7 @@ class RegressionTest:
     limit_se: float | None
     ci_low: float | None
     ci_high: float | None
-    fit: MetaResults = field(repr=False)
+    fit: Fit = field(repr=False)
 
     def to_dict(self) -> dict[str, Any]:
         return {"predictor": self.predictor, "model": self.model, "z": self.z, "p": self.p, "df": self.df,
@@ -48,7 +47,7 @@ class RegressionTest:
                 "ci_low": self.ci_low, "ci_high": self.ci_high}
 
 
-def regtest(result: MetaResults, predictor: str = "sei", model: str = "rma") -> RegressionTest:
+def regtest(result: Fit, predictor: str = "sei", model: str = "rma") -> RegressionTest:
     """Add the standard error (``"sei"``) or the variance (``"vi"``) as a moderator and test it.
 
     ``model="rma"``: the same random-effects model as ``result`` (metafor's default);
@@ -68,8 +67,8 @@ def regtest(result: MetaResults, predictor: str = "sei", model: str = "rma") -> 
         fit = result.refit(X=X, coef_names=names, with_r2=False)
     else:
         # weighted least squares with estimated residual variance = EE weights, t tests with k - p df
-        fit = fit_design(result.yi, result.vi, X, names, labels=result.labels, method="EE", test="hksj",
-                         level=result.level, with_r2=False)
+        fit = result.refit(X=X, coef_names=names, labels=result.labels, method="EE", test="hksj", tau2=None,
+                           with_r2=False)
     z = float(fit.statistic[-1])
     p = float(fit.pvalues[-1])
     if result.intercept_only:
@@ -79,7 +78,7 @@ def regtest(result: MetaResults, predictor: str = "sei", model: str = "rma") -> 
     return RegressionTest(predictor, model, z, p, fit.df, *limit, fit=fit)
 
 
-def egger(result: MetaResults) -> RegressionTest:
+def egger(result: Fit) -> RegressionTest:
     """Egger's regression test as metafor's ``regtest()`` default: SE as moderator in the same model."""
     return regtest(result, "sei", "rma")
 
@@ -110,7 +109,7 @@ class PetPeese:
                 "pet_intercept_p": self.pet_intercept_p, "chosen": self.chosen, "estimate": self.estimate}
 
 
-def pet_peese(result: MetaResults, model: str = "lm", alpha: float = 0.05) -> PetPeese:
+def pet_peese(result: Fit, model: str = "lm", alpha: float = 0.05) -> PetPeese:
     """PET (effect on SE) and PEESE (effect on variance) limit estimates.
 
     ``model="lm"`` is the usual weighted least squares version; ``"rma"`` uses the random-effects
@@ -133,7 +132,7 @@ class TrimFill:
     side: str
     estimator: str
     p_k0: float | None
-    fit: MetaResults = field(repr=False)
+    fit: Fit = field(repr=False)
     filled_yi: np.ndarray = field(repr=False)
     filled_vi: np.ndarray = field(repr=False)
 
@@ -154,7 +153,7 @@ def _rank_first(values: np.ndarray) -> np.ndarray:
     return ranks
 
 
-def trimfill(result: MetaResults, side: str | None = None, estimator: str = "L0", max_iter: int = 100) -> TrimFill:
+def trimfill(result: Fit, side: str | None = None, estimator: str = "L0", max_iter: int = 100) -> TrimFill:
     """Duval & Tweedie's trim-and-fill (metafor's ``trimfill``; estimators L0, R0, Q0).
 
     ``side`` is where studies are missing; by default the side opposite to the sign of the
@@ -169,8 +168,8 @@ def trimfill(result: MetaResults, side: str | None = None, estimator: str = "L0"
         slope_X = np.column_stack([np.ones(result.k), np.sqrt(vi)])
         if np.ptp(slope_X[:, 1]) == 0:
             raise InputError("all studies have the same sampling variance: cannot choose the side for trim-and-fill")
-        slope_fit = fit_design(yi, vi, slope_X, ["intercept", "sei"], method=result.method, control=result.control,
-                               with_r2=False)
+        slope_fit = result.refit(X=slope_X, coef_names=["intercept", "sei"], test="z", level=0.95, tau2=None,
+                                 with_r2=False)
         side = "right" if slope_fit.beta[1] < 0 else "left"
     elif side not in ("left", "right"):
         raise InputError(f"side must be 'left' or 'right', got {side!r}")
@@ -190,8 +189,8 @@ def trimfill(result: MetaResults, side: str | None = None, estimator: str = "L0"
         if iteration > max_iter:
             raise ConvergenceError(f"trim-and-fill did not converge in {max_iter} iterations")
         n = k - k0
-        trimmed = fit_design(y[:n], v[:n], ones[:n], ["intercept"], method=result.method, control=result.control,
-                             with_r2=False)
+        trimmed = result.refit(yi=y[:n], vi=v[:n], X=ones[:n], coef_names=["intercept"], test="z", level=0.95,
+                               tau2=None, with_r2=False)
         beta = trimmed.estimate
         centred = y - beta
         signed_ranks = np.sign(centred) * _rank_first(np.abs(centred))
@@ -229,8 +228,8 @@ def trimfill(result: MetaResults, side: str | None = None, estimator: str = "L0"
         filled_v = np.concatenate([vi, new_v])
         labels = [*result.labels, *(f"filled {i + 1}" for i in range(k0))]
         # metafor refits the filled data with its default test (z), whatever the original test
-        fit = fit_design(filled_y, filled_v, np.ones((filled_y.size, 1)), ["intercept"], labels=labels,
-                         method=result.method, test="z", level=result.level, control=result.control)
+        fit = result.refit(yi=filled_y, vi=filled_v, X=np.ones((filled_y.size, 1)), coef_names=["intercept"],
+                           labels=labels, test="z", tau2=None)
     else:
         new_y, new_v = np.empty(0), np.empty(0)
         fit = result
@@ -359,7 +358,7 @@ def _richardson_hessian(f, x: np.ndarray, r: int = 6, d: float = 0.1, eps: float
     return hess
 
 
-def selmodel(result: MetaResults, steps: Sequence[float] = (0.025,), alternative: str = "greater") -> SelectionModel:
+def selmodel(result: Fit, steps: Sequence[float] = (0.025,), alternative: str = "greater") -> SelectionModel:
     """Step-function selection model; the default single step at .025 is the 3PSM.
 
     ``alternative="greater"`` when significant positive effects are more likely to be published,

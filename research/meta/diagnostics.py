@@ -9,13 +9,12 @@ import pandas as pd
 from scipy import stats
 
 from research.errors import InputError
-from research.meta._core import inv_pd
-from research.meta.model import MetaResults, check_rank, require_intercept_only
+from research.meta._core import Fit, check_rank, inv_pd, require_intercept_only
 
 SUMMARY_COLUMNS = ["estimate", "se", "statistic", "p", "ci_low", "ci_high", "q", "q_p", "tau2", "i2", "h2"]
 
 
-def _summary_row(fit: MetaResults) -> list[float]:
+def _summary_row(fit: Fit) -> list[float]:
     return [fit.estimate, float(fit.se[0]), float(fit.statistic[0]), float(fit.pvalues[0]),
             float(fit.ci_low[0]), float(fit.ci_high[0]), fit.q, fit.q_p, fit.tau2, fit.i2, fit.h2]
 
@@ -28,7 +27,7 @@ def _single_study_row(y: float, v: float, level: float) -> list[float]:
     return [y, se, z, 2 * stats.norm.sf(abs(z)), y - crit * se, y + crit * se, 0.0, 1.0, 0.0, 0.0, 1.0]
 
 
-def _subset_row(result: MetaResults, take: np.ndarray) -> list[float]:
+def _subset_row(result: Fit, take: np.ndarray) -> list[float]:
     """The summary row of the model refitted to the studies ``take`` (indices); NaN when it cannot be fitted."""
     if take.size == 1:
         return _single_study_row(result.yi[take[0]], result.vi[take[0]], result.level)
@@ -39,7 +38,7 @@ def _subset_row(result: MetaResults, take: np.ndarray) -> list[float]:
     return _summary_row(fit)
 
 
-def leave1out(result: MetaResults) -> pd.DataFrame:
+def leave1out(result: Fit) -> pd.DataFrame:
     """Refit the model without each study in turn; one row per omitted study."""
     require_intercept_only(result, "leave-one-out analysis")
     everyone = np.arange(result.k)
@@ -47,7 +46,7 @@ def leave1out(result: MetaResults) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=SUMMARY_COLUMNS, index=pd.Index(result.labels, name="omitted"))
 
 
-def cumul(result: MetaResults, order=None) -> pd.DataFrame:
+def cumul(result: Fit, order=None) -> pd.DataFrame:
     """Cumulative meta-analysis: row j pools the first j studies in ``order`` (indices or sort keys)."""
     require_intercept_only(result, "cumulative meta-analysis")
     if order is None:
@@ -62,7 +61,7 @@ def cumul(result: MetaResults, order=None) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=SUMMARY_COLUMNS, index=pd.Index(labels, name="added"))
 
 
-def influence(result: MetaResults) -> pd.DataFrame:
+def influence(result: Fit) -> pd.DataFrame:
     """Case-deletion diagnostics (metafor's influence()): one row per study.
 
     Columns: rstudent (externally studentised residual), dffits, cook_d, cov_r, tau2_del, q_del,

@@ -19,12 +19,15 @@ import numpy as np
 from scipy import stats
 
 from research.errors import InputError
+from research.meta import bias, diagnostics
 from research.meta._core import (
     Control,
+    check_rank,
     estimate_tau2,
     inv_pd,
     normalise_method,
     q_profile_bounds,
+    require_intercept_only,
     wls,
 )
 
@@ -121,34 +124,6 @@ def _design(mods, mod_names, k: int, labels: list[str], intercept: bool) -> tupl
     X = np.column_stack(columns)
     check_rank(X, names)
     return X, names
-
-
-def check_rank(X: np.ndarray, names: list[str]) -> None:
-    """Raise InputError naming the first column that the columns before it already span."""
-    k, p = X.shape
-    if p > k:
-        raise InputError(f"{p} coefficients for {k} studies")
-    # in a QR decomposition without pivoting, a redundant column leaves (almost) nothing on the diagonal
-    r_diag = np.abs(np.diag(np.linalg.qr(X, mode="r")))
-    norms = np.linalg.norm(X, axis=0)
-    for j in range(p):
-        if r_diag[j] <= 1e-10 * max(norms[j], np.finfo(float).tiny):
-            if j == 0 or norms[j] == 0:
-                raise InputError(f"moderator {names[j]!r} is zero for every study")
-            if np.ptp(X[:, j]) == 0 and names[0] == "intercept":
-                raise InputError(f"moderator {names[j]!r} is constant, so it duplicates the intercept")
-            raise InputError(
-                f"moderators are collinear: {names[j]!r} is a linear combination of "
-                f"{', '.join(repr(n) for n in names[:j])}; drop one of them"
-            )
-    eigen = np.linalg.eigvalsh(X.T @ X)
-    if eigen.min() <= 1e-7:  # metafor's evtol: numerically singular even if formally full rank
-        raise InputError("the moderator matrix is numerically singular (near-collinear moderators); rescale or drop one")
-
-
-def require_intercept_only(result: "MetaResults", what: str) -> None:
-    if not result.intercept_only:
-        raise InputError(f"{what} applies to models without moderators")
 
 
 # --------------------------------------------------------------------------- results
@@ -339,44 +314,30 @@ class MetaResults:
             arr = np.column_stack([np.ones(arr.shape[0]), arr])
         return arr
 
-    # -- diagnostics and small-study methods (implemented in their own modules)
+    # -- diagnostics and small-study methods (implemented in their own modules, which never import this one)
     def leave1out(self):
         """Refit leaving out each study in turn (a pandas DataFrame, one row per omitted study)."""
-        from research.meta.diagnostics import leave1out
-
-        return leave1out(self)
+        return diagnostics.leave1out(self)
 
     def influence(self):
         """Case-deletion diagnostics as metafor's influence(): studentised residuals, DFFITS, Cook's distance..."""
-        from research.meta.diagnostics import influence
-
-        return influence(self)
+        return diagnostics.influence(self)
 
     def cumul(self, order=None):
         """Cumulative meta-analysis, adding studies in ``order`` (default: as given)."""
-        from research.meta.diagnostics import cumul
-
-        return cumul(self, order)
+        return diagnostics.cumul(self, order)
 
     def egger(self):
-        from research.meta.bias import egger
-
-        return egger(self)
+        return bias.egger(self)
 
     def trimfill(self, side: str | None = None, estimator: str = "L0"):
-        from research.meta.bias import trimfill
-
-        return trimfill(self, side=side, estimator=estimator)
+        return bias.trimfill(self, side=side, estimator=estimator)
 
     def pet_peese(self, **kwargs):
-        from research.meta.bias import pet_peese
-
-        return pet_peese(self, **kwargs)
+        return bias.pet_peese(self, **kwargs)
 
     def selmodel(self, steps: Sequence[float] = (0.025,), alternative: str = "greater"):
-        from research.meta.bias import selmodel
-
-        return selmodel(self, steps=steps, alternative=alternative)
+        return bias.selmodel(self, steps=steps, alternative=alternative)
 
     def refit(self, yi=None, vi=None, X=None, labels=None, coef_names=None, **changes) -> "MetaResults":
         """The same model on other data (used by leave-one-out, cumulative and bias methods)."""
