@@ -31,3 +31,14 @@ def test_mcmc_is_calibrated_at_small_scale():
                                           draws=300, tune=300, bins=5)
     assert min(result.pvalues().values()) > 0.001
     assert "uniformity" in result.summary()
+
+
+def test_replicates_fitted_on_local_processes_equal_a_serial_run():
+    from research.parallel import Engine
+
+    serial = simulation_based_calibration(VI, "normal:0,0.5", "halfnormal:0.5", n_replicates=30, seed=5)
+    parallel = simulation_based_calibration(VI, "normal:0,0.5", "halfnormal:0.5", n_replicates=30, seed=5,
+                                            engine=Engine(jobs=2), chunk=7)
+    assert serial.n_replicates == 30
+    for name in ("mu", "tau"):
+        np.testing.assert_array_equal(parallel.positions[name], serial.positions[name])

@@ -37,6 +37,9 @@ def synthetic_case(tmp_path_factory) -> tuple[Path, Path]:
     for index, prefix in enumerate(("study-00000", "study-00001", "study-00002")):
         declaration = dict(bench.ANALYSIS, id=f"synthetic-pool-{index}", title=f"Synthetic pool {index}",
                            where=f"measure = 'RR' AND poolable AND study LIKE '{prefix}%'")
+        if index == 0:  # two MCMC fits: steps of one analysis that run as separate tasks
+            declaration["mcmc"] = [{"model": model, "draws": 200, "tune": 200, "chains": 2, "seed": 3}
+                                   for model in ("random_effects", "robust")]
         (analyses / f"synthetic-{index}.yaml").write_text(yaml.safe_dump(declaration), encoding="utf-8")
     (analyses / "synthetic.yaml").unlink()
     return evidence, analyses
@@ -47,11 +50,14 @@ def _build(evidence: Path, analyses: Path, reports: Path, engine: Engine, cache:
     return (reports / "results.json").read_bytes()
 
 
+@pytest.mark.slow
 def test_local_processes_write_the_serial_results_on_a_pooling_store(synthetic_case, tmp_path):
     evidence, analyses = synthetic_case
-    serial = _build(evidence, analyses, tmp_path / "serial", Engine(), tmp_path / "fits")
-    parallel = _build(evidence, analyses, tmp_path / "jobs", Engine(jobs=2), tmp_path / "fits")
+    serial = _build(evidence, analyses, tmp_path / "serial", Engine(), tmp_path / "fits-serial")
+    # its own fit cache, so that the MCMC fits really run on the workers
+    parallel = _build(evidence, analyses, tmp_path / "jobs", Engine(jobs=2), tmp_path / "fits-jobs")
     assert b'"status": "ok"' in serial  # models were fitted, not only listed
+    assert b'"trace_robust"' in serial and b'"rhat_max"' in serial
     assert parallel == serial
 
 
