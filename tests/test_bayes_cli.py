@@ -182,3 +182,18 @@ def test_its_and_did_options_reach_the_models(capsys, tmp_path):
     assert main(["did", str(tmp_path / "staggered.csv"), "--count", "n", "--unit", "site", "--time", "year",
                  "--staggered", "refuse"]) == 2
     assert "stagger" in capsys.readouterr().err.lower()
+
+
+def test_bayes_sbc_gives_the_same_calibration_on_two_local_processes(capsys, effects_csv):
+    path, _ = effects_csv
+    args = ["bayes-sbc", str(path), "--sei", "se", "--n-replicates", "40", "--seed", "2"]
+    serial, _ = run_json(capsys, *args)
+    parallel, _ = run_json(capsys, *args, "--jobs", "2")
+    assert serial["n_replicates"] == 40 and sum(serial["histogram"]["mu"]) == 40
+    assert parallel == serial
+
+
+def test_bayes_sbc_names_a_missing_column(capsys, effects_csv):
+    path, _ = effects_csv
+    assert main(["bayes-sbc", str(path), "--vi", "variance"]) == 2
+    assert "no column(s) variance" in capsys.readouterr().err

@@ -8,7 +8,15 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import typer
+
 from research.errors import InputError
+
+# Where independent tasks run (research.parallel.Engine): shared by every command that fans work out.
+JOBS = typer.Option(1, "--jobs", "-j", min=1, help="Run independent tasks on this many local processes (1 = here).")
+SCHEDULER = typer.Option(None, "--scheduler", metavar="ADDRESS",
+                         help="Send the tasks to a running Dask scheduler, e.g. tcp://host:8786 "
+                              "(start it with dask scheduler / dask worker). Overrides --jobs.")
 
 
 def read_csv(path: Path):

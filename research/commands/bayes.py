@@ -17,7 +17,7 @@ from typing import Any
 import typer
 from rich.console import Console
 
-from research.commands._common import jsonable, print_json, read_csv
+from research.commands._common import JOBS, SCHEDULER, jsonable, print_json, read_csv
 from research.errors import InputError
 
 err = Console(stderr=True)
@@ -260,6 +260,40 @@ def voi(
     _emit(result.to_dict(), result.summary(), as_json)
 
 
+def sbc(
+    file: Path = typer.Argument(..., help="CSV with the sampling variances of the studies to simulate."),
+    vi: str = VI,
+    sei: str = SEI,
+    mu_prior: str = MU_PRIOR,
+    tau_prior: str = TAU_PRIOR,
+    n_replicates: int = typer.Option(200, "--n-replicates", min=1, help="Simulated data sets."),
+    method: str = typer.Option("exact", "--method", help="exact or mcmc (each replicate is one MCMC fit)."),
+    draws: int = typer.Option(400, "--draws", help="MCMC draws per chain."),
+    tune: int = typer.Option(400, "--tune", help="MCMC tuning steps per chain."),
+    chains: int = CHAINS,
+    bins: int = typer.Option(10, "--bins", min=2, help="Histogram bins for the uniformity check."),
+    seed: int = SEED,
+    jobs: int = JOBS,
+    scheduler: str = SCHEDULER,
+    as_json: bool = JSON,
+) -> None:
+    """Simulation-based calibration: are the posteriors of mu and tau calibrated for studies like these?
+
+    Draws (mu, tau) from the priors, simulates the studies, fits, and tests whether the truth falls
+    uniformly in its posterior. Replicates fan out over --jobs or --scheduler with the same result."""
+    from research.bayes import simulation_based_calibration
+    from research.parallel import Engine
+
+    frame = read_csv(file)
+    column = sei or vi or "vi"
+    _need(frame, file, column)
+    variances = frame[column].to_numpy(dtype=float) ** (2 if sei else 1)
+    result = simulation_based_calibration(variances, mu_prior, tau_prior, n_replicates=n_replicates, method=method,
+                                          seed=seed, bins=bins, draws=draws, tune=tune, chains=chains,
+                                          engine=Engine(jobs=jobs, scheduler=scheduler or None))
+    _emit(result.to_dict(), result.summary(), as_json)
+
+
 def _need(frame, path: Path, *columns: str | None) -> None:
     absent = [c for c in columns if c and c not in frame.columns]
     if absent:
@@ -332,5 +366,6 @@ def register(app: typer.Typer) -> None:
     app.command("bayes-sensitivity", rich_help_panel=PANEL)(bayes_sensitivity)
     app.command("transport", rich_help_panel=PANEL)(transport_command)
     app.command("voi", rich_help_panel=PANEL)(voi)
+    app.command("bayes-sbc", rich_help_panel=PANEL)(sbc)
     app.command("its", rich_help_panel=PANEL)(its)
     app.command("did", rich_help_panel=PANEL)(did)

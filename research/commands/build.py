@@ -10,6 +10,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
+from research.commands._common import JOBS, SCHEDULER
+
 out = Console(stderr=True)
 
 
@@ -18,15 +20,14 @@ def build(
     analyses: Path = typer.Option(Path("analyses"), "--analyses", help="Folder of declared analyses."),
     reports: Path = typer.Option(Path("reports"), "--reports", help="Where the report is written."),
     force: bool = typer.Option(False, "--force", help="Rebuild even when nothing changed."),
-    jobs: int = typer.Option(1, "--jobs", "-j", min=1,
-                             help="Run independent analyses on this many local processes (1 = in this process)."),
-    scheduler: str = typer.Option(None, "--scheduler", metavar="ADDRESS",
-                                  help="Send the analyses to a running Dask scheduler, e.g. tcp://host:8786 "
-                                       "(start it with dask scheduler / dask worker). Overrides --jobs."),
+    jobs: int = JOBS,
+    scheduler: str = SCHEDULER,
 ) -> None:
     """Validate the store, run the declared analyses, check the claims and build the report.
 
-    Results are the same whatever --jobs or --scheduler: each analysis carries its own seeds."""
+    With --jobs or --scheduler each step of each analysis (the fits, the prior sensitivity, transport,
+    value of information, every MCMC fit) is a task of its own. Results are the same on any engine:
+    each task carries its own seeds."""
     started = time.perf_counter()
     from research.results import up_to_date  # answers "nothing changed" before the numerical libraries load
 
