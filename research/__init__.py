@@ -10,6 +10,7 @@ Effect sizes and models
     mcmc_meta(data)                     the same models and more by MCMC (PyMC, loaded only here)
     transport(data, target, unknown)    the effect expected in a target setting
     value_of_information(data, gaps)    what filling each data gap is worth
+    simulation_based_calibration(vi)    are the posteriors calibrated for studies like these?
 
 Every model takes its data the same way: a frame with ``yi``/``vi`` (and ``id``) columns, as
 ``escalc`` returns, or two arrays ``yi, vi``.
@@ -18,6 +19,8 @@ Evidence, the main job and claims
     load_store(folder)                  the validated evidence store
     effect_table(store)                 one row per estimate with yi/vi, ready to pool
     build(evidence, analyses, reports)  validate, analyse, check claims and write the report
+    run_analyses(store, analyses)       only the declared analyses, as plain results
+    Engine(jobs=2) / Engine(scheduler=) where build and calibration run their tasks (local processes, Dask)
     check(claim_id)                     the verdict on one claim (reuses the last build when unchanged)
     verify_claims(store, analyses)      verdicts on every claim
     Results, AnalysisResult             the typed contents of ``reports/results.json``
@@ -57,9 +60,12 @@ _EXPORTS = {
     "mcmc_meta": "research.bayes",
     "transport": "research.bayes",
     "value_of_information": "research.bayes",
+    "simulation_based_calibration": "research.bayes",
     "load_store": "research.store",
     "effect_table": "research.dataset",
     "build": "research.pipeline",
+    "run_analyses": "research.pipeline",
+    "Engine": "research.parallel",
     "verify_claims": "research.claims",
     "evaluate_claims": "research.claims",
     "Results": "research.results",
@@ -70,13 +76,20 @@ _EXPORTS = {
 __all__ = sorted([*_EXPORTS, "check", "__version__"])
 
 if TYPE_CHECKING:  # pragma: no cover
-    from research.bayes import exact_meta, mcmc_meta, transport, value_of_information  # noqa: F401
+    from research.bayes import (  # noqa: F401
+        exact_meta,
+        mcmc_meta,
+        simulation_based_calibration,
+        transport,
+        value_of_information,
+    )
     from research.claims import Verdict, evaluate_claims, verify_claims  # noqa: F401
     from research.dataset import effect_table  # noqa: F401
     from research.effects import escalc  # noqa: F401
     from research.errors import InputError  # noqa: F401
     from research.meta import rma, rma_mv  # noqa: F401
-    from research.pipeline import build  # noqa: F401
+    from research.parallel import Engine  # noqa: F401
+    from research.pipeline import build, run_analyses  # noqa: F401
     from research.results import AnalysisResult, Results  # noqa: F401
     from research.store import load_store  # noqa: F401
 
