@@ -121,3 +121,19 @@ def test_subgroup_errors_and_between_group_test():
     assert result.groups == ["random", "alternate", "systematic"]
     assert result.df_between == 2 and 0 <= result.p_between <= 1
     assert "Test of subgroup differences" in result.summary()
+
+
+def test_every_small_study_result_prints_a_summary_with_its_numbers():
+    fit = rma(np.array([0.1, 0.3, -0.2, 0.5, 0.4, 0.6, 0.05, 0.35]),
+              np.array([0.01, 0.05, 0.02, 0.08, 0.06, 0.09, 0.01, 0.04]))
+    egger = fit.egger()
+    assert f"z = {egger.z:.4f}" in egger.summary() and f"b = {egger.limit_estimate:.4f}" in egger.summary()
+    both = fit.pet_peese()
+    assert f"Chosen: {both.chosen}" in both.summary()
+    filled = fit.trimfill()
+    assert f"on the {filled.side} side: {filled.k0}" in filled.summary()
+    assert "not a corrected effect" in filled.summary()
+    selection = fit.selmodel()
+    text = selection.summary()
+    assert "steps at p = 0.025;" in text and f"LRT({selection.lrt_df}) = {selection.lrt:.4f}" in text
+    assert text.count(", k = ") == len(selection.k_per_interval)

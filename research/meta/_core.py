@@ -334,3 +334,13 @@ def require_intercept_only(result: Fit, what: str) -> None:
     """Refuse a method defined only for models without moderators (any fit with ``intercept_only``)."""
     if not result.intercept_only:
         raise InputError(f"{what} applies to models without moderators")
+
+
+def format_p(p: float) -> str:
+    """A p-value as metafor prints it in a table."""
+    return "<.0001" if p < 1e-4 else f"{p:.4f}"
+
+
+def p_phrase(p: float) -> str:
+    """A p-value in a sentence: "p = 0.0123" or "p < .0001"."""
+    return "p < .0001" if p < 1e-4 else f"p = {p:.4f}"

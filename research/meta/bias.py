@@ -17,7 +17,7 @@ import numpy as np
 from scipy import optimize, stats
 
 from research.errors import ConvergenceError, InputError
-from research.meta._core import Fit, check_rank, inv_pd, require_intercept_only
+from research.meta._core import Fit, check_rank, inv_pd, p_phrase, require_intercept_only
 
 # --------------------------------------------------------------------------- Egger / PET / PEESE
 
@@ -45,6 +45,20 @@ class RegressionTest:
         return {"predictor": self.predictor, "model": self.model, "z": self.z, "p": self.p, "df": self.df,
                 "limit_estimate": self.limit_estimate, "limit_se": self.limit_se,
                 "ci_low": self.ci_low, "ci_high": self.ci_high}
+
+    def summary(self) -> str:
+        """The test as metafor's ``regtest`` prints it."""
+        model = ("weighted regression with multiplicative dispersion" if self.model == "lm"
+                 else "the random-effects model with the predictor as a moderator")
+        statistic = f"t({self.df})" if self.df is not None else "z"
+        lines = ["Regression test for funnel plot asymmetry",
+                 f"Model: {model}",
+                 f"Predictor: {'standard error' if self.predictor == 'sei' else 'sampling variance'}",
+                 f"Test for funnel plot asymmetry: {statistic} = {self.z:.4f}, {p_phrase(self.p)}"]
+        if self.limit_estimate is not None:
+            lines.append(f"Limit estimate (as the {'standard error' if self.predictor == 'sei' else 'variance'} "
+                         f"goes to 0): b = {self.limit_estimate:.4f} (CI: {self.ci_low:.4f}, {self.ci_high:.4f})")
+        return "\n".join(lines)
 
 
 def regtest(result: Fit, predictor: str = "sei", model: str = "rma") -> RegressionTest:
@@ -108,6 +122,18 @@ class PetPeese:
         return {"pet": self.pet.to_dict(), "peese": self.peese.to_dict(), "alpha": self.alpha,
                 "pet_intercept_p": self.pet_intercept_p, "chosen": self.chosen, "estimate": self.estimate}
 
+    def summary(self) -> str:
+        """Both limit estimates and which one the conditional rule takes, and why."""
+        rule = "differs" if self.chosen == "PEESE" else "does not differ"
+        return "\n".join([
+            "PET-PEESE limit estimates (the expected effect of a study without sampling error)",
+            f"PET   (effect on standard error): b = {self.pet.limit_estimate:.4f} "
+            f"(CI: {self.pet.ci_low:.4f}, {self.pet.ci_high:.4f}), intercept {p_phrase(self.pet_intercept_p)}",
+            f"PEESE (effect on variance):       b = {self.peese.limit_estimate:.4f} "
+            f"(CI: {self.peese.ci_low:.4f}, {self.peese.ci_high:.4f})",
+            f"Chosen: {self.chosen}, because the PET intercept {rule} from 0 at alpha = {self.alpha:g}",
+        ])
+
 
 def pet_peese(result: Fit, model: str = "lm", alpha: float = 0.05) -> PetPeese:
     """PET (effect on SE) and PEESE (effect on variance) limit estimates.
@@ -145,6 +171,17 @@ class TrimFill:
                 "p_k0": self.p_k0, "estimate": self.estimate, "se": float(self.fit.se[0]),
                 "ci_low": float(self.fit.ci_low[0]), "ci_high": float(self.fit.ci_high[0]),
                 "tau2": self.fit.tau2}
+
+    def summary(self) -> str:
+        """The imputed studies and the estimate with them, as metafor's ``trimfill`` prints it."""
+        lines = [f"Trim-and-fill ({self.estimator} estimator)",
+                 f"Estimated number of missing studies on the {self.side} side: {self.k0} (SE = {self.se_k0:.4f})"]
+        if self.p_k0 is not None:
+            lines.append(f"Test of H0 (no missing studies): p = {self.p_k0:.4f}")
+        lines.append(f"Estimate with the filled studies: {self.estimate:.4f} "
+                     f"(CI: {float(self.fit.ci_low[0]):.4f}, {float(self.fit.ci_high[0]):.4f}), tau^2 = {self.fit.tau2:.4f}")
+        lines.append("Filled studies are imputed, not observed: this is a sensitivity analysis, not a corrected effect.")
+        return "\n".join(lines)
 
 
 def _rank_first(values: np.ndarray) -> np.ndarray:
@@ -288,6 +325,21 @@ class SelectionModel:
                 "tau2": self.tau2, "se_tau2": self.se_tau2, "delta": [float(d) for d in self.delta],
                 "se_delta": [float(s) for s in self.se_delta], "ll": self.ll, "lrt": self.lrt,
                 "lrt_df": self.lrt_df, "lrt_p": self.lrt_p, "k_per_interval": list(self.k_per_interval)}
+
+    def summary(self) -> str:
+        """Estimates, the test for selection and the relative publication likelihoods, as metafor's ``selmodel``."""
+        cuts = [s for s in self.steps if s < 1]  # the steps end at 1, the top of the last interval
+        bounds = [0.0, *cuts, 1.0]
+        lines = [f"Step-function selection model (steps at p = {', '.join(f'{s:g}' for s in cuts)}; "
+                 f"one-sided p-values, alternative '{self.alternative}')",
+                 f"Estimate: {self.estimate:.4f} (SE = {float(self.se[0]):.4f}; "
+                 f"CI: {float(self.ci_low[0]):.4f}, {float(self.ci_high[0]):.4f}), tau^2 = {self.tau2:.4f}",
+                 f"Test for selection: LRT({self.lrt_df}) = {self.lrt:.4f}, {p_phrase(self.lrt_p)}",
+                 "Relative likelihood of publication by p-value interval (the first fixed at 1):"]
+        for low, high, delta, se, k in zip(bounds, bounds[1:], self.delta, self.se_delta, self.k_per_interval):
+            spread = "" if np.isnan(se) else f" (SE = {se:.4f})"
+            lines.append(f"  {low:g} < p <= {high:g}: {delta:.4f}{spread}, k = {k}")
+        return "\n".join(lines)
 
 
 _DELTA_MAX = 100.0

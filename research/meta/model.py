@@ -24,8 +24,10 @@ from research.meta._core import (
     Control,
     check_rank,
     estimate_tau2,
+    format_p,
     inv_pd,
     normalise_method,
+    p_phrase,
     q_profile_bounds,
     require_intercept_only,
     wls,
@@ -82,7 +84,7 @@ def check_outcomes(yi, vi, labels=None) -> tuple[np.ndarray, np.ndarray, list[st
     return y, v, names
 
 
-def _design(mods, mod_names, k: int, labels: list[str], intercept: bool) -> tuple[np.ndarray, list[str]]:
+def design_matrix(mods, mod_names, k: int, labels: list[str], intercept: bool) -> tuple[np.ndarray, list[str]]:
     columns: list[np.ndarray] = []
     names: list[str] = []
     if mods is not None:
@@ -435,18 +437,18 @@ class Summary:
             lines.append(f"R^2 (heterogeneity accounted): {r.r2:.2f}%")
         lines.append("")
         lines.append(f"Test for {'residual ' if not r.intercept_only else ''}heterogeneity: "
-                     f"Q({r.q_df}) = {r.q:.4f}, {_p_phrase(r.q_p)}")
+                     f"Q({r.q_df}) = {r.q:.4f}, {p_phrase(r.q_p)}")
         if not r.intercept_only:
             if r.test == "hksj":
-                lines.append(f"Test of moderators: F({r.qm_df[0]}, {r.qm_df[1]}) = {r.qm:.4f}, {_p_phrase(r.qm_p)}")
+                lines.append(f"Test of moderators: F({r.qm_df[0]}, {r.qm_df[1]}) = {r.qm:.4f}, {p_phrase(r.qm_p)}")
             else:
-                lines.append(f"Test of moderators: QM({r.qm_df[0]}) = {r.qm:.4f}, {_p_phrase(r.qm_p)}")
+                lines.append(f"Test of moderators: QM({r.qm_df[0]}) = {r.qm:.4f}, {p_phrase(r.qm_p)}")
         lines.append("")
         stat = "t" if r.test == "hksj" else "z"
         width = max(10, *(len(n) for n in r.coef_names))
         lines.append(f"{'':<{width}}  {'estimate':>9} {'se':>8} {stat + 'val':>8} {'pval':>8} {'ci.lb':>9} {'ci.ub':>9}")
         for n, b, s, z, pv, lo, hi in zip(r.coef_names, r.beta, r.se, r.statistic, r.pvalues, r.ci_low, r.ci_high):
-            lines.append(f"{n:<{width}}  {b:>9.4f} {s:>8.4f} {z:>8.4f} {_fmt_p(pv):>8} {lo:>9.4f} {hi:>9.4f}")
+            lines.append(f"{n:<{width}}  {b:>9.4f} {s:>8.4f} {z:>8.4f} {format_p(pv):>8} {lo:>9.4f} {hi:>9.4f}")
         pred = r.predict() if r.intercept_only else None
         if pred is not None and r.method != "EE":
             lines.append("")
@@ -457,14 +459,6 @@ class Summary:
 
     def __repr__(self) -> str:
         return self.as_text()
-
-
-def _fmt_p(p: float) -> str:
-    return "<.0001" if p < 1e-4 else f"{p:.4f}"
-
-
-def _p_phrase(p: float) -> str:
-    return "p < .0001" if p < 1e-4 else f"p = {p:.4f}"
 
 
 # --------------------------------------------------------------------------- fitting
@@ -504,7 +498,7 @@ def rma(
     elif vi is None:
         raise InputError("rma: give vi (sampling variances) with yi, or a frame with yi and vi columns")
     y, v, names = check_outcomes(yi, vi, labels)
-    X, coef_names = _design(mods, mod_names, y.size, names, intercept)
+    X, coef_names = design_matrix(mods, mod_names, y.size, names, intercept)
     return fit_design(y, v, X, coef_names, labels=names, method=method, test=test, level=level,
                       tau2=tau2, control=control)
 

@@ -27,7 +27,8 @@ from scipy import optimize, stats
 from scipy.sparse.csgraph import connected_components
 
 from research.errors import ConvergenceError, InputError
-from research.meta.model import Prediction, _design, _fmt_p, _p_phrase, check_outcomes
+from research.meta._core import format_p, p_phrase
+from research.meta.model import Prediction, check_outcomes, design_matrix
 
 METHODS_MV = ("REML", "ML")
 TESTS_MV = ("z", "t")
@@ -482,18 +483,18 @@ class MultilevelSummary:
         lines.append(f"I^2 (share of the total variance): {r.i2_total:.1f}% ({shares})")
         lines.append("")
         lines.append(f"Test for {'residual ' if not r.intercept_only else ''}heterogeneity: "
-                     f"Q({r.q_df}) = {r.q:.4f}, {_p_phrase(r.q_p)}")
+                     f"Q({r.q_df}) = {r.q:.4f}, {p_phrase(r.q_p)}")
         if not r.intercept_only:
             if r.test == "t":
-                lines.append(f"Test of moderators: F({r.qm_df[0]}, {r.qm_df[1]}) = {r.qm:.4f}, {_p_phrase(r.qm_p)}")
+                lines.append(f"Test of moderators: F({r.qm_df[0]}, {r.qm_df[1]}) = {r.qm:.4f}, {p_phrase(r.qm_p)}")
             else:
-                lines.append(f"Test of moderators: QM({r.qm_df[0]}) = {r.qm:.4f}, {_p_phrase(r.qm_p)}")
+                lines.append(f"Test of moderators: QM({r.qm_df[0]}) = {r.qm:.4f}, {p_phrase(r.qm_p)}")
         lines.append("")
         stat = "t" if r.test == "t" else "z"
         cw = max(10, *(len(n) for n in r.coef_names))
         lines.append(f"{'':<{cw}}  {'estimate':>9} {'se':>8} {stat + 'val':>8} {'pval':>8} {'ci.lb':>9} {'ci.ub':>9}")
         for n, b, s, z, pv, lo, hi in zip(r.coef_names, r.beta, r.se, r.statistic, r.pvalues, r.ci_low, r.ci_high):
-            lines.append(f"{n:<{cw}}  {b:>9.4f} {s:>8.4f} {z:>8.4f} {_fmt_p(pv):>8} {lo:>9.4f} {hi:>9.4f}")
+            lines.append(f"{n:<{cw}}  {b:>9.4f} {s:>8.4f} {z:>8.4f} {format_p(pv):>8} {lo:>9.4f} {hi:>9.4f}")
         if r.intercept_only:
             pred = r.predict()
             lines.append("")
@@ -554,7 +555,7 @@ def rma_mv(
         raise InputError(f"level must be between 0 and 1, got {level}")
     control = control or MultilevelControl()
     y, v, names = check_outcomes(yi, vi, labels)
-    X, coef_names = _design(mods, mod_names, y.size, names, intercept)
+    X, coef_names = design_matrix(mods, mod_names, y.size, names, intercept)
     k, p = X.shape
     component_names, groups = _groupings(random, k, names, nested)
     m = len(groups)
