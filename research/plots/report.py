@@ -29,15 +29,17 @@ ROB_STYLE = {
 }
 
 
-def _text(x: float, y: float, content: str, size: int = 12, anchor: str = "start", weight: str = "normal",
-          fill: str = INK, extra: str = "") -> str:
+def svg_label(x: float, y: float, content: str, size: int = 12, anchor: str = "start", weight: str = "normal",
+              fill: str = INK, extra: str = "") -> str:
+    """A text element, its content escaped."""
     return (
         f'<text x="{x:.1f}" y="{y:.1f}" font-size="{size}" text-anchor="{anchor}" font-weight="{weight}" '
         f'fill="{fill}" {FONT}{extra}>{escape(content)}</text>'
     )
 
 
-def _svg(width: float, height: float, body: Iterable[str], label: str, css_class: str) -> str:
+def svg_figure(width: float, height: float, body: Iterable[str], label: str, css_class: str) -> str:
+    """A self-contained, labelled SVG figure (role img, a title for screen readers)."""
     return (
         f'<svg xmlns="http://www.w3.org/2000/svg" class={quoteattr(css_class)} role="img" '
         f'aria-label={quoteattr(label)} width="{width:.0f}" height="{height:.0f}" '
@@ -73,11 +75,11 @@ def icon_array(
     ly = rows * (icon_size + gap) + gap + 16
     body.append(f'<rect x="{gap}" y="{ly - 10}" width="12" height="12" fill="{BENEFIT}"/>')
     # the legend stays short so it fits; the full outcome is in the title and the caption beside the figure
-    body.append(_text(gap + 18, ly, f"{freq.count} of {total}: benefit", 12))
+    body.append(svg_label(gap + 18, ly, f"{freq.count} of {total}: benefit", 12))
     body.append(f'<rect x="{gap}" y="{ly + 8}" width="12" height="12" fill="{NEUTRAL}"/>')
-    body.append(_text(gap + 18, ly + 18, f"{freq.rest} of {total}: no benefit", 12, fill=MUTED))
+    body.append(svg_label(gap + 18, ly + 18, f"{freq.rest} of {total}: no benefit", 12, fill=MUTED))
     description = f"Icon array: {freq.count} of {total} {label} {outcome}; {freq.rest} do not"
-    return _svg(width, height, body, description, "figure icon-array")
+    return svg_figure(width, height, body, description, "figure icon-array")
 
 
 def _city_icon(x: float, y: float, size: float, colour: str, benefit: bool) -> str:
@@ -100,8 +102,8 @@ def rob_traffic_light(records: Iterable[Mapping[str, Any]], domains: Iterable[st
     """
     rows = [r for r in records if isinstance(r, Mapping)]
     if not rows:
-        body = [_text(8, 24, "No risk-of-bias assessments in the store.", 13, fill=MUTED)]
-        return _svg(360, 40, body, "Risk of bias: no assessments", "figure rob-plot")
+        body = [svg_label(8, 24, "No risk-of-bias assessments in the store.", 13, fill=MUTED)]
+        return svg_figure(360, 40, body, "Risk of bias: no assessments", "figure rob-plot")
     domains = list(domains or [])
     for r in rows:
         for name in (r.get("domains") or {}):
@@ -126,7 +128,7 @@ def rob_traffic_light(records: Iterable[Mapping[str, Any]], domains: Iterable[st
         cy = header_h + i * cell + cell / 2
         if i % 2 == 0:
             body.append(f'<rect x="0" y="{cy - cell / 2:.1f}" width="{width:.1f}" height="{cell}" fill="#f5f7fa"/>')
-        body.append(_text(6, cy + 4, _row_label(r), 12))
+        body.append(svg_label(6, cy + 4, _row_label(r), 12))
         judgements = dict(r.get("domains") or {})
         judgements["overall"] = r.get("overall")
         for j, name in enumerate(columns):
@@ -139,16 +141,16 @@ def rob_traffic_light(records: Iterable[Mapping[str, Any]], domains: Iterable[st
                 f"<title>{escape(_row_label(r))}, {escape(name.replace('_', ' '))}: {escape(text)}</title></circle>"
             )
             if symbol:
-                body.append(_text(cx, cy + 4.5, symbol, 14, anchor="middle", weight="bold", fill="#ffffff"))
+                body.append(svg_label(cx, cy + 4.5, symbol, 14, anchor="middle", weight="bold", fill="#ffffff"))
     ly = header_h + len(rows) * cell + 24
     x = 6.0
     for key in ("low", "some_concerns", "high", "unclear", None):
         fill, symbol, text = ROB_STYLE[key]
         stroke = INK if key is None else "none"
         body.append(f'<circle cx="{x + 7:.1f}" cy="{ly:.1f}" r="7" fill="{fill}" stroke="{stroke}" stroke-width="0.6"/>')
-        body.append(_text(x + 18, ly + 4, text, 11))
+        body.append(svg_label(x + 18, ly + 4, text, 11))
         x += 18 + len(text) * 6.5 + 16
-    return _svg(max(width, x), height, body, f"Risk of bias for {len(rows)} studies", "figure rob-plot")
+    return svg_figure(max(width, x), height, body, f"Risk of bias for {len(rows)} studies", "figure rob-plot")
 
 
 def _row_label(record: Mapping[str, Any]) -> str:
@@ -193,8 +195,8 @@ def prisma_flow(flow: Mapping[str, Any] | None) -> str:
         body.append(
             f'<rect x="6" y="{y}" width="{box_w}" height="{box_h}" rx="6" fill="#eef2f7" stroke="#9aa5b1"/>'
         )
-        body.append(_text(18, y + 18, title, 12, fill=MUTED))
-        body.append(_text(18, y + 36, _count(flow.get(key)), 15, weight="bold"))
+        body.append(svg_label(18, y + 18, title, 12, fill=MUTED))
+        body.append(svg_label(18, y + 36, _count(flow.get(key)), 15, weight="bold"))
         if i:
             body.append(
                 f'<line x1="{6 + box_w / 2}" y1="{y - gap + 2}" x2="{6 + box_w / 2}" y2="{y - 2}" stroke="{MUTED}" '
@@ -214,10 +216,10 @@ def prisma_flow(flow: Mapping[str, Any] | None) -> str:
             body.append(
                 f'<rect x="{ax}" y="{ay}" width="{aside_w}" height="{box_h}" rx="6" fill="#fff7e6" stroke="#e9b949"/>'
             )
-            body.append(_text(ax + 10, ay + 18, aside_title, 11, fill=MUTED))
-            body.append(_text(ax + 10, ay + 36, _count(excluded), 14, weight="bold"))
+            body.append(svg_label(ax + 10, ay + 18, aside_title, 11, fill=MUTED))
+            body.append(svg_label(ax + 10, ay + 36, _count(excluded), 14, weight="bold"))
     label = "Flow of records: " + ", ".join(f"{t} {_count(flow.get(k))}" for k, t in FLOW_STEPS)
-    return _svg(width, height, body, label, "figure prisma-flow")
+    return svg_figure(width, height, body, label, "figure prisma-flow")
 
 
 def _count(value: Any) -> str:

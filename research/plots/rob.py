@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any, Iterable, Mapping
 from xml.sax.saxutils import escape
 
-from research.plots.report import FONT, INK, MUTED, ROB_STYLE, _svg, _text, rob_traffic_light
+from research.plots.report import FONT, INK, MUTED, ROB_STYLE, rob_traffic_light, svg_figure, svg_label
 from research.store.schema import ROB_TOOL_DOMAINS
 
 # Order of judgements in the summary bars, best first (robvis order), then what was not judged.
@@ -43,7 +43,7 @@ def rob_summary(records: Iterable[Mapping[str, Any]], tool: str = "ROBINS-I") ->
     """robvis-style summary plot: for each domain and overall, the share of studies at each judgement."""
     rows = [r for r in records if isinstance(r, Mapping)]
     if not rows:
-        return _svg(360, 40, [_text(8, 24, "No risk-of-bias assessments in the store.", 13, fill=MUTED)],
+        return svg_figure(360, 40, [svg_label(8, 24, "No risk-of-bias assessments in the store.", 13, fill=MUTED)],
                     "Risk of bias summary: no assessments", "figure rob-summary")
     domains = domain_order(rows, tool) + ["overall"]
     label_w, bar_w, bar_h, gap, top = 270, 360, 22, 10, 12
@@ -53,7 +53,7 @@ def rob_summary(records: Iterable[Mapping[str, Any]], tool: str = "ROBINS-I") ->
         y = top + i * (bar_h + gap)
         label = DOMAIN_LABELS.get(name, name.replace("_", " ").capitalize())
         weight = "bold" if name == "overall" else "normal"
-        body.append(_text(label_w - 8, y + bar_h / 2 + 4, label, 12, anchor="end", weight=weight))
+        body.append(svg_label(label_w - 8, y + bar_h / 2 + 4, label, 12, anchor="end", weight=weight))
         judged = [(r.get("overall") if name == "overall" else (r.get("domains") or {}).get(name)) for r in rows]
         x = float(label_w)
         for key in SUMMARY_ORDER:
@@ -69,24 +69,24 @@ def rob_summary(records: Iterable[Mapping[str, Any]], tool: str = "ROBINS-I") ->
                         f'{escape(text.lower())}</title></rect>')
             if span >= 34:
                 colour = INK if key is None else "#ffffff"
-                body.append(_text(x + span / 2, y + bar_h / 2 + 4, f"{share:.0%}", 11, anchor="middle", fill=colour))
+                body.append(svg_label(x + span / 2, y + bar_h / 2 + 4, f"{share:.0%}", 11, anchor="middle", fill=colour))
             x += span
     axis_y = top + len(domains) * (bar_h + gap)
     for tick in (0, 25, 50, 75, 100):
         tx = label_w + bar_w * tick / 100
         body.append(f'<line x1="{tx:.1f}" y1="{top - 4}" x2="{tx:.1f}" y2="{axis_y - gap + 4}" stroke="#d9dee4" '
                     'stroke-width="0.6"/>')
-        body.append(_text(tx, axis_y + 8, f"{tick}%", 10, anchor="middle", fill=MUTED))
+        body.append(svg_label(tx, axis_y + 8, f"{tick}%", 10, anchor="middle", fill=MUTED))
     ly, x = axis_y + 30, 6.0
     for key in SUMMARY_ORDER:
         fill, _, text = ROB_STYLE[key]
         stroke = INK if key is None else "none"
         body.append(f'<rect x="{x:.1f}" y="{ly - 7}" width="14" height="14" fill="{fill}" stroke="{stroke}" '
                     'stroke-width="0.6"/>')
-        body.append(_text(x + 20, ly + 4, text, 11))
+        body.append(svg_label(x + 20, ly + 4, text, 11))
         x += 20 + len(text) * 6.5 + 16
     title = f"{tool} summary: share of {len(rows)} stud{'y' if len(rows) == 1 else 'ies'} at each judgement"
-    return _svg(max(width, x), ly + 16, body, title, "figure rob-summary")
+    return svg_figure(max(width, x), ly + 16, body, title, "figure rob-summary")
 
 
 def rob_figures(records: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
