@@ -75,8 +75,12 @@ def prepare(analysis: Analysis, table: pd.DataFrame, notes: Mapping[str, str] | 
         result["status_reason"] = MULTILEVEL_SCOPE
         return Prepared(analysis, selection, result, ["multilevel"])
     steps = ["frequentist", "bayes", "prior_sensitivity"]
-    steps += ["transport"] * bool(analysis.transport) + ["value_of_information"] * bool(analysis.value_of_information)
-    steps += [f"mcmc:{index}" for index in range(len(analysis.mcmc))] if mcmc else []
+    if analysis.transport:
+        steps.append("transport")
+    if analysis.value_of_information:
+        steps.append("value_of_information")
+    if mcmc:
+        steps += [f"mcmc:{index}" for index in range(len(analysis.mcmc))]
     return Prepared(analysis, selection, result, steps)
 
 
