@@ -137,3 +137,9 @@ def test_every_small_study_result_prints_a_summary_with_its_numbers():
     text = selection.summary()
     assert "steps at p = 0.025;" in text and f"LRT({selection.lrt_df}) = {selection.lrt:.4f}" in text
     assert text.count(", k = ") == len(selection.k_per_interval)
+
+
+def test_pet_peese_with_as_many_studies_as_coefficients_is_refused_not_divided_by_zero():
+    fit = rma(np.array([-0.2, -0.1]), np.array([0.01, 0.02]))
+    with pytest.raises(InputError, match="no degrees of freedom"):
+        fit.pet_peese()

@@ -354,3 +354,22 @@ def test_the_share_of_new_settings_that_benefit_comes_with_its_interval_and_a_de
     assert share["meaningful"]["mean"] < share["any"]["mean"]
     with pytest.raises(ValueError, match="meaningful_benefit_basis"):
         declared(bayes={"meaningful_benefit_percent": -10})
+
+
+def test_an_analysis_is_split_into_steps_and_their_results_assemble_in_any_order():
+    from research.pipeline.analysis import assemble, prepare, run_step
+
+    analysis = declared(outcome_family="all crashes", outcome_families=["all crashes"],
+                        mcmc=[{"model": "random_effects"}, {"model": "robust"}])
+    rows = [r for r in MIXED if r["outcome_family"] == "all crashes"]
+    assert prepare(analysis, table(rows)).steps == ["frequentist", "bayes", "prior_sensitivity", "mcmc:0", "mcmc:1"]
+    prepared = prepare(analysis, table(rows), mcmc=False)
+    assert prepared.steps == ["frequentist", "bayes", "prior_sensitivity"]
+    assert prepare(analysis, table(rows[:1]), mcmc=True).steps == []  # too few to pool: nothing to run
+
+    # steps are independent: run in reverse, assembled in step order, the result equals a serial run
+    outputs = {step: run_step(analysis, prepared.selection, step, figures=False) for step in reversed(prepared.steps)}
+    assembled = assemble(prepared, [outputs[step] for step in prepared.steps])
+    serial = run_analysis(analysis, table(rows), mcmc=False, figures=False)
+    assert assembled == serial
+    assert serial["bayes"]["prior_sensitivity"] and serial["bayes"]["p_benefit"] > 0.5

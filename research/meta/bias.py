@@ -80,6 +80,9 @@ def regtest(result: Fit, predictor: str = "sei", model: str = "rma") -> Regressi
     if model == "rma":
         fit = result.refit(X=X, coef_names=names, with_r2=False)
     else:
+        if result.k <= X.shape[1]:  # the residual variance needs k - p > 0; otherwise every SE is 0 or undefined
+            raise InputError(f"{result.k} studies for {X.shape[1]} coefficients leave no degrees of freedom "
+                             "for the residual variance; at least one more study is needed")
         # weighted least squares with estimated residual variance = EE weights, t tests with k - p df
         fit = result.refit(X=X, coef_names=names, labels=result.labels, method="EE", test="hksj", tau2=None,
                            with_r2=False)
