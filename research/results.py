@@ -90,15 +90,67 @@ class Marginal(_Result):
     q975: Number = None
 
 
+class RegressionTest(_Result):
+    """Egger-type regression test for funnel-plot asymmetry (research.meta.bias.regtest)."""
+
+    predictor: str | None = None  # sei (standard error) or vi (variance)
+    model: str | None = None  # rma (random-effects) or lm (weighted least squares)
+    z: Number = None  # test statistic of the predictor (a t value when df is set)
+    p: Number = None
+    df: int | None = None
+    limit_estimate: Number = None  # expected effect of a study with no sampling error (the intercept)
+    limit_se: Number = None
+    ci_low: Number = None
+    ci_high: Number = None
+
+
+class TrimFillCheck(_Result):
+    """Trim-and-fill: studies imputed on one side and the estimate with them (a sensitivity analysis)."""
+
+    k0: int | None = None
+    se_k0: Number = None
+    side: str | None = None
+    estimator: str | None = None
+    p_k0: Number = None
+    estimate: Number = None
+    se: Number = None
+    ci_low: Number = None
+    ci_high: Number = None
+    tau2: Number = None
+
+
+class PetPeeseCheck(_Result):
+    """PET and PEESE limit estimates and the conditional choice between them."""
+
+    pet: RegressionTest | None = None
+    peese: RegressionTest | None = None
+    alpha: Number = None
+    pet_intercept_p: Number = None
+    chosen: str | None = None
+    estimate: Number = None
+
+
 class BiasChecks(_Result):
     """Small-study checks on the frequentist fit; None where a check cannot be computed (the note says why)."""
 
-    egger: dict[str, Any] | None = None
-    trimfill: dict[str, Any] | None = None
-    pet_peese: dict[str, Any] | None = None
+    egger: RegressionTest | None = None
+    trimfill: TrimFillCheck | None = None
+    pet_peese: PetPeeseCheck | None = None
     egger_note: str | None = None
     trimfill_note: str | None = None
     pet_peese_note: str | None = None
+
+
+class Coefficient(_Result):
+    """One coefficient of a fit (the intercept, or a moderator), on the analysis (log) scale."""
+
+    name: str | None = None
+    estimate: Number = None
+    se: Number = None
+    statistic: Number = None
+    p: Number = None
+    ci_low: Number = None
+    ci_high: Number = None
 
 
 class FrequentistFit(_Result):
@@ -123,7 +175,11 @@ class FrequentistFit(_Result):
     method: str | None = None
     test: str | None = None
     level: Number = None
-    coefficients: list[dict[str, Any]] | None = None
+    coefficients: list[Coefficient] = Field(default_factory=list)
+    qm: Number = None  # test of moderators (meta-regression only)
+    qm_df: list[int | None] = Field(default_factory=list)
+    qm_p: Number = None
+    r2: Number = None
     bias: BiasChecks | None = None
 
 
@@ -139,6 +195,60 @@ class Accuracy(_Result):
     """Whether a computation passed its own check (the exact posterior's two-resolution comparison)."""
 
     ok: bool | None = None
+    grid_points: int | None = None
+    max_difference: Number = None  # largest difference of the reported numbers between the two grids
+    tolerance: Number = None
+
+
+class PriorSensitivityRow(_Result):
+    """The exact posterior under one pair of priors (ratios are exp of the log-scale values)."""
+
+    mu_prior: str | None = None
+    tau_prior: str | None = None
+    declared: bool = False  # the pair the analysis declares: the headline
+    mu_mean: Number = None
+    mu_q025: Number = None
+    mu_q975: Number = None
+    mu_ratio: Number = None
+    tau_median: Number = None
+    tau_q975: Number = None
+    tau_basis: str | None = None
+    pred_q025: Number = None
+    pred_q975: Number = None
+    pred_ratio_q025: Number = None
+    pred_ratio_q975: Number = None
+    p_mu_below: Number = None
+    p_pred_below: Number = None
+
+
+class PriorSensitivity(_Result):
+    """The headline numbers under alternative priors, and their ranges (``[lowest, highest]``)."""
+
+    threshold: Number = None
+    declared: dict[str, str | None] = Field(default_factory=dict)
+    bases: list[PriorBasis] = Field(default_factory=list)
+    rows: list[PriorSensitivityRow] = Field(default_factory=list)
+    ranges: dict[str, list[Number]] = Field(default_factory=dict)
+
+
+class ShareBenefit(_Result):
+    """The share of new settings whose true change is below ``threshold`` (log scale), with its interval."""
+
+    threshold: Number = None
+    threshold_ratio: Number = None
+    mean: Number = None
+    low: Number = None
+    high: Number = None
+    level: Number = None
+
+
+class ShareBenefiting(_Result):
+    """Share of settings with any fall, and with a meaningful one where the analysis declares what that is."""
+
+    any: ShareBenefit | None = None
+    meaningful: ShareBenefit | None = None
+    meaningful_percent: Number = None
+    meaningful_basis: str | None = None
 
 
 class ExactPosterior(_Result):
@@ -154,12 +264,15 @@ class ExactPosterior(_Result):
     predictive: Marginal = Field(default_factory=Marginal)
     p_benefit: Number = None
     p_pred_benefit: Number = None
+    p_mu_below_0: Number = None
+    p_pred_below_0: Number = None
     log_evidence: Number = None
     diagnostics: Accuracy | None = None  # exact integration: the two-resolution accuracy check, if stored
     flag: str | None = None
     priors: dict[str, str | None] | None = None
     prior_basis: list[PriorBasis] = Field(default_factory=list)
-    prior_sensitivity: dict[str, Any] | None = None
+    prior_sensitivity: PriorSensitivity | None = None
+    share_benefiting: ShareBenefiting | None = None
 
 
 class McmcThresholds(_Result):
@@ -182,6 +295,15 @@ class McmcDiagnostics(_Result):
     thresholds: McmcThresholds | None = None
 
 
+class NuLearning(_Result):
+    """Robust model: whether the data moved the tail weight nu away from its prior."""
+
+    learned: bool | None = None
+    distance: Number = None  # Kolmogorov distance between the prior and the posterior of nu
+    prior: str | None = None
+    note: str | None = None
+
+
 class McmcFit(_Result):
     """An MCMC fit beside the exact result, with its diagnostics and the thresholds they are judged by."""
 
@@ -196,15 +318,36 @@ class McmcFit(_Result):
     p_mu_below_0: Number = None
     p_pred_below_0: Number = None
     diagnostics: McmcDiagnostics | None = None  # None: not diagnosed, which the report counts as failed
+    mcse: dict[str, Number] = Field(default_factory=dict)  # Monte Carlo standard errors, e.g. mu_mean, tau_q975
+    nu_learning: NuLearning | None = None
     flag: str | None = None
+
+
+class TransportSensitivityRow(_Result):
+    """The transported prediction under one transport-bias SD."""
+
+    transport_sd: Number = None
+    declared: bool = False
+    p_benefit: Number = None
+    ratio_q025: Number = None
+    ratio_q975: Number = None
+
+
+class TransportSensitivity(_Result):
+    """The transported prediction under each transport-bias SD, the declared one included."""
+
+    target: str | None = None
+    declared_sd: Number = None
+    basis: str | None = None
+    rows: list[TransportSensitivityRow] = Field(default_factory=list)
 
 
 class Transport(_Result):
     """The effect expected in the target setting, with the assumptions and their sensitivity."""
 
     target: str | None = None
-    known: dict[str, Any] = Field(default_factory=dict)
-    unknown: dict[str, Any] = Field(default_factory=dict)
+    known: dict[str, str | float | None] = Field(default_factory=dict)  # covariate -> the target's value
+    unknown: dict[str, dict[str, float]] = Field(default_factory=dict)  # covariate -> {level: probability}
     predictive: Marginal = Field(default_factory=Marginal)
     ratio: dict[str, Number] = Field(default_factory=dict)
     threshold: Number = None
@@ -213,7 +356,17 @@ class Transport(_Result):
     assumptions: list[str] = Field(default_factory=list)
     transport_sd: Number = None
     transport_sd_basis: str | None = None
-    sensitivity: dict[str, Any] | None = None
+    sensitivity: TransportSensitivity | None = None
+
+
+class VoiSensitivityRow(_Result):
+    """A gap's value of information when one assumption (``factor``) takes another ``value``."""
+
+    factor: str | None = None
+    value: str | float | None = None
+    narrowing: Number = None
+    rank: int | None = None
+    order_changed: bool = False
 
 
 class VoiRow(_Result):
@@ -230,7 +383,7 @@ class VoiRow(_Result):
     assumed_bias: str | None = None
     evsi: Number = None
     evsi_loss: str | None = None
-    sensitivity: list[dict[str, Any]] = Field(default_factory=list)
+    sensitivity: list[VoiSensitivityRow] = Field(default_factory=list)
     note: str | None = None
 
 
@@ -250,10 +403,21 @@ class SensitivityRow(_Result):
     changes_direction: bool | None = None
 
 
+class PoolSummary(_Result):
+    """The pooled change of a fit and its class (research.verbal), what a sensitivity scenario is compared on."""
+
+    k: int | None = None
+    estimate: Number = None
+    ci_low: Number = None
+    ci_high: Number = None
+    size_class: str | None = None
+    direction: str | None = None
+
+
 class Sensitivity(_Result):
     """Leave-one-out, primary sources only and the evaluation rule undone, against the main result."""
 
-    main: dict[str, Any] = Field(default_factory=dict)
+    main: PoolSummary = Field(default_factory=PoolSummary)
     rows: list[SensitivityRow] = Field(default_factory=list)
     size_class_changes: bool = False
     direction_changes: bool = False
@@ -301,6 +465,116 @@ class EvaluationRule(_Result):
     text: str = ""
 
 
+class MultiOutcome(_Result):
+    """A declared multi-outcome model: the outcome family as a moderator, or a multilevel model."""
+
+    model: str | None = None
+    reference: str | None = None
+
+
+class Upgrades(_Result):
+    """GRADE's reasons to rate up that the analysis declares (None: not declared)."""
+
+    dose_response: str | None = None
+    residual_confounding: str | None = None
+
+
+class Exclusion(_Result):
+    """An estimate the analysis did not pool, and why."""
+
+    id: str = ""
+    reason: str = ""
+
+
+class Duplicate(_Result):
+    """An estimate left out because another one of the same evaluation and outcome is kept."""
+
+    id: str = ""
+    kept: str | None = None
+    evaluation: str | None = None
+    outcome_family: str | None = None
+    reason: str = ""
+
+
+class StudyRow(_Result):
+    """One estimate as it enters (or was kept beside) a pool, on the analysis (log) scale."""
+
+    id: str = ""
+    study: str | None = None
+    evaluation: str | None = None
+    label: str | None = None
+    outcome: str | None = None
+    outcome_family: str | None = None
+    measure: str | None = None
+    yi: Number = None
+    vi: Number = None
+    design: str | None = None
+    design_level: int | None = None
+    rob_overall: str | None = None
+    setting: str | None = None
+    country: str | None = None
+    monitoring: str | None = None
+    year: int | None = None
+    provenance: str | None = None
+
+
+class ReportedRow(_Result):
+    """A result as a source reports it (a percent change, or words), shown beside the analysis."""
+
+    estimate_id: str = ""
+    study: str | None = None
+    source: str | None = None
+    label: str | None = None
+    outcome: str | None = None
+    subgroup: str | None = None
+    percent_change: Number = None
+    qualifier: str | None = None  # the source's own hedge: exact, about, at least, ...
+    significant: bool | None = None
+    provenance: str | None = None
+    measure: str | None = None
+    design: str | None = None
+    year: int | None = None
+    n_units: str | None = None
+    narrative: str | None = None  # the recorded wording of a result with no single figure
+
+
+class CodedModerator(_Result):
+    """How a declared moderator entered a meta-regression (categorical: 0/1 columns against ``reference``)."""
+
+    name: str = ""
+    label: str | None = None
+    kind: str | None = None
+    reference: str | None = None
+    levels: list[str] = Field(default_factory=list)
+
+
+class OutcomeRow(_Result):
+    """One outcome family in a multi-outcome model: the reference's estimate, or another's difference from it."""
+
+    outcome_family: str | None = None
+    estimate: Number = None
+    ci_low: Number = None
+    ci_high: Number = None
+    difference: Number = None
+    difference_ci_low: Number = None
+    difference_ci_high: Number = None
+    p: Number = None
+
+
+class MetaRegression(_Result):
+    """A meta-regression on declared moderators (or on the outcome family); ``fit`` when estimable."""
+
+    what: str | None = None
+    status: str | None = None  # ok or not_estimable (the reason says why)
+    reason: str | None = None
+    k: int | None = None
+    left_out: list[str] = Field(default_factory=list)  # estimates without a value of a moderator
+    moderators: list[CodedModerator] = Field(default_factory=list)
+    fit: FrequentistFit | None = None
+    by_outcome: list[OutcomeRow] = Field(default_factory=list)
+    note: str | None = None
+
+
 class AnalysisResult(_Result):
     """Everything one declared analysis produced; ``status`` says whether anything was pooled."""
 
@@ -314,26 +588,30 @@ class AnalysisResult(_Result):
     status_reason: str | None = None
     outcome_family: str | None = None
     outcome_families: list[str] = Field(default_factory=list)
-    multi_outcome: dict[str, Any] | None = None
+    multi_outcome: MultiOutcome | None = None
     pooled_families: list[str] = Field(default_factory=list)
     evaluation_rule: EvaluationRule | None = None
-    upgrades: dict[str, Any] = Field(default_factory=dict)
+    upgrades: Upgrades = Field(default_factory=Upgrades)
     k: int = 0
     inputs: list[str] = Field(default_factory=list)
-    excluded: list[dict[str, Any]] = Field(default_factory=list)
-    duplicates: list[dict[str, Any]] = Field(default_factory=list)
-    other_outcomes: list[dict[str, Any]] = Field(default_factory=list)
-    studies: list[dict[str, Any]] = Field(default_factory=list)
+    excluded: list[Exclusion] = Field(default_factory=list)
+    duplicates: list[Duplicate] = Field(default_factory=list)
+    other_outcomes: list[StudyRow] = Field(default_factory=list)
+    studies: list[StudyRow] = Field(default_factory=list)
     gaps: list[str] = Field(default_factory=list)
-    reported: list[dict[str, Any]] = Field(default_factory=list)
+    not_evaluated: list[str] = Field(default_factory=list)
+    target: str | None = None  # id of the target record the analysis is transported to and graded for
+    unit: str | None = None  # the word for one setting (site, trial, ...) when the analysis names one
+    units: str | None = None
+    reported: list[ReportedRow] = Field(default_factory=list)
     frequentist: FrequentistFit | None = None
     bayes: ExactPosterior | None = None
     transport: Transport | None = None
     value_of_information: list[VoiRow] = Field(default_factory=list)
     mcmc: list[McmcFit] = Field(default_factory=list)
     sensitivity: Sensitivity | None = None
-    meta_regression: dict[str, Any] | None = None
-    outcome_model: dict[str, Any] | None = None
+    meta_regression: MetaRegression | None = None
+    outcome_model: MetaRegression | None = None
     figures: dict[str, str | None] = Field(default_factory=dict)
     grade: Grade | None = None
 
@@ -359,11 +637,159 @@ class InputFingerprint(_Result):
     dependencies: dict[str, str] = Field(default_factory=dict)
 
 
+class Operand(_Result):
+    """One number a step uses, and where it came from (a record id, ``claim:<quantity>`` or a step)."""
+
+    name: str | None = None
+    value: Number = None
+    unit: str | None = None
+    ref: str | None = None
+    qualifier: str | None = None
+    date: str | None = None
+
+
+class ArithmeticStep(_Result):
+    """One step of a claim check's arithmetic, with the numbers it used and where they came from."""
+
+    step: str | None = None
+    description: str | None = None
+    formula: str | None = None
+    result: float | str | None = None  # a number; hand-written results may give it as text
+    result_text: str | None = None
+    unit: str | None = None
+    inputs: list[Operand] = Field(default_factory=list)
+
+
+class ClaimPart(_Result):
+    """One part of a claim (its quantity, its system, its causal strength...) and its own verdict."""
+
+    aspect: str | None = None
+    claimed: str | None = None
+    label: str | None = None
+    label_name: str | None = None
+    reason: str | None = None
+    plausibility: str | None = None
+    evidence: list[str] = Field(default_factory=list)
+    context: list[str] = Field(default_factory=list)
+    definition_match: bool = True
+    arithmetic: list[ArithmeticStep] = Field(default_factory=list)
+
+
+class Finding(_Result):
+    """What one check found about a claim, before the findings are combined into the verdict."""
+
+    check: str | None = None
+    label: str | None = None
+    reasons: list[str] = Field(default_factory=list)
+    parts: list[ClaimPart] = Field(default_factory=list)
+    evidence: list[str] = Field(default_factory=list)
+    analyses: list[str] = Field(default_factory=list)
+    gaps: list[str] = Field(default_factory=list)
+    missing: list[str] = Field(default_factory=list)
+
+
 class ClaimVerdict(_Result):
     """The verdict on one claim, as research.claims.Verdict.to_dict writes it."""
 
     claim_id: str | None = None
+    text: str | None = None
     label: str | None = None
+    label_name: str | None = None
+    label_text: str | None = None
+    plausibility: str | None = None
+    reason: str | None = None
+    evidence_strength: str | None = None
+    evidence_strength_basis: str | None = None
+    independent_sources: list[str] = Field(default_factory=list)
+    claim_date: str | None = None
+    fever_label: str | None = None
+    claimreview_rating: dict[str, str | int | float | None] = Field(default_factory=dict)  # schema.org Rating fields
+    parts: list[ClaimPart] = Field(default_factory=list)
+    rationale: str | None = None
+    reasons: list[str] = Field(default_factory=list)
+    arithmetic: list[ArithmeticStep] = Field(default_factory=list)
+    assumptions: list[str] = Field(default_factory=list)
+    evidence: list[str] = Field(default_factory=list)
+    analyses: list[str] = Field(default_factory=list)
+    gaps: list[str] = Field(default_factory=list)
+    check: str | None = None
+    findings: list[Finding] = Field(default_factory=list)
+
+
+class GapVoi(VoiRow):
+    """The largest value-of-information figure for a gap, and the analysis it comes from."""
+
+    analysis: str | None = None
+
+
+class RankedGap(_Result):
+    """A data gap of the store, ranked by what filling it would change (research.bayes.voi.GAP_RANK_RULE)."""
+
+    id: str = ""
+    what: str | None = None
+    why_it_matters: str | None = None
+    who_may_hold: str | None = None
+    status: str | None = None
+    parameter: str | None = None
+    related: list[str] = Field(default_factory=list)
+    note: str | None = None
+    voi: GapVoi | None = None
+    limits_analysis: list[str] = Field(default_factory=list)  # analyses that name this gap
+    rank: int | None = None
+    rank_group: str | None = None
+
+
+class RiskOfBiasRow(_Result):
+    """A study's risk-of-bias assessment (RoB 2 or ROBINS-I), by domain and overall."""
+
+    study: str = ""
+    title: str | None = None
+    tool: str | None = None
+    design_level: int | None = None
+    domains: dict[str, str] = Field(default_factory=dict)
+    overall: str | None = None
+    rationale: str | None = None
+
+
+class TargetRow(_Result):
+    """A target setting the analyses are transported to, in the case's own words."""
+
+    id: str = ""
+    name: str | None = None
+    country: str | None = None
+    setting_type: str | None = None
+    setting_plural: str | None = None
+    setting_terms: list[str] = Field(default_factory=list)
+    topic: str | None = None
+    intervention: str | None = None
+    generation_fact: str | None = None
+    generation_date: str | None = None
+    generation_since: int | None = None  # year the intervention's current generation began
+    note: str | None = None
+
+
+class ClaimSource(_Result):
+    """A source the claims were read in: its id and kind (article, review, ...)."""
+
+    id: str = ""
+    kind: str | None = None
+
+
+class EstimateRow(_Result):
+    """A store estimate as the claim checks read it (research.claims.checks.causal.ESTIMATE_COLUMNS)."""
+
+    id: str = ""
+    study: str | None = None
+    label: str | None = None
+    outcome: str | None = None
+    subgroup: str | None = None
+    design: str | None = None
+    intervention: str | None = None
+    percent_change: Number = None
+    significant: bool | None = None
+    ci_low_pct: Number = None
+    ci_high_pct: Number = None
+    provenance: str | None = None
 
 
 class Results(_Result):
@@ -376,13 +802,14 @@ class Results(_Result):
     store: StoreSummary = Field(default_factory=StoreSummary)
     analyses: list[AnalysisResult] = Field(default_factory=list)
     claims: list[ClaimVerdict] = Field(default_factory=list)
-    gaps: list[dict[str, Any]] = Field(default_factory=list)
+    gaps: list[RankedGap] = Field(default_factory=list)
     gap_rank_rule: str | None = None
-    risk_of_bias: list[dict[str, Any]] = Field(default_factory=list)
-    # the store's estimates as the claim checks read them (research.claims.checks.causal.ESTIMATE_COLUMNS)
-    estimates: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    risk_of_bias: list[RiskOfBiasRow] = Field(default_factory=list)
+    targets: list[TargetRow] = Field(default_factory=list)
+    claim_sources: list[ClaimSource] = Field(default_factory=list)
+    estimates: dict[str, EstimateRow] = Field(default_factory=dict)
 
-    @field_validator("analyses", "claims", "gaps", "risk_of_bias", mode="before")
+    @field_validator("analyses", "claims", "gaps", "risk_of_bias", "targets", "claim_sources", mode="before")
     @classmethod
     def _only_records(cls, value: Any) -> Any:
         # a list may come from hand-written JSON; entries that are not objects carry nothing to show

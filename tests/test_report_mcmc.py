@@ -13,6 +13,7 @@ from research.report import render_html_text, render_markdown_text
 from research.report.context import build_context
 from research.report.mcmc import mcmc_view
 from research.report.svg import sanitize_svg
+from research.results import AnalysisResult
 from research.verbal import percent_change
 from tests.test_report_fixture import realistic_results
 
@@ -51,7 +52,8 @@ def test_same_model_fit_states_its_distance_from_the_exact_result():
     fit = results["analyses"][0]["mcmc"][0]
     exact = results["analyses"][0]["bayes"]["mu"]["mean"]
     difference = fit["mu"]["mean"] - exact
-    view = mcmc_view(results["analyses"][0]["mcmc"], results["analyses"][0]["bayes"], {})
+    analysis = AnalysisResult.model_validate(results["analyses"][0])
+    view = mcmc_view(analysis.mcmc, analysis.bayes, {})
     assert view["rows"][0]["agreement"].startswith(f"mean differs from the exact one by {difference:+.3f}")
     assert f"({abs(difference) / fit['mcse']['mu_mean']:.1f} Monte Carlo standard errors)" in view["rows"][0]["agreement"]
     assert view["rows"][1]["agreement"] is None  # a different model is not expected to agree

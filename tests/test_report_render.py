@@ -217,12 +217,13 @@ def test_the_exact_posterior_shows_its_integration_check():
 
 def test_the_share_of_settings_that_benefit_is_given_with_its_interval_and_the_meaningful_threshold():
     from research.report.context import _benefit
+    from research.results import ExactPosterior
 
     bayes = {"p_pred_benefit": 0.84,
              "share_benefiting": {"any": {"mean": 0.84, "low": 0.46, "high": 0.999, "level": 0.95},
                                   "meaningful": {"mean": 0.78, "threshold_ratio": 0.9},
                                   "meaningful_basis": "judgement: test threshold"}}
-    view = _benefit({}, bayes, "crashes", words=False, unit="site", units="sites")
+    view = _benefit(None, None, ExactPosterior.model_validate(bayes), "crashes", words=False, unit="site", units="sites")
     assert view["sentence"].startswith("In 100 similar sites, about 84")
     assert "between 46 and 100 of 100 (95% interval)" in view["sentence"]
     assert "About 78 of 100 would see a fall of at least 10%" in view["sentence"] and "judgement" in view["sentence"]

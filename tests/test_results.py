@@ -40,6 +40,27 @@ def test_the_committed_schema_is_current():
                                           "research.results.write_schema('evidence/schema')")
 
 
+def _untyped_objects(node, where="Results"):
+    """Paths in a JSON Schema where an object or a list entry may hold anything (no declared fields)."""
+    if isinstance(node, dict):
+        if node.get("type") == "object" and "properties" not in node and "$ref" not in node:
+            values = node.get("additionalProperties", True)
+            if values is True or values == {}:
+                yield where
+        if node.get("type") == "array" and node.get("items", {}) == {}:
+            yield where
+        for key, value in node.items():
+            yield from _untyped_objects(value, f"{where}.{key}")
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            yield from _untyped_objects(value, f"{where}[{index}]")
+
+
+def test_every_part_of_the_results_has_declared_fields():
+    """Claims and the report read typed results: no part of results.json is a bag of anything."""
+    assert list(_untyped_objects(results_schema())) == []
+
+
 def test_results_json_validates_against_the_exported_schema(built):
     base, _ = built
     data = json.loads((base / "reports" / "results.json").read_text(encoding="utf-8"))

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from research.errors import InputError
-from research.results import AnalysisResult, coerce_analyses
+from research.results import AnalysisResult, EstimateRow, coerce_analyses
 from research.store.loader import Store
 from research.store.schema import Claim, Source
 
@@ -239,14 +239,17 @@ def verify_claims(
     store: Store,
     analyses: Mapping[str, AnalysisResult | Mapping[str, Any]] | None = None,
     plan: CheckPlan | str | Path | None = None,
-    estimates: Mapping[str, Mapping[str, Any]] | None = None,
+    estimates: Mapping[str, EstimateRow | Mapping[str, Any]] | None = None,
 ) -> Verification:
     """Verdicts on every claim in the store. ``plan`` is a CheckPlan or the path of the checks file;
     ``estimates`` are the store's estimate rows as a build stored them (computed here when not given)."""
     if not isinstance(plan, CheckPlan):
         plan = load_plan(plan)
     analyses = coerce_analyses(analyses)
-    shared: dict[str, Any] = {"estimate_rows": dict(estimates)} if estimates else {}
+    shared: dict[str, Any] = {}
+    if estimates:  # rows a build stored (typed) or computed elsewhere (plain data)
+        shared["estimate_rows"] = {k: v if isinstance(v, EstimateRow) else EstimateRow.model_validate(v)
+                                   for k, v in estimates.items()}
     verdicts = [evaluate_claim(claim, store, analyses, plan, shared) for claim in store["claims"]]
     claims = {c.id: c for c in store["claims"]}
     warnings = [f"{plan.file}: claim '{e.claim}' is not in the evidence store" for e in plan.claims
@@ -275,7 +278,7 @@ def evaluate_claims(
     store: Store,
     analyses: Mapping[str, AnalysisResult | Mapping[str, Any]] | None = None,
     checks_path: str | Path | None = None,
-    estimates: Mapping[str, Mapping[str, Any]] | None = None,
+    estimates: Mapping[str, EstimateRow | Mapping[str, Any]] | None = None,
 ) -> list[Verdict]:
     """The verdicts as a list (what the pipeline stores in its results)."""
     return verify_claims(store, analyses, checks_path, estimates).verdicts

@@ -12,30 +12,45 @@ from typing import Any, Mapping
 
 from markupsafe import Markup
 
-from research.grade import ROB_RULE, UPGRADE_RULE, GradeAssessment, TransportTarget, assess_certainty, target_of
+from research.grade import ROB_RULE, UPGRADE_RULE, GradeAssessment, TransportTarget, assess_certainty
 from research.plots.report import icon_array, prisma_flow, rob_traffic_light
 from research.plots.rob import rob_figures
 from research.report._format import (
     NOT_AVAILABLE,
-    _count,
-    _float,
-    _int,
-    _list,
-    _mapping,
-    _num,
-    _p,
-    _pair,
-    _pct,
-    _prob,
-    _signed,
-    _term,
-    _text,
+    count_text,
+    as_float,
+    as_int,
+    num_text,
+    p_text,
+    pair_text,
+    pct_text,
+    prob_text,
+    signed_downgrade,
+    likelihood_term,
+    text_of,
 )
 from research.report.mcmc import TRACE_PREFIX, mcmc_view
 from research.report.methods import prior_views, transport_sensitivity_view, voi_assumption_view
 from research.report.reported import reported_summary
 from research.report.svg import safe_svg
-from research.results import AnalysisResult, ExactPosterior, FrequentistFit, Results, Transport
+from research.results import (
+    AnalysisResult,
+    ClaimSource,
+    ClaimVerdict,
+    ExactPosterior,
+    FrequentistFit,
+    MetaRegression,
+    RankedGap,
+    ReportedRow,
+    Results,
+    Sensitivity,
+    SensitivityRow,
+    ShareBenefit,
+    ShareBenefiting,
+    StudyRow,
+    TargetRow,
+    Transport,
+)
 from research.verbal import (
     SIZE_CLASS_RULE,
     describe_change,
@@ -63,15 +78,12 @@ def build_context(results: Results | Mapping[str, Any], results_file: Any = None
     """Everything the HTML and Markdown templates need, derived from ``results`` (a mapping is validated
     first). Place, topic and unit words come from the case's target records and analyses, never from here."""
     results = Results.coerce(results if isinstance(results, (Results, Mapping)) else {})
-    rob_records = results.risk_of_bias
-    dump = results.to_dict()
-    targets = [t for t in _list(dump.get("targets")) if isinstance(t, Mapping)]
-    raw_analyses = [a.to_dict() for a in results.analyses]
-    case = _case_words(raw_analyses, targets, _list(dump.get("claim_sources")))
-    analyses = [_analysis_view(a, rob_records, target_of(raw, targets), case)
-                for a, raw in zip(results.analyses, raw_analyses)]
+    # GRADE and the risk-of-bias figures (lower layers) take the records as plain data
+    rob_records = [r.to_dict() for r in results.risk_of_bias]
+    case = _case_words(results.analyses, results.targets, results.claim_sources)
+    analyses = [_analysis_view(a, rob_records, _target(a, results.targets), case) for a in results.analyses]
     analyses.sort(key=lambda a: not a["ok"])  # analyses with a pooled estimate first; order otherwise kept
-    claims = [_claim_view(c.to_dict()) for c in results.claims]
+    claims = [_claim_view(c) for c in results.claims]
     gaps = _ranked_gaps(results.gaps)
     for view in analyses:
         if view["reported"]:  # the reviews' own figures stand beside every analysis, pooled or not
@@ -93,10 +105,10 @@ def build_context(results: Results | Mapping[str, Any], results_file: Any = None
         "claims": claims,
         "verdict_counts": _verdict_counts(claims),
         "gaps": gaps,
-        "gap_rank_rule": _text(results.gap_rank_rule),
+        "gap_rank_rule": text_of(results.gap_rank_rule),
         "top_gaps": gaps[:3],
-        "counts": [(k.replace("_", " "), _count(v)) for k, v in counts.items()],
-        "flow": {k: _count(v) for k, v in flow.items()},
+        "counts": [(k.replace("_", " "), count_text(v)) for k, v in counts.items()],
+        "flow": {k: count_text(v) for k, v in flow.items()},
         "flow_svg": Markup(prisma_flow(flow)),
         "rob_svg": Markup(rob_traffic_light(rob_records)),
         "rob_figures": [{**f, "traffic_light": Markup(f["traffic_light"]), "summary": Markup(f["summary"])}
@@ -116,20 +128,24 @@ SOURCE_NOUNS = {"article": "article", "review": "review", "study": "study", "dat
                 "official_statement": "statement", "web_page": "page"}
 
 
-def _case_words(analyses: list[Mapping[str, Any]], targets: list[Mapping[str, Any]],
-                claim_sources: list[Any] = ()) -> dict[str, Any]:
+def _target(result: AnalysisResult, targets: list[TargetRow]) -> TransportTarget | None:
+    """The target record the analysis names, as GRADE and the transport read it."""
+    record = next((t for t in targets if result.target and t.id == result.target), None)
+    return TransportTarget.from_record(record.to_dict()) if record else None
+
+
+def _case_words(analyses: list[AnalysisResult], targets: list[TargetRow],
+                claim_sources: list[ClaimSource] = ()) -> dict[str, Any]:
     """The case's own words for titles and sentences: the place and topic of the target the analyses
     name (else the first target record), the word for one setting, what the claims were read in, and
     the measures and outcome families met (for the glossary)."""
-    nouns = {SOURCE_NOUNS.get(str(s.get("kind")), "source") for s in claim_sources if isinstance(s, Mapping)}
-    named = [t for a in analyses if (t := target_of(a, targets)) is not None]
-    primary = named[0] if named else (TransportTarget.from_record(targets[0]) if targets else None)
-    interventions = list(dict.fromkeys(_text(a.get("intervention")) for a in analyses if _text(a.get("intervention"))))
+    nouns = {SOURCE_NOUNS.get(str(s.kind), "source") for s in claim_sources}
+    named = [t for a in analyses if (t := _target(a, targets)) is not None]
+    primary = named[0] if named else (TransportTarget.from_record(targets[0].to_dict()) if targets else None)
+    interventions = list(dict.fromkeys(text_of(a.intervention) for a in analyses if text_of(a.intervention)))
     topic = (primary.topic if primary and primary.topic else "; ".join(interventions)) or "the evidence"
-    measures = sorted({str(row.get("measure")) for a in analyses
-                       for row in _list(a.get("studies")) + _list(a.get("reported"))
-                       if isinstance(row, Mapping) and row.get("measure")})
-    families = list(dict.fromkeys(str(f) for a in analyses for f in _list(a.get("outcome_families")) if f))
+    measures = sorted({row.measure for a in analyses for row in [*a.studies, *a.reported] if row.measure})
+    families = list(dict.fromkeys(f for a in analyses for f in a.outcome_families if f))
     return {
         "place": primary.name if primary else None,
         "topic": topic,
@@ -145,45 +161,42 @@ def _case_words(analyses: list[Mapping[str, Any]], targets: list[Mapping[str, An
 
 def _analysis_view(result: AnalysisResult, rob: list[Mapping[str, Any]], target: TransportTarget | None,
                    case: Mapping[str, Any]) -> dict[str, Any]:
-    a = result.to_dict()  # the sub-views below format plain numbers; the fields are typed by the model
-    freq = a["frequentist"] or {}
-    bayes = a["bayes"] or {}
-    transport = a["transport"] or {}
     outcome_full = result.outcome or "events"
     # sentences read better without the bracketed measure, e.g. "crashes at enforced sites (CMF, after/before)"
     outcome = re.sub(r"\s*\([^)]*\)", "", outcome_full).strip() or outcome_full
     # GRADE is assessed once by the pipeline; results written elsewhere without it are assessed here
-    grade = result.grade.to_assessment() if result.grade and result.grade.certainty else assess_certainty(a, rob, target)
+    grade = (result.grade.to_assessment() if result.grade and result.grade.certainty
+             else assess_certainty(result.to_dict(), rob, target))
     figures = result.figures
-    unit = _text(a.get("unit")) or (target.setting_type if target else case["unit"])
-    units = _text(a.get("units")) or (target.setting_plural if target else case["units"])
+    unit = text_of(result.unit) or (target.setting_type if target else case["unit"])
+    units = text_of(result.units) or (target.setting_plural if target else case["units"])
     view = {
         "unit": unit,
         "units": units,
         "place": target.name if target else None,
         "id": result.id or NOT_AVAILABLE,
         "title": result.title or result.id or "Untitled analysis",
-        "question": _text(result.question),
+        "question": text_of(result.question),
         "intervention": result.intervention or "the intervention",
         "outcome": outcome,
         "outcome_full": outcome_full,
-        "k": _count(result.k),
+        "k": count_text(result.k),
         "status": result.status or NOT_AVAILABLE,
         "ok": result.ok,
         "gap_ids": list(result.gaps),
-        "not_evaluated_ids": [str(g) for g in _list(a.get("not_evaluated"))],
+        "not_evaluated_ids": list(result.not_evaluated),
         "inputs": list(result.inputs),
         "studies": [_study_view(s) for s in result.studies],
         "reported": [_reported_view(r) for r in result.reported],
         "grade": grade,
         "grade_rows": _grade_rows(grade),
         "figures": _figure_views(figures, unit),
-        "status_reason": _text(result.status_reason),
+        "status_reason": text_of(result.status_reason),
         "freq": _freq_view(result.frequentist, outcome) if result.frequentist else None,
         "bayes": _bayes_view(result.bayes, outcome) if result.bayes else None,
         "transport": (_transport_view(result.transport, outcome, target.name if target else None)
                       if result.transport else None),
-        "mcmc": mcmc_view(a["mcmc"], bayes, figures),
+        "mcmc": mcmc_view(result.mcmc, result.bayes, figures),
         "reported_summary": None,  # filled in by build_context, which knows the gap register
     }
     words = likelihood_word_allowed(grade.certainty)
@@ -193,17 +206,17 @@ def _analysis_view(result: AnalysisResult, rob: list[Mapping[str, Any]], target:
             if part:
                 for key in [k for k in part if k.endswith("_term")]:
                     part[key] = f"no likelihood word at {grade.label.lower()} certainty"
-    named = {**transport, "target": view["transport"]["target"]} if view["transport"] else transport
-    view["benefit"] = _benefit(named, bayes, outcome, words, unit, units)
+    target_name = view["transport"]["target"] if view["transport"] else None
+    view["benefit"] = _benefit(result.transport, target_name, result.bayes, outcome, words, unit, units)
     low, high = _pooled_interval(result.frequentist, result.bayes)
-    view["sensitivity"] = _sensitivity_view(a["sensitivity"] or {})
-    view["meta_regression"] = _regression_view(result.meta_regression or {})
-    view["outcome_model"] = _regression_view(result.outcome_model or {})
+    view["sensitivity"] = _sensitivity_view(result.sensitivity)
+    view["meta_regression"] = _regression_view(result.meta_regression)
+    view["outcome_model"] = _regression_view(result.outcome_model)
     view["other_outcomes"] = [_study_view(s) for s in result.other_outcomes]
     view["duplicates"] = list(result.duplicates)
     view["own_rows"] = _own_rows(view["studies"] + view["other_outcomes"])
-    view["evaluation_rule"] = _text(result.evaluation_rule.text) if result.evaluation_rule else ""
-    view["pooled_family"] = _text(result.outcome_family)
+    view["evaluation_rule"] = text_of(result.evaluation_rule.text) if result.evaluation_rule else ""
+    view["pooled_family"] = text_of(result.outcome_family)
     if view["ok"]:
         estimate = result.frequentist.estimate if result.frequentist else None
         if estimate is None and result.bayes is not None:
@@ -217,12 +230,12 @@ def _analysis_view(result: AnalysisResult, rob: list[Mapping[str, Any]], target:
     return view
 
 
-def _moderator_test(fit: Mapping[str, Any], qm_df: list[Any]) -> str:
+def _moderator_test(fit: FrequentistFit) -> str:
     """The test that the moderators explain nothing, with its p value defined in words."""
-    dfs = [d for d in qm_df if d is not None]
+    dfs = [d for d in fit.qm_df if d is not None]
     name = f"F({', '.join(str(d) for d in dfs)})" if len(dfs) == 2 else f"chi-squared({', '.join(str(d) for d in dfs)})"
-    return (f"Test that the moderators explain none of the differences: {name} = {_num(fit.get('qm'), 2)}, "
-            f"p = {_p(fit.get('qm_p'))} (p: how often differences this large would arise by chance if they did not)")
+    return (f"Test that the moderators explain none of the differences: {name} = {num_text(fit.qm, 2)}, "
+            f"p = {p_text(fit.qm_p)} (p: how often differences this large would arise by chance if they did not)")
 
 
 def _own_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -235,71 +248,64 @@ def _own_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
                  if counts[row["evaluation"]] > 1 else "") for row in rows]
 
 
-def _sensitivity_view(sens: Mapping[str, Any]) -> dict[str, Any] | None:
+def _sensitivity_view(sens: Sensitivity | None) -> dict[str, Any] | None:
     """Rows of the sensitivity table and, when the size class or the direction moves, the sentence the
     headline carries (words only: no point estimate)."""
-    if not sens:
+    if sens is None:
         return None
-    main = _mapping(sens.get("main"))
     rows = []
-    for r in _list(sens.get("rows")):
-        if not isinstance(r, Mapping):
-            continue
-        ok = r.get("status") == "ok"
+    for r in sens.rows:
+        ok = r.status == "ok"
         rows.append({
-            "label": _text(r.get("label")),
-            "k": _count(r.get("k")),
-            "pct": _pct(r.get("estimate")) if ok else NOT_AVAILABLE,
-            "ci": describe_interval(_float(r.get("ci_low")), _float(r.get("ci_high"))) if ok else NOT_AVAILABLE,
-            "size_class": _text(r.get("size_class")) if ok else NOT_AVAILABLE,
-            "changes": ", ".join(w for w, flag in (("direction", r.get("changes_direction")),
-                                                   ("size", r.get("changes_size_class"))) if flag) or "no",
-            "note": _text(r.get("reason")),
+            "label": text_of(r.label),
+            "k": count_text(r.k),
+            "pct": pct_text(r.estimate) if ok else NOT_AVAILABLE,
+            "ci": describe_interval(r.ci_low, r.ci_high) if ok else NOT_AVAILABLE,
+            "size_class": text_of(r.size_class) if ok else NOT_AVAILABLE,
+            "changes": ", ".join(w for w, flag in (("direction", r.changes_direction),
+                                                   ("size", r.changes_size_class)) if flag) or "no",
+            "note": text_of(r.reason),
         })
-    moved = [r for r in _list(sens.get("rows")) if isinstance(r, Mapping) and r.get("status") == "ok"]
-    direction = [r for r in moved if r.get("changes_direction")]
-    size = [r for r in moved if r.get("changes_size_class")]
+    moved = [r for r in sens.rows if r.status == "ok"]
+    direction = [r for r in moved if r.changes_direction]
+    size = [r for r in moved if r.changes_size_class]
     note = ""
     if direction:
         note = (f"The direction of the change is not robust: it reverses {_when(direction)}.")
     elif size:
-        classes = sorted({str(r.get("size_class")) for r in size})
-        note = (f"The size of the change is not robust: it is {main.get('size_class')} with all estimates but "
+        classes = sorted({str(r.size_class) for r in size})
+        note = (f"The size of the change is not robust: it is {sens.main.size_class} with all estimates but "
                 f"{' or '.join(classes)} {_when(size)}.")
-    return {"rows": rows, "headline_note": note, "size_class_rule": _text(sens.get("size_class_rule")) or SIZE_CLASS_RULE,
-            "main_size_class": _text(main.get("size_class"))}
+    return {"rows": rows, "headline_note": note, "size_class_rule": text_of(sens.size_class_rule) or SIZE_CLASS_RULE,
+            "main_size_class": text_of(sens.main.size_class)}
 
 
-def _when(rows: list[Mapping[str, Any]]) -> str:
-    labels = [str(r.get("label") or "") for r in rows]
+def _when(rows: list[SensitivityRow]) -> str:
+    labels = [r.label for r in rows]
     return labels[0] if len(labels) == 1 else f"in {len(labels)} of the checks ({'; '.join(labels)})"
 
 
-def _regression_view(reg: Mapping[str, Any]) -> dict[str, Any] | None:
+def _regression_view(reg: MetaRegression | None) -> dict[str, Any] | None:
     """A meta-regression as readers see it: each coefficient as a ratio change, the test of moderators."""
-    if not reg:
+    if reg is None:
         return None
-    fit = _mapping(reg.get("fit"))
-    rows = []
-    for c in _list(fit.get("coefficients")):
-        if not isinstance(c, Mapping):
-            continue
-        rows.append({"name": "intercept (reference)" if c.get("name") == "intrcpt" else _text(c.get("name")),
-                     "estimate": _num(c.get("estimate"), 3), "ci": _pair(c.get("ci_low"), c.get("ci_high"), 3),
-                     "pct": _pct(c.get("estimate")), "p": _p(c.get("p"))})
-    qm_df = _list(fit.get("qm_df"))
+    fit = reg.fit
+    rows = [{"name": "intercept (reference)" if c.name == "intrcpt" else text_of(c.name),
+             "estimate": num_text(c.estimate, 3), "ci": pair_text(c.ci_low, c.ci_high, 3),
+             "pct": pct_text(c.estimate), "p": p_text(c.p)}
+            for c in (fit.coefficients if fit else [])]
     return {
-        "what": _text(reg.get("what")),
-        "ok": reg.get("status") == "ok",
-        "reason": _text(reg.get("reason")),
-        "k": _count(reg.get("k")),
-        "left_out": [str(x) for x in _list(reg.get("left_out"))],
-        "moderators": [m for m in _list(reg.get("moderators")) if isinstance(m, Mapping)],
+        "what": text_of(reg.what),
+        "ok": reg.status == "ok",
+        "reason": text_of(reg.reason),
+        "k": count_text(reg.k),
+        "left_out": list(reg.left_out),
+        "moderators": [m.to_dict() for m in reg.moderators],
         "rows": rows,
-        "test": _moderator_test(fit, qm_df) if fit else NOT_AVAILABLE,
-        "tau2": _num(fit.get("tau2"), 4),
-        "exploratory": (_int(reg.get("k")) or 0) < 10,
-        "note": _text(reg.get("note")),
+        "test": _moderator_test(fit) if fit else NOT_AVAILABLE,
+        "tau2": num_text(fit.tau2 if fit else None, 4),
+        "exploratory": (reg.k or 0) < 10,
+        "note": text_of(reg.note),
     }
 
 
@@ -312,24 +318,24 @@ def _pooled_interval(freq: FrequentistFit | None, bayes: ExactPosterior | None) 
 
 def _freq_view(freq: FrequentistFit, outcome: str) -> dict[str, Any]:
     i2 = freq.i2  # percent, as metafor reports it
-    egger = (freq.bias.egger if freq.bias else None) or {}
-    trimfill = (freq.bias.trimfill if freq.bias else None) or {}
+    egger = freq.bias.egger if freq.bias else None
+    trimfill = freq.bias.trimfill if freq.bias else None
     return {
         "effect": describe_change(freq.estimate, outcome),
-        "pct": _pct(freq.estimate),
+        "pct": pct_text(freq.estimate),
         "ci": describe_interval(freq.ci_low, freq.ci_high),
         "pi": describe_interval(freq.pi_low, freq.pi_high),
-        "tau2": _num(freq.tau2, 4),
-        "tau2_ci": _pair(freq.tau2_ci_low, freq.tau2_ci_high, 4),
+        "tau2": num_text(freq.tau2, 4),
+        "tau2_ci": pair_text(freq.tau2_ci_low, freq.tau2_ci_high, 4),
         "i2": f"{i2:.0f}%" if i2 is not None else NOT_AVAILABLE,
-        "q": _num(freq.q, 2),
-        "q_p": _p(freq.q_p),
+        "q": num_text(freq.q, 2),
+        "q_p": p_text(freq.q_p),
         "method": freq.method or NOT_AVAILABLE,
         "test": freq.test or NOT_AVAILABLE,
-        "egger": f"z = {_num(egger.get('z'), 2)}, p = {_p(egger.get('p'))}" if egger else NOT_AVAILABLE,
+        "egger": f"z = {num_text(egger.z, 2)}, p = {p_text(egger.p)}" if egger else NOT_AVAILABLE,
         "trimfill": (
-            f"{_count(trimfill.get('k0'))} added on the {_text(trimfill.get('side')) or '?'} side; "
-            f"adjusted {_pct(trimfill.get('estimate'))}"
+            f"{count_text(trimfill.k0)} added on the {text_of(trimfill.side) or '?'} side; "
+            f"adjusted {pct_text(trimfill.estimate)}"
             if trimfill
             else NOT_AVAILABLE
         ),
@@ -337,39 +343,36 @@ def _freq_view(freq: FrequentistFit, outcome: str) -> dict[str, Any]:
 
 
 def _sci(value: Any) -> str:
-    x = _float(value)
+    x = as_float(value)
     return f"{x:.1e}" if x is not None else NOT_AVAILABLE
 
 
 def _bayes_view(bayes: ExactPosterior, outcome: str) -> dict[str, Any]:
     mu, tau, pred = bayes.mu, bayes.tau, bayes.predictive
-    diag = bayes.diagnostics.to_dict() if bayes.diagnostics else {}
+    diag = bayes.diagnostics
     priors = {k: v for k, v in (bayes.priors or {}).items() if v is not None}
     has_tau = any(v is not None for v in (tau.mean, tau.q025, tau.q975))
     return {
         "effect": describe_change(mu.mean, outcome),
-        "pct": _pct(mu.mean),
+        "pct": pct_text(mu.mean),
         "cri": describe_interval(mu.q025, mu.q975),
-        "tau": f"{_num(tau.mean, 3)} (95% CrI {_pair(tau.q025, tau.q975, 3)})" if has_tau else NOT_AVAILABLE,
+        "tau": f"{num_text(tau.mean, 3)} (95% CrI {pair_text(tau.q025, tau.q975, 3)})" if has_tau else NOT_AVAILABLE,
         "predictive": describe_interval(pred.q025, pred.q975),
-        "p_benefit": _prob(bayes.p_benefit),
-        "p_benefit_term": _term(bayes.p_benefit),
-        "p_pred_benefit": _prob(bayes.p_pred_benefit),
-        "p_pred_benefit_term": _term(bayes.p_pred_benefit),
+        "p_benefit": prob_text(bayes.p_benefit),
+        "p_benefit_term": likelihood_term(bayes.p_benefit),
+        "p_pred_benefit": prob_text(bayes.p_pred_benefit),
+        "p_pred_benefit_term": likelihood_term(bayes.p_pred_benefit),
         "priors": ", ".join(f"{k}: {v}" for k, v in priors.items()) if priors else NOT_AVAILABLE,
         "method": bayes.method or NOT_AVAILABLE,
         "diagnostics": (
-            f"{'OK' if diag.get('ok') else 'PROBLEM'}: numerical integration, no sampler; the results on "
-            f"{_count(diag.get('grid_points'))} grid points and on half of them differ by at most "
-            f"{_sci(diag.get('max_difference'))} (tolerance {_sci(diag.get('tolerance'))})"
-            if diag and "grid_points" in diag
-            else f"{'OK' if diag.get('ok') else 'PROBLEM'}: R-hat max {_num(diag.get('rhat_max'), 3)}, "
-            f"bulk ESS min {_count(diag.get('ess_bulk_min'))}, divergences {_count(diag.get('divergences'))}"
-            if diag
+            f"{'OK' if diag.ok else 'PROBLEM'}: numerical integration, no sampler; the results on "
+            f"{count_text(diag.grid_points)} grid points and on half of them differ by at most "
+            f"{_sci(diag.max_difference)} (tolerance {_sci(diag.tolerance)})"
+            if diag is not None
             else "numerical integration, no sampler to diagnose" if bayes.method == "exact" else NOT_AVAILABLE
         ),
-        "diagnostics_ok": bool(diag.get("ok")) if diag else bayes.method == "exact",
-        **prior_views(bayes.to_dict()),
+        "diagnostics_ok": bool(diag.ok) if diag is not None else bayes.method == "exact",
+        **prior_views(bayes),
     }
 
 
@@ -396,11 +399,11 @@ def _transport_view(transport: Transport, outcome: str, place: str | None = None
         "effect": expected,
         "interval": describe_interval(low, high),
         "plain": plain,
-        "p_benefit": _prob(transport.p_benefit),
-        "p_benefit_term": _term(transport.p_benefit),
+        "p_benefit": prob_text(transport.p_benefit),
+        "p_benefit_term": likelihood_term(transport.p_benefit),
         "assumptions": [_plain_assumption(str(x)) for x in transport.assumptions],
-        "flag": _text(transport.flag),
-        **transport_sensitivity_view(transport.to_dict()),
+        "flag": text_of(transport.flag),
+        **transport_sensitivity_view(transport),
     }
 
 
@@ -413,7 +416,7 @@ def _plain_assumption(text: str) -> str:
 
 
 def _log(ratio: Any) -> float | None:
-    x = _float(ratio)
+    x = as_float(ratio)
     return math.log(x) if x is not None and x > 0 else None
 
 
@@ -427,7 +430,7 @@ def _change_words(log_ratio: float) -> str:
     return f"{abs(change):.0f}% {'fewer' if change < 0 else 'more'}"
 
 
-def _benefit(transport: Mapping[str, Any], bayes: Mapping[str, Any], outcome: str,
+def _benefit(transport: Transport | None, target_name: str | None, bayes: ExactPosterior | None, outcome: str,
              words: bool = True, unit: str = "setting", units: str = "settings") -> dict[str, Any] | None:
     """The probability shown to a policymaker, with where it comes from.
 
@@ -436,26 +439,26 @@ def _benefit(transport: Mapping[str, Any], bayes: Mapping[str, Any], outcome: st
     new similar setting), never from the average effect.
     """
     candidates = [
-        ("transport", transport.get("p_benefit"), f"transported to {_text(transport.get('target')) or 'the target'}"),
-        ("predictive", bayes.get("p_pred_benefit"), f"for a new {unit} like those studied"),
+        ("transport", transport.p_benefit if transport else None, f"transported to {target_name or 'the target'}"),
+        ("predictive", bayes.p_pred_benefit if bayes else None, f"for a new {unit} like those studied"),
     ]
-    for kind, value, where in candidates:
-        p = _float(value)
+    shares = (bayes.share_benefiting if bayes else None) or ShareBenefiting()
+    for kind, p, where in candidates:
         if p is None or not 0.0 <= p <= 1.0:
             continue
         entry = likelihood(p)
         freq = natural_frequency(p, 100)
-        share = _mapping(_mapping(bayes.get("share_benefiting")).get("any")) if kind == "predictive" else {}
-        meaningful = _mapping(_mapping(bayes.get("share_benefiting")).get("meaningful")) if kind == "predictive" else {}
+        share = (shares.any if kind == "predictive" else None) or ShareBenefit()
+        meaningful = (shares.meaningful if kind == "predictive" else None) or ShareBenefit()
         sentence = f"In 100 similar {units}, about {freq.count} would see fewer {outcome} and {freq.rest} would not."
-        if share.get("low") is not None and share.get("high") is not None:
+        if share.low is not None and share.high is not None:
             # The share is itself uncertain (the average and the spread are); say by how much.
-            sentence += (f" That number is itself uncertain: between {100 * share['low']:.0f} and "
-                         f"{100 * share['high']:.0f} of 100 ({100 * share.get('level', 0.95):.0f}% interval).")
-        if meaningful.get("mean") is not None:
-            basis = _text(_mapping(bayes.get("share_benefiting")).get("meaningful_basis"))
-            sentence += (f" About {100 * meaningful['mean']:.0f} of 100 would see a fall of at least "
-                         f"{100 * (1 - meaningful['threshold_ratio']):.0f}%, the smallest fall counted as a meaningful "
+            sentence += (f" That number is itself uncertain: between {100 * share.low:.0f} and "
+                         f"{100 * share.high:.0f} of 100 ({100 * (share.level or 0.95):.0f}% interval).")
+        if meaningful.mean is not None:
+            basis = text_of(shares.meaningful_basis)
+            sentence += (f" About {100 * meaningful.mean:.0f} of 100 would see a fall of at least "
+                         f"{100 * (1 - meaningful.threshold_ratio):.0f}%, the smallest fall counted as a meaningful "
                          f"benefit{f' ({basis})' if basis else ''}.")
         return {
             "kind": kind,
@@ -467,8 +470,8 @@ def _benefit(transport: Mapping[str, Any], bayes: Mapping[str, Any], outcome: st
             "count": freq.count,
             "rest": freq.rest,
             "sentence": sentence,
-            "share_low": share.get("low"),
-            "share_high": share.get("high"),
+            "share_low": share.low,
+            "share_high": share.high,
             "icon_svg": Markup(icon_array(p, 100, label=f"similar {units}", outcome=f"fewer {outcome}")),
         }
     return None
@@ -482,7 +485,7 @@ def _headline(analyses: list[dict[str, Any]]) -> dict[str, Any] | None:
         return None
     with_transport = [a for a in usable if a["transport"] is not None and a["benefit"] is not None]
     pool = with_transport or [a for a in usable if a["benefit"] is not None] or usable
-    return max(pool, key=lambda a: (_int(a["k"]) or 0))
+    return max(pool, key=lambda a: (as_int(a["k"]) or 0))
 
 
 def _summary_blocks(
@@ -514,92 +517,86 @@ def _summary_blocks(
 
 def _grade_rows(grade: GradeAssessment) -> list[dict[str, str]]:
     return [
-        {"name": d.name, "judgement": d.judgement, "downgrade": _signed(d.downgrade), "reason": d.reason,
+        {"name": d.name, "judgement": d.judgement, "downgrade": signed_downgrade(d.downgrade), "reason": d.reason,
          "rule": d.rule}
         for d in grade.domains
     ]
 
 
-def _study_view(s: Mapping[str, Any]) -> dict[str, Any]:
-    yi, vi = _float(s.get("yi")), _float(s.get("vi"))
+def _study_view(s: StudyRow) -> dict[str, Any]:
+    yi, vi = s.yi, s.vi
     se = math.sqrt(vi) if vi is not None and vi >= 0 else None
     return {
-        "id": _text(s.get("id")) or NOT_AVAILABLE,
-        "label": _text(s.get("label")) or _text(s.get("id")) or NOT_AVAILABLE,
-        "pct": _pct(yi),
+        "id": text_of(s.id) or NOT_AVAILABLE,
+        "label": text_of(s.label) or text_of(s.id) or NOT_AVAILABLE,
+        "pct": pct_text(yi),
         "ci": describe_interval(yi - 1.96 * se, yi + 1.96 * se) if yi is not None and se is not None else NOT_AVAILABLE,
-        "design": (_text(s.get("design")) or NOT_AVAILABLE).replace("_", " "),
-        "rob": (_text(s.get("rob_overall")) or "not assessed").replace("_", " "),
-        "setting": _text(s.get("setting")) or NOT_AVAILABLE,
-        "country": _text(s.get("country")) or NOT_AVAILABLE,
-        "outcome_family": _text(s.get("outcome_family")) or NOT_AVAILABLE,
-        "evaluation": _text(s.get("evaluation")) or _text(s.get("study")) or NOT_AVAILABLE,
-        "secondary": _text(s.get("provenance")) == "secondary",
+        "design": (text_of(s.design) or NOT_AVAILABLE).replace("_", " "),
+        "rob": (text_of(s.rob_overall) or "not assessed").replace("_", " "),
+        "setting": text_of(s.setting) or NOT_AVAILABLE,
+        "country": text_of(s.country) or NOT_AVAILABLE,
+        "outcome_family": text_of(s.outcome_family) or NOT_AVAILABLE,
+        "evaluation": text_of(s.evaluation) or text_of(s.study) or NOT_AVAILABLE,
+        "secondary": s.provenance == "secondary",
     }
 
 
-def _reported_view(r: Mapping[str, Any]) -> dict[str, Any]:
-    value = _float(r.get("percent_change"))
-    significant = r.get("significant")
+def _reported_view(r: ReportedRow) -> dict[str, Any]:
+    value = r.percent_change
     return {
-        "estimate_id": _text(r.get("estimate_id")) or NOT_AVAILABLE,
-        "source": _text(r.get("source")) or NOT_AVAILABLE,
-        "study_label": _text(r.get("label")) or _text(r.get("study")) or _text(r.get("source")) or NOT_AVAILABLE,
-        "year": _int(r.get("year")),
-        "n_units": _text(r.get("n_units")),
-        "design": _text(r.get("design")),
-        "outcome": _text(r.get("outcome")) or NOT_AVAILABLE,
-        "subgroup": _text(r.get("subgroup")) or "",
+        "estimate_id": text_of(r.estimate_id) or NOT_AVAILABLE,
+        "source": text_of(r.source) or NOT_AVAILABLE,
+        "study_label": text_of(r.label) or text_of(r.study) or text_of(r.source) or NOT_AVAILABLE,
+        "year": r.year,
+        "n_units": text_of(r.n_units),
+        "design": text_of(r.design),
+        "outcome": text_of(r.outcome) or NOT_AVAILABLE,
+        "subgroup": text_of(r.subgroup),
         "value": value,
         # 'about' keeps the source's own hedge ("about 20%", "approximately 25%")
-        "percent_change": (("about " if r.get("qualifier") == "about" else "") + f"{value:+.0f}%")
+        "percent_change": (("about " if r.qualifier == "about" else "") + f"{value:+.0f}%")
         if value is not None else NOT_AVAILABLE,
-        "significant_flag": significant if isinstance(significant, bool) else None,
-        "significant": {True: "yes", False: "no"}.get(significant, "not stated"),
-        "provenance": _text(r.get("provenance")) or NOT_AVAILABLE,
-        "secondary": _text(r.get("provenance")) == "secondary",
-        "narrative": _text(r.get("narrative")) if value is None else "",
+        "significant_flag": r.significant,
+        "significant": {True: "yes", False: "no"}.get(r.significant, "not stated"),
+        "provenance": text_of(r.provenance) or NOT_AVAILABLE,
+        "secondary": r.provenance == "secondary",
+        "narrative": text_of(r.narrative) if value is None else "",
     }
 
 
 # --- claims and gaps --------------------------------------------------------------------------
 
 
-def _claim_view(c: Mapping[str, Any]) -> dict[str, Any]:
-    label = _text(c.get("label")) or ""
+def _claim_view(c: ClaimVerdict) -> dict[str, Any]:
+    label = text_of(c.label)
     verdict, css = VERDICTS.get(label, (label.replace("_", " ").capitalize() or NOT_AVAILABLE, "verdict-nee"))
-    plausibility = _text(c.get("plausibility"))
+    plausibility = text_of(c.plausibility)
     return {
-        "id": _text(c.get("claim_id")) or NOT_AVAILABLE,
-        "text": _text(c.get("text")) or NOT_AVAILABLE,
+        "id": text_of(c.claim_id) or NOT_AVAILABLE,
+        "text": text_of(c.text) or NOT_AVAILABLE,
         "label": label,
         "verdict": verdict + (f" ({plausibility})" if plausibility else ""),
         "css": css,
-        "fever_label": _text(c.get("fever_label")) or NOT_AVAILABLE,
-        "reason": _text(c.get("reason")) or NOT_AVAILABLE,
-        "strength": _text(c.get("evidence_strength")) or NOT_AVAILABLE,
-        "strength_basis": _text(c.get("evidence_strength_basis")) or "",
-        "claim_date": _text(c.get("claim_date")) or "",
+        "fever_label": text_of(c.fever_label) or NOT_AVAILABLE,
+        "reason": text_of(c.reason) or NOT_AVAILABLE,
+        "strength": text_of(c.evidence_strength) or NOT_AVAILABLE,
+        "strength_basis": text_of(c.evidence_strength_basis),
+        "claim_date": text_of(c.claim_date),
         "parts": [
-            {"aspect": (_text(x.get("aspect")) or "").replace("_", " "), "claimed": _text(x.get("claimed")) or "",
-             "verdict": VERDICTS.get(_text(x.get("label")) or "", (_text(x.get("label_name")) or NOT_AVAILABLE,
-                                                                   "verdict-nee"))[0]
-             + (f" ({x['plausibility']})" if x.get("plausibility") else ""),
-             "css": VERDICTS.get(_text(x.get("label")) or "", ("", "verdict-nee"))[1],
-             "reason": _text(x.get("reason")) or ""}
-            for x in _list(c.get("parts"))
-            if isinstance(x, Mapping)
+            {"aspect": text_of(x.aspect).replace("_", " "), "claimed": text_of(x.claimed),
+             "verdict": VERDICTS.get(text_of(x.label), (text_of(x.label_name) or NOT_AVAILABLE, "verdict-nee"))[0]
+             + (f" ({x.plausibility})" if x.plausibility else ""),
+             "css": VERDICTS.get(text_of(x.label), ("", "verdict-nee"))[1],
+             "reason": text_of(x.reason)}
+            for x in c.parts
         ],
-        "rationale": _text(c.get("rationale")) or NOT_AVAILABLE,
-        "arithmetic": [
-            {"step": _text(s.get("step")), "formula": _text(s.get("formula")), "result": _text(s.get("result"))}
-            for s in _list(c.get("arithmetic"))
-            if isinstance(s, Mapping)
-        ],
-        "assumptions": [str(x) for x in _list(c.get("assumptions"))],
-        "evidence": [str(x) for x in _list(c.get("evidence"))],
-        "analyses": [str(x) for x in _list(c.get("analyses"))],
-        "gaps": [str(x) for x in _list(c.get("gaps"))],
+        "rationale": text_of(c.rationale) or NOT_AVAILABLE,
+        "arithmetic": [{"step": text_of(s.step), "formula": text_of(s.formula), "result": text_of(s.result)}
+                       for s in c.arithmetic],
+        "assumptions": list(c.assumptions),
+        "evidence": list(c.evidence),
+        "analyses": list(c.analyses),
+        "gaps": list(c.gaps),
     }
 
 
@@ -612,37 +609,34 @@ def _verdict_counts(claims: list[dict[str, Any]]) -> list[tuple[str, str, int]]:
     return out
 
 
-def _ranked_gaps(gaps: list[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    def key(g: Mapping[str, Any]) -> tuple:
-        rank = _float(g.get("rank"))
-        voi = _mapping(g.get("voi"))
-        width = _float(voi.get("pi_width_reduction"))
-        return (rank is None, rank if rank is not None else 0.0, -(width or 0.0), str(g.get("id")))
+def _ranked_gaps(gaps: list[RankedGap]) -> list[dict[str, Any]]:
+    def key(g: RankedGap) -> tuple:
+        width = g.voi.pi_width_reduction if g.voi else None
+        return (g.rank is None, g.rank if g.rank is not None else 0, -(width or 0.0), g.id)
 
     out = []
     for position, g in enumerate(sorted(gaps, key=key), start=1):
-        voi = _mapping(g.get("voi"))
-        width = _float(voi.get("pi_width_reduction"))
-        change = _float(voi.get("p_benefit_change"))
-        decision = _float(voi.get("p_decision_change"))
+        voi = g.voi
+        width = voi.pi_width_reduction if voi else None
+        change = voi.p_benefit_change if voi else None
         out.append(
             {
                 "position": position,
-                "id": _text(g.get("id")) or NOT_AVAILABLE,
-                "what": _text(g.get("what")) or NOT_AVAILABLE,
-                "why": _text(g.get("why_it_matters")) or NOT_AVAILABLE,
-                "who": _text(g.get("who_may_hold")) or NOT_AVAILABLE,
-                "status": (_text(g.get("status")) or NOT_AVAILABLE).replace("_", " "),
-                "parameter": _text(g.get("parameter")) or "—",
+                "id": text_of(g.id) or NOT_AVAILABLE,
+                "what": text_of(g.what) or NOT_AVAILABLE,
+                "why": text_of(g.why_it_matters) or NOT_AVAILABLE,
+                "who": text_of(g.who_may_hold) or NOT_AVAILABLE,
+                "status": (text_of(g.status) or NOT_AVAILABLE).replace("_", " "),
+                "parameter": text_of(g.parameter) or "—",
                 "voi_width": f"{100 * width:.0f}%" if width is not None else NOT_AVAILABLE,
                 # an expected absolute shift, so no sign
                 "voi_change": f"{100 * change:.0f} points" if change is not None else NOT_AVAILABLE,
-                "voi_decision": _prob(decision),
-                "voi_description": _text(voi.get("description")),
-                "voi_analysis": _text(voi.get("analysis")),
-                "voi_note": _text(voi.get("note")) or "",
-                "has_voi": bool(voi),
-                "rank_group": _text(g.get("rank_group")),
+                "voi_decision": prob_text(voi.p_decision_change if voi else None),
+                "voi_description": text_of(voi.description if voi else None),
+                "voi_analysis": text_of(voi.analysis if voi else None),
+                "voi_note": text_of(voi.note if voi else None),
+                "has_voi": voi is not None,
+                "rank_group": text_of(g.rank_group),
                 **voi_assumption_view(voi),
             }
         )

@@ -11,9 +11,9 @@ from __future__ import annotations
 import re
 from typing import Any, Mapping
 
-from research.report._format import NOT_AVAILABLE, _count, _float, _list, _mapping, _num, _prob, _text
+from research.report._format import NOT_AVAILABLE, count_text, num_text, prob_text, text_of
 from research.report.svg import safe_svg
-from research.results import McmcThresholds
+from research.results import ExactPosterior, Marginal, McmcFit, McmcThresholds
 from research.verbal import describe_interval, percent_change
 
 TRACE_PREFIX = "trace_"
@@ -27,13 +27,11 @@ MODEL_NAMES = {
 _NUMBERS = re.compile(r"[-+]?\d[\d,]*(\.\d+)?|[<>]=?")
 
 
-def mcmc_view(fits: list, exact: Mapping[str, Any], figures: Mapping[str, Any]) -> dict[str, Any] | None:
+def mcmc_view(fits: list[McmcFit], exact: ExactPosterior | None, figures: Mapping[str, str | None]) -> dict[str, Any] | None:
     """Rows comparing the exact posterior with each MCMC fit, their diagnostics and trace plots."""
-    fits = [f for f in fits if isinstance(f, Mapping)]
     if not fits:
         return None
-    exact_mu = _mapping(exact.get("mu"))
-    rows = [_fit_row(f, exact_mu) for f in fits]
+    rows = [_fit_row(f, exact.mu if exact else Marginal()) for f in fits]
     failed = [r for r in rows if not r["ok"]]
     traces = []
     for row in rows:
@@ -64,8 +62,8 @@ def pass_marks(thresholds: McmcThresholds = McmcThresholds()) -> str:
     )
 
 
-def _effect(summary: Mapping[str, Any]) -> dict[str, str]:
-    mean, low, high = (_float(summary.get(k)) for k in ("mean", "q025", "q975"))
+def _effect(summary: Marginal) -> dict[str, str]:
+    mean, low, high = summary.mean, summary.q025, summary.q975
     change = percent_change(mean)
     return {
         "pct": f"{change:+.0f}%" if change is not None else NOT_AVAILABLE,
@@ -75,64 +73,60 @@ def _effect(summary: Mapping[str, Any]) -> dict[str, str]:
     }
 
 
-def _tau(summary: Mapping[str, Any]) -> str:
-    mean, low, high = (_float(summary.get(k)) for k in ("mean", "q025", "q975"))
-    if mean is None:
+def _tau(summary: Marginal) -> str:
+    if summary.mean is None:
         return NOT_AVAILABLE
+    low, high = summary.q025, summary.q975
     interval = f" ({low:.3f} to {high:.3f})" if low is not None and high is not None else ""
-    return f"{mean:.3f}{interval}"
+    return f"{summary.mean:.3f}{interval}"
 
 
-def _exact_row(exact: Mapping[str, Any]) -> dict[str, Any]:
+def _exact_row(exact: ExactPosterior) -> dict[str, Any]:
     return {
         "name": "Exact computation (normal random effects, numerical integration)",
-        "mu": _effect(_mapping(exact.get("mu"))),
-        "tau": _tau(_mapping(exact.get("tau"))),
-        "p_benefit": _prob(exact.get("p_benefit", exact.get("p_mu_below_0"))),
+        "mu": _effect(exact.mu),
+        "tau": _tau(exact.tau),
+        "p_benefit": prob_text(exact.p_benefit),
     }
 
 
-def _fit_row(fit: Mapping[str, Any], exact_mu: Mapping[str, Any]) -> dict[str, Any]:
-    model = re.sub(r"[^a-z0-9_-]", "", (_text(fit.get("model")) or "unknown").lower()) or "unknown"
-    diag = _mapping(fit.get("diagnostics"))
-    mu = _mapping(fit.get("mu"))
-    ok = diag.get("ok") is True
-    problems = [str(p) for p in _list(diag.get("problems")) if str(p).strip()]
-    if not diag:
+def _fit_row(fit: McmcFit, exact_mu: Marginal) -> dict[str, Any]:
+    model = re.sub(r"[^a-z0-9_-]", "", (fit.model or "unknown").lower()) or "unknown"
+    diag = fit.diagnostics
+    ok = diag is not None and diag.ok is True
+    problems = [p for p in (diag.problems if diag else []) if p.strip()]
+    if diag is None:
         problems = ["no diagnostics were recorded"]
     elif not ok and not problems:
-        problems = [_text(fit.get("flag")) or "diagnostics did not pass"]
-    draws, chains = _float(diag.get("draws")), _float(diag.get("chains"))
-    sampler = (
-        f"{_count(chains)} chains × {_count(draws)} draws" if draws is not None and chains is not None else NOT_AVAILABLE
-    )
+        problems = [text_of(fit.flag) or "diagnostics did not pass"]
+    sampler = (f"{count_text(diag.chains)} chains × {count_text(diag.draws)} draws"
+               if diag is not None and diag.draws is not None and diag.chains is not None else NOT_AVAILABLE)
     return {
         "model": model,
         "name": MODEL_NAMES.get(model, model.replace("_", " ").capitalize()),
         "same_as_exact": model == SAME_AS_EXACT,
-        "mu": _effect(mu),
-        "tau": _tau(_mapping(fit.get("tau"))),
-        "p_benefit": _prob(fit.get("p_mu_below_0")),
-        "agreement": _agreement(mu, exact_mu, _mapping(fit.get("mcse"))) if model == SAME_AS_EXACT else None,
-        "rhat": _num(diag.get("rhat_max"), 3),
-        "ess_bulk": _count(diag.get("ess_bulk_min")),
-        "ess_tail": _count(diag.get("ess_tail_min")),
-        "divergences": _count(diag.get("divergences")),
+        "mu": _effect(fit.mu),
+        "tau": _tau(fit.tau),
+        "p_benefit": prob_text(fit.p_mu_below_0),
+        "agreement": _agreement(fit.mu, exact_mu, fit.mcse.get("mu_mean")) if model == SAME_AS_EXACT else None,
+        "rhat": num_text(diag.rhat_max if diag else None, 3),
+        "ess_bulk": count_text(diag.ess_bulk_min if diag else None),
+        "ess_tail": count_text(diag.ess_tail_min if diag else None),
+        "divergences": count_text(diag.divergences if diag else None),
         "sampler": sampler,
         "ok": ok,
         "problems": problems,
         "problem_kinds": [_problem_kind(p) for p in problems],
-        "flag": _text(fit.get("flag")),
-        "nu_note": _text(_mapping(fit.get("nu_learning")).get("note")),  # robust model: is nu only its prior?
+        "flag": text_of(fit.flag),
+        "nu_note": text_of(fit.nu_learning.note if fit.nu_learning else None),  # robust model: is nu only its prior?
     }
 
 
-def _agreement(mu: Mapping[str, Any], exact_mu: Mapping[str, Any], mcse: Mapping[str, Any]) -> str | None:
+def _agreement(mu: Marginal, exact_mu: Marginal, error: float | None) -> str | None:
     """How far the MCMC mean of mu is from the exact one, in Monte Carlo standard errors."""
-    mean, exact_mean, error = _float(mu.get("mean")), _float(exact_mu.get("mean")), _float(mcse.get("mu_mean"))
-    if mean is None or exact_mean is None:
+    if mu.mean is None or exact_mu.mean is None:
         return None
-    difference = mean - exact_mean
+    difference = mu.mean - exact_mu.mean
     text = f"mean differs from the exact one by {difference:+.3f}"
     if error is not None and error > 0:
         text += f" ({abs(difference) / error:.1f} Monte Carlo standard errors)"

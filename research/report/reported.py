@@ -3,8 +3,8 @@
 When an analysis has too few estimates with a usable uncertainty, the one-page summary still
 owes the reader an answer: the headline figures the reviews report (overall, where the change
 is larger, where it is not significant), why no probability of benefit can be computed, and
-which data gaps would change that. Everything here is sorted and worded from the results dict;
-no number is derived beyond rounding.
+which data gaps would change that. Everything here is sorted and worded from the analysis views
+that research.report.context builds from the typed results; no number is derived beyond rounding.
 """
 
 from __future__ import annotations

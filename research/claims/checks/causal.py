@@ -36,7 +36,7 @@ from research.claims.checks import register
 from research.claims.checks.base import CheckParams
 from research.claims.context import CheckContext
 from research.claims.verdict import Finding, Label, Part
-from research.results import AnalysisResult, ExactPosterior, FrequentistFit
+from research.results import AnalysisResult, EstimateRow, ExactPosterior, FrequentistFit
 from research.verbal import format_percent_change, percent_change
 
 REVIEW_DESIGNS = ("meta_analysis", "meta_regression", "systematic_review")
@@ -101,14 +101,14 @@ ESTIMATE_COLUMNS = ("id", "study", "label", "outcome", "subgroup", "design", "in
                     "significant", "ci_low_pct", "ci_high_pct", "provenance")
 
 
-def estimate_rows(table) -> dict[str, dict[str, Any]]:
-    """The effect table's rows as plain values keyed by estimate id (missing values as None)."""
+def estimate_rows(table) -> dict[str, EstimateRow]:
+    """The effect table's rows keyed by estimate id (missing values as None)."""
     frame = table[list(ESTIMATE_COLUMNS)].astype(object)
     frame = frame.where(frame.notna(), None)
-    return {str(row["id"]): row for row in frame.to_dict("records")}
+    return {str(row["id"]): EstimateRow.model_validate(row) for row in frame.to_dict("records")}
 
 
-def _rows(ctx: CheckContext) -> dict[str, dict[str, Any]]:
+def _rows(ctx: CheckContext) -> dict[str, EstimateRow]:
     if "estimate_rows" not in ctx.shared:
         from research.dataset import effect_table
 
@@ -122,23 +122,21 @@ def _pooled(ctx: CheckContext, estimate_id: str) -> Pooled | None:
         ctx.note_missing(estimate_id)
         return None
     ctx.use(estimate_id)
-    pc = None if row["percent_change"] is None else float(row["percent_change"])
-    sig = None if row["significant"] is None else bool(row["significant"])
-    if sig is None and row["ci_high_pct"] is not None:
+    sig = row.significant
+    if sig is None and row.ci_high_pct is not None and row.ci_low_pct is not None:
         # a reported interval settles significance at its level
-        sig = bool(row["ci_high_pct"] < 0 or row["ci_low_pct"] > 0)
-    detail = row["subgroup"] if isinstance(row["subgroup"], str) and row["subgroup"] else row["outcome"]
-    ci = None if row["ci_low_pct"] is None or row["ci_high_pct"] is None else \
-        (float(row["ci_low_pct"]), float(row["ci_high_pct"]))
-    return Pooled(estimate_id, str(row["study"]), f"{row['label']}, {detail}", pc, sig, str(row["provenance"]), ci)
+        sig = row.ci_high_pct < 0 or row.ci_low_pct > 0
+    detail = row.subgroup or row.outcome
+    ci = None if row.ci_low_pct is None or row.ci_high_pct is None else (row.ci_low_pct, row.ci_high_pct)
+    return Pooled(estimate_id, str(row.study), f"{row.label}, {detail}", row.percent_change, sig, str(row.provenance), ci)
 
 
 def _auto_overall(ctx: CheckContext, p: CausalParams) -> list[str]:
     wanted = p.intervention.lower()
     outcome = p.outcome.lower() if p.outcome else None
-    return [row["id"] for row in _rows(ctx).values()
-            if row["design"] in REVIEW_DESIGNS and wanted in str(row["intervention"] or "").lower()
-            and row["subgroup"] is None and (outcome is None or outcome in str(row["outcome"] or "").lower())]
+    return [row.id for row in _rows(ctx).values()
+            if row.design in REVIEW_DESIGNS and wanted in (row.intervention or "").lower()
+            and row.subgroup is None and (outcome is None or outcome in (row.outcome or "").lower())]
 
 
 _pct = format_percent_change
@@ -211,8 +209,7 @@ def _from_analysis(ctx: CheckContext, result: AnalysisResult, rationale: list[st
                        "setting such as the claim's place.")
     if hi is None or lo is None:
         return None
-    moderators = [str(c.get("name")) for c in freq.coefficients or []
-                  if c.get("name") not in (None, "intrcpt", "intercept")]
+    moderators = [c.name for c in freq.coefficients if c.name not in (None, "intrcpt", "intercept")]
     return Body(
         name=f"analysis {result.id}", evidence=inputs, significant_benefit=hi < 0, significant_harm=lo > 0,
         p_benefit=p_benefit, certainty=level, certainty_text=certainty_text,
