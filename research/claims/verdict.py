@@ -157,7 +157,7 @@ class Step:
 
     def text(self) -> str:
         what = f" ({self.description})" if self.description else ""
-        return f"{self.name}{what} = {self.formula} = {_fmt(self.result)} {self.unit}".rstrip()
+        return f"{self.name}{what} = {self.formula} = {format_number(self.result)} {self.unit}".rstrip()
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -165,7 +165,7 @@ class Step:
             "description": self.description,
             "formula": self.formula,
             "result": self.result,
-            "result_text": f"{_fmt(self.result)} {self.unit}".rstrip(),
+            "result_text": f"{format_number(self.result)} {self.unit}".rstrip(),
             "unit": self.unit,
             "inputs": [asdict(op) for op in self.inputs],
         }
@@ -411,7 +411,7 @@ class Verdict:
                     dated = f", {operand.date}" if operand.date else ""
                     qual = "" if operand.qualifier == "exact" else f" ({operand.qualifier})"
                     lines.append(
-                        f"        {operand.name} = {_fmt(operand.value)} {operand.unit}{qual} [{operand.ref}{dated}]"
+                        f"        {operand.name} = {format_number(operand.value)} {operand.unit}{qual} [{operand.ref}{dated}]"
                     )
         if self.assumptions:
             lines.append("  Assumptions:")
@@ -422,7 +422,8 @@ class Verdict:
         return "\n".join(lines)
 
 
-def _fmt(value: float) -> str:
+def format_number(value: float) -> str:
+    """A number as a verdict shows it: whole numbers with thousands separators, others to 3 significant digits."""
     if value == int(value) and abs(value) < 1e15:
         return f"{int(value):,}"
     if abs(value) >= 100:

@@ -14,7 +14,7 @@ from pydantic import Field, model_validator
 from research.claims.checks import register
 from research.claims.checks.base import CheckParams, Strict, Formula, Ref, compute, ref_text, show
 from research.claims.context import CheckContext, rounding_tolerance, year_of
-from research.claims.verdict import Finding, Label, Part, Step, _fmt
+from research.claims.verdict import Finding, Label, Part, Step, format_number
 
 # --- average fine ------------------------------------------------------------------------------
 
@@ -106,8 +106,8 @@ def _compare_period(ctx: CheckContext, p: AverageFineParams, average: Any, lowes
         text = "below the lowest fine even after the early-payment discount" if discount else "below the lowest fine"
     sentence = (
         f"With the {index} of {period} ({show(value)}, {value.ref}) the average is "
-        f"{average.result / value.value:.2f} {index}: {text} ({_fmt(full.result)} {value.unit}"
-        f"{'' if discount is None else f', {_fmt(paid.result)} {value.unit} if paid early'})."
+        f"{average.result / value.value:.2f} {index}: {text} ({format_number(full.result)} {value.unit}"
+        f"{'' if discount is None else f', {format_number(paid.result)} {value.unit} if paid early'})."
     )
     return period, outcome, sentence
 
@@ -180,11 +180,11 @@ def average_fine(ctx: CheckContext, p: AverageFineParams) -> Finding:
     lowest = min(fines, key=lambda op: op.value)
     compared = [_compare_period(ctx, p, average, lowest, discount, index, year, value) for year, value in periods]
     outcomes = [(period, outcome) for period, outcome, _ in compared]
-    claimed = f"{_fmt(average.result)} {average.unit}"
+    claimed = f"{format_number(average.result)} {average.unit}"
     label, reason, plausibility = _judge(outcomes, claimed, p.fine_name)
     rationale = [
-        f"The claim's figures give an average of {_fmt(average.result)} {average.unit} ({average.formula}).",
-        f"The lowest {p.fine_name} in the schedule is {_fmt(lowest.value)} {index} ({lowest.ref}).",
+        f"The claim's figures give an average of {format_number(average.result)} {average.unit} ({average.formula}).",
+        f"The lowest {p.fine_name} in the schedule is {format_number(lowest.value)} {index} ({lowest.ref}).",
         *(sentence for _, _, sentence in compared),
         _closing(label, outcomes),
     ]
@@ -193,11 +193,11 @@ def average_fine(ctx: CheckContext, p: AverageFineParams) -> Finding:
                        f"average fine per violation, {bench.name}")
         if step is not None:
             dated = ", ".join(dict.fromkeys(op.date for op in step.inputs if op.date))
-            rationale.append(f"For comparison: {bench.name}, {_fmt(step.result)} {step.unit}"
+            rationale.append(f"For comparison: {bench.name}, {format_number(step.result)} {step.unit}"
                              f"{f' ({dated})' if dated else ''}.")
     assumptions = [
         "The total is fines imposed, not fines collected (collected totals are lower).",
-        f"Every recorded violation carries at least the lowest {p.fine_name}, {_fmt(lowest.value)} {index} "
+        f"Every recorded violation carries at least the lowest {p.fine_name}, {format_number(lowest.value)} {index} "
         f"({lowest.ref}).",
         _period_note(ctx, index, first, last, first_ref, last_ref, claim_year),
         f"Paying early can lower a fine to {discount.value:.0%} of it, no lower ({discount.ref})." if discount is not None

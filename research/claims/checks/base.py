@@ -8,7 +8,7 @@ from typing import Any, Literal, Mapping, Union
 from pydantic import BaseModel, ConfigDict, Field
 
 from research.claims.context import CheckContext
-from research.claims.verdict import Operand, Step, _fmt
+from research.claims.verdict import Operand, Step, format_number
 
 # A reference to a number: "claim:<quantity>", "step:<name>", a fact id, or a constant mapping.
 Ref = Union[str, dict[str, Any]]
@@ -33,7 +33,7 @@ def ref_text(ref: Ref) -> str:
 
 
 def show(operand: Operand) -> str:
-    return f"{_fmt(operand.value)} {operand.unit}".strip()
+    return f"{format_number(operand.value)} {operand.unit}".strip()
 
 
 def compute(

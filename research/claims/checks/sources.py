@@ -30,7 +30,7 @@ from research.claims.checks.base import CheckParams, Ref, show
 from research.claims.context import (
     ABOUT_TOLERANCE, STALE_YEARS, TOLERANCE_RULE, CheckContext, normalise_unit, rounding_tolerance,
 )
-from research.claims.verdict import Finding, Label, Operand, Part, _fmt
+from research.claims.verdict import Finding, Label, Operand, Part, format_number
 from research.store.schema import Fact
 
 
@@ -99,7 +99,7 @@ def fact_text(fact: Fact, value: float, unit: str) -> str:
     qualifier = "" if fact.qualifier == "exact" else f"{fact.qualifier.replace('_', ' ')} "
     dated = fact.date or "date not shown"
     definition = f"; {fact.definition}" if fact.definition else ""
-    return f"{qualifier}{_fmt(value)} {unit} ({fact.id}, {dated}{definition})"
+    return f"{qualifier}{format_number(value)} {unit} ({fact.id}, {dated}{definition})"
 
 
 def claim_text(claimed: Operand) -> str:
@@ -202,13 +202,13 @@ def compare_quantity(ctx: CheckContext, claimed: Operand, facts: list[Fact], *, 
     elif points and min(points) <= claimed.value <= max(points):
         part = Part(aspect, said, "unsupported",  # type: ignore[arg-type]
                     f"No source states {said}; it lies within the sourced range of {what}, "
-                    f"{_fmt(min(points))} to {_fmt(max(points))}, which differ by date or definition.",
+                    f"{format_number(min(points))} to {format_number(max(points))}, which differ by date or definition.",
                     [], [f.id for f, *_ in results] + context, plausibility="plausible")
     else:
         differ = [f for f, _, _, r in results if r == "differs"]
         values = [v for _, v, _, _ in results]
         low, high = min(values), max(values)
-        span = _fmt(low) if low == high else f"{_fmt(low)} to {_fmt(high)}"
+        span = format_number(low) if low == high else f"{format_number(low)} to {format_number(high)}"
         reason = (f"Sources give {span} for {what} ({', '.join(f.id for f in differ)}); {said} lies outside "
                   "what they state.")
         plausibility = "implausible" if if_outside == "unsupported" else None
@@ -336,7 +336,7 @@ def entity(ctx: CheckContext, p: EntityParams) -> Finding:
     dated = [f for f in named_facts if f.value is not None and not ctx.is_after_claim(f.date) and not ctx.is_own(f)]
     values = sorted(normalise_unit(f.value, f.unit)[0] for f in dated)
     if values:
-        named_range = (f"the sources give {_fmt(values[0])} to {_fmt(values[-1])} for {p.named} "
+        named_range = (f"the sources give {format_number(values[0])} to {format_number(values[-1])} for {p.named} "
                        f"({len(values)} value(s) up to the claim's date), none of them {claim_text(claimed)}.")
     else:
         named_range = f"no source gives a count of {p.named} up to the claim's date."
