@@ -181,6 +181,11 @@ class FrequentistFit(_Result):
     qm_p: Number = None
     r2: Number = None
     bias: BiasChecks | None = None
+    # declared after the rest: the fit writes them last, and results.json keeps that order
+    h2: Number = Field(None, description="H², total over sampling variability")
+    statistic: Number = Field(None, description="test statistic of the pooled estimate (z, or t with df)")
+    df: int | None = Field(None, description="degrees of freedom of a t-based test")
+    se_tau2: Number = Field(None, description="standard error of tau²")
 
 
 class PriorBasis(_Result):
@@ -198,6 +203,8 @@ class Accuracy(_Result):
     grid_points: int | None = None
     max_difference: Number = None  # largest difference of the reported numbers between the two grids
     tolerance: Number = None
+    check: str | None = Field(None, description="what was compared, e.g. the grid against a half-resolution grid")
+    differences: dict[str, Number] = Field(default_factory=dict, description="reported number -> its difference")
 
 
 class PriorSensitivityRow(_Result):
@@ -221,14 +228,30 @@ class PriorSensitivityRow(_Result):
     p_pred_below: Number = None
 
 
+class PriorPair(_Result):
+    """The priors of the average effect and of the between-study SD, as specs (e.g. ``normal:0,1``)."""
+
+    mu: str | None = Field(None, description="prior of mu, the average effect on the log scale")
+    tau: str | None = Field(None, description="prior of tau, the between-study standard deviation")
+
+
+class PriorRanges(_Result):
+    """Each headline number's ``[lowest, highest]`` over the prior pairs of the sensitivity table."""
+
+    p_pred_below: list[Number] = Field(default_factory=list, description="P(a new setting benefits)")
+    pred_ratio_q025: list[Number] = Field(default_factory=list, description="lower end of the predictive ratio")
+    pred_ratio_q975: list[Number] = Field(default_factory=list, description="upper end of the predictive ratio")
+    p_mu_below: list[Number] = Field(default_factory=list, description="P(the average effect is a benefit)")
+
+
 class PriorSensitivity(_Result):
-    """The headline numbers under alternative priors, and their ranges (``[lowest, highest]``)."""
+    """The headline numbers under alternative priors, and their ranges."""
 
     threshold: Number = None
-    declared: dict[str, str | None] = Field(default_factory=dict)
+    declared: PriorPair = Field(default_factory=PriorPair)
     bases: list[PriorBasis] = Field(default_factory=list)
     rows: list[PriorSensitivityRow] = Field(default_factory=list)
-    ranges: dict[str, list[Number]] = Field(default_factory=dict)
+    ranges: PriorRanges = Field(default_factory=PriorRanges)
 
 
 class ShareBenefit(_Result):
@@ -269,7 +292,7 @@ class ExactPosterior(_Result):
     log_evidence: Number = None
     diagnostics: Accuracy | None = None  # exact integration: the two-resolution accuracy check, if stored
     flag: str | None = None
-    priors: dict[str, str | None] | None = None
+    priors: PriorPair | None = None
     prior_basis: list[PriorBasis] = Field(default_factory=list)
     prior_sensitivity: PriorSensitivity | None = None
     share_benefiting: ShareBenefiting | None = None
@@ -304,6 +327,19 @@ class NuLearning(_Result):
     note: str | None = None
 
 
+class MonteCarloErrors(_Result):
+    """Monte Carlo standard errors of an MCMC fit's summaries of mu and tau (research.bayes.mcmc)."""
+
+    mu_mean: Number = None
+    mu_q025: Number = None
+    mu_median: Number = None
+    mu_q975: Number = None
+    tau_mean: Number = None
+    tau_q025: Number = None
+    tau_median: Number = None
+    tau_q975: Number = None
+
+
 class McmcFit(_Result):
     """An MCMC fit beside the exact result, with its diagnostics and the thresholds they are judged by."""
 
@@ -318,19 +354,23 @@ class McmcFit(_Result):
     p_mu_below_0: Number = None
     p_pred_below_0: Number = None
     diagnostics: McmcDiagnostics | None = None  # None: not diagnosed, which the report counts as failed
-    mcse: dict[str, Number] = Field(default_factory=dict)  # Monte Carlo standard errors, e.g. mu_mean, tau_q975
+    mcse: MonteCarloErrors = Field(default_factory=MonteCarloErrors)
     nu_learning: NuLearning | None = None
     flag: str | None = None
 
 
 class TransportSensitivityRow(_Result):
-    """The transported prediction under one transport-bias SD."""
+    """The transported prediction under one transport-bias SD (log scale; the ``ratio_`` numbers are their exp)."""
 
     transport_sd: Number = None
     declared: bool = False
     p_benefit: Number = None
     ratio_q025: Number = None
     ratio_q975: Number = None
+    median: Number = None
+    q025: Number = None
+    q975: Number = None
+    ratio_median: Number = None
 
 
 class TransportSensitivity(_Result):
@@ -342,6 +382,14 @@ class TransportSensitivity(_Result):
     rows: list[TransportSensitivityRow] = Field(default_factory=list)
 
 
+class PredictedRatio(_Result):
+    """The transported prediction as a ratio (after/before relative to control): median and 95% interval."""
+
+    median: Number = None
+    q025: Number = None
+    q975: Number = None
+
+
 class Transport(_Result):
     """The effect expected in the target setting, with the assumptions and their sensitivity."""
 
@@ -349,7 +397,7 @@ class Transport(_Result):
     known: dict[str, str | float | None] = Field(default_factory=dict)  # covariate -> the target's value
     unknown: dict[str, dict[str, float]] = Field(default_factory=dict)  # covariate -> {level: probability}
     predictive: Marginal = Field(default_factory=Marginal)
-    ratio: dict[str, Number] = Field(default_factory=dict)
+    ratio: PredictedRatio = Field(default_factory=PredictedRatio)
     threshold: Number = None
     p_benefit: Number = None
     flag: str | None = None
@@ -357,6 +405,13 @@ class Transport(_Result):
     transport_sd: Number = None
     transport_sd_basis: str | None = None
     sensitivity: TransportSensitivity | None = None
+    # declared after the rest: the transport writes them last, and results.json keeps that order
+    model: str | None = Field(None, description="the model transported (random_effects, meta_regression, ...)")
+    method: str | None = Field(None, description="exact or mcmc")
+    breakdown: list[dict[str, str | int | float | None]] = Field(
+        default_factory=list, description="one row per combination of the unknown moderators' levels: the levels, "
+        "their probability and the prediction there (log scale)")
+    numeric_priors: dict[str, str] = Field(default_factory=dict, description="numeric unknown -> its prior, in words")
 
 
 class VoiSensitivityRow(_Result):
@@ -625,9 +680,21 @@ class AnalysisResult(_Result):
         return self.status == "ok"
 
 
+class StoreFlow(_Result):
+    """How many records reach each step, from sources to pooled estimates (the report's PRISMA-style flow)."""
+
+    sources: int | None = None
+    studies: int | None = None
+    studies_with_estimates: int | None = None
+    estimates: int | None = None
+    estimates_with_uncertainty: int | None = None
+    estimates_without_uncertainty: int | None = None
+    estimates_pooled: int | None = None
+
+
 class StoreSummary(_Result):
-    counts: dict[str, int | None] = Field(default_factory=dict)
-    flow: dict[str, int | None] = Field(default_factory=dict)
+    counts: dict[str, int | None] = Field(default_factory=dict)  # record kind -> records in the store
+    flow: StoreFlow = Field(default_factory=StoreFlow)
 
 
 class InputFingerprint(_Result):
@@ -688,6 +755,15 @@ class Finding(_Result):
     missing: list[str] = Field(default_factory=list)
 
 
+class ReviewRating(_Result):
+    """A verdict as a schema.org Rating (the field names are schema.org's)."""
+
+    ratingValue: int | None = Field(None, description="position on the scale; None for a claim not rated")
+    bestRating: int | None = None
+    worstRating: int | None = None
+    alternateName: str | None = Field(None, description="the verdict's name")
+
+
 class ClaimVerdict(_Result):
     """The verdict on one claim, as research.claims.Verdict.to_dict writes it."""
 
@@ -703,7 +779,7 @@ class ClaimVerdict(_Result):
     independent_sources: list[str] = Field(default_factory=list)
     claim_date: str | None = None
     fever_label: str | None = None
-    claimreview_rating: dict[str, str | int | float | None] = Field(default_factory=dict)  # schema.org Rating fields
+    claimreview_rating: ReviewRating = Field(default_factory=ReviewRating)
     parts: list[ClaimPart] = Field(default_factory=list)
     rationale: str | None = None
     reasons: list[str] = Field(default_factory=list)

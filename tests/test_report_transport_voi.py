@@ -23,17 +23,33 @@ ROOT = Path(__file__).resolve().parents[1]
 HOSTILE = '<script>alert("x")</script> | *pipe*'
 
 
+def _speed_cameras():
+    """The shipped speed-camera declaration and the fixture's studies as the pipeline's steps take them."""
+    declaration = next(a for a in load_analyses(ROOT / "analyses") if a.id == "speed-cameras-crashes")
+    studies = realistic_results()["analyses"][0]["studies"]
+    return declaration, pd.DataFrame([{"id": s["id"], "yi": s["yi"], "vi": s["vi"]} for s in studies])
+
+
 @lru_cache(maxsize=1)
 def _computed() -> tuple[dict, list[dict]]:
     from research.pipeline import bayesian
     from research.results import clean
 
-    declaration = next(a for a in load_analyses(ROOT / "analyses") if a.id == "speed-cameras-crashes")
-    studies = realistic_results()["analyses"][0]["studies"]
-    frame = pd.DataFrame([{"id": s["id"], "yi": s["yi"], "vi": s["vi"]} for s in studies])
+    declaration, frame = _speed_cameras()
     transport = clean(bayesian.transport_result(declaration, frame))
     voi = clean(bayesian.value_of_information_rows(declaration, frame))
     return transport, voi
+
+
+def _with_priors_and_transport(results: dict) -> dict:
+    """``results`` with the prior sensitivity and the transported prediction of the first analysis."""
+    from research.pipeline import bayesian
+    from research.results import clean
+
+    declaration, frame = _speed_cameras()
+    results["analyses"][0]["bayes"].update(clean(bayesian.prior_sensitivity(declaration, frame)))
+    results["analyses"][0]["transport"] = dict(_computed()[0])
+    return results
 
 
 def _with_transport() -> dict:
@@ -117,15 +133,7 @@ def test_gap_register_shows_the_assumed_study_and_decision_change():
 
 
 def test_report_shows_priors_their_basis_and_the_prior_sensitivity_table():
-    from research.pipeline import bayesian
-    from research.results import clean
-
-    results = realistic_results()
-    studies = results["analyses"][0]["studies"]
-    frame = pd.DataFrame([{"id": s["id"], "yi": s["yi"], "vi": s["vi"]} for s in studies])
-    declaration = next(a for a in load_analyses(ROOT / "analyses") if a.id == "speed-cameras-crashes")
-    results["analyses"][0]["bayes"].update(clean(bayesian.prior_sensitivity(declaration, frame)))
-    results["analyses"][0]["transport"] = dict(_computed()[0])
+    results = _with_priors_and_transport(realistic_results())
     html = render_html_text(results)
     assert "doi:10.1002/jrsm.1217" in html and "How much the priors matter" in html
     table = html[html.index('id="priors-'):]
@@ -149,3 +157,20 @@ def test_gap_without_value_of_information_says_not_estimated():
     register = html[html.index('<section id="gaps"'):html.index('<section id="methods"')]
     assert register.count("not estimated") == len(realistic_results()["gaps"])
     assert "Study assumed" not in register
+
+
+def test_typed_fields_round_trip_and_the_report_reads_them_back_from_json():
+    from research.results import Results
+
+    results = _with_priors_and_transport(_with_voi())
+    speed = results["analyses"][0]
+    model = Results.coerce(results)
+    typed = model.analyses[0]
+    assert typed.transport.ratio.q975 == speed["transport"]["ratio"]["q975"]
+    ranges = speed["bayes"]["prior_sensitivity"]["ranges"]
+    assert typed.bayes.prior_sensitivity.ranges.pred_ratio_q975 == ranges["pred_ratio_q975"]
+    assert typed.bayes.prior_sensitivity.declared.tau == _speed_cameras()[0].bayes.tau_prior
+    back = Results.model_validate_json(model.model_dump_json())
+    assert back == model and back.to_dict() == model.to_dict()
+    assert render_html_text(back) == render_html_text(results)
+    assert render_markdown_text(back) == render_markdown_text(results)

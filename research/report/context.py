@@ -40,6 +40,7 @@ from research.results import (
     ExactPosterior,
     FrequentistFit,
     MetaRegression,
+    PriorPair,
     RankedGap,
     ReportedRow,
     Results,
@@ -108,7 +109,7 @@ def build_context(results: Results | Mapping[str, Any], results_file: Any = None
         "gap_rank_rule": text_of(results.gap_rank_rule),
         "top_gaps": gaps[:3],
         "counts": [(k.replace("_", " "), count_text(v)) for k, v in counts.items()],
-        "flow": {k: count_text(v) for k, v in flow.items()},
+        "flow": {k: count_text(v) for k, v in flow if v is not None},  # the summary says "not available" for the rest
         "flow_svg": Markup(prisma_flow(flow)),
         "rob_svg": Markup(rob_traffic_light(rob_records)),
         "rob_figures": [{**f, "traffic_light": Markup(f["traffic_light"]), "summary": Markup(f["summary"])}
@@ -350,7 +351,7 @@ def _sci(value: Any) -> str:
 def _bayes_view(bayes: ExactPosterior, outcome: str) -> dict[str, Any]:
     mu, tau, pred = bayes.mu, bayes.tau, bayes.predictive
     diag = bayes.diagnostics
-    priors = {k: v for k, v in (bayes.priors or {}).items() if v is not None}
+    priors = {k: v for k, v in (bayes.priors or PriorPair()) if v is not None}  # (name, value) pairs
     has_tau = any(v is not None for v in (tau.mean, tau.q025, tau.q975))
     return {
         "effect": describe_change(mu.mean, outcome),
@@ -381,7 +382,7 @@ def _transport_view(transport: Transport, outcome: str, place: str | None = None
     name of the analysis' target record, used when the transport result names none."""
     pred, ratio = transport.predictive, transport.ratio
     target = transport.target or place or "the target"
-    middle, low, high = (_log(ratio.get(k)) for k in ("median", "q025", "q975"))
+    middle, low, high = (_log(x) for x in (ratio.median, ratio.q025, ratio.q975))
     if middle is None or low is None or high is None:  # no ratio: the predictive log ratio says the same
         middle, low, high = pred.median, pred.q025, pred.q975
         if middle is None:

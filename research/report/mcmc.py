@@ -108,7 +108,7 @@ def _fit_row(fit: McmcFit, exact_mu: Marginal) -> dict[str, Any]:
         "mu": _effect(fit.mu),
         "tau": _tau(fit.tau),
         "p_benefit": prob_text(fit.p_mu_below_0),
-        "agreement": _agreement(fit.mu, exact_mu, fit.mcse.get("mu_mean")) if model == SAME_AS_EXACT else None,
+        "agreement": _agreement(fit.mu, exact_mu, fit.mcse.mu_mean) if model == SAME_AS_EXACT else None,
         "rhat": num_text(diag.rhat_max if diag else None, 3),
         "ess_bulk": count_text(diag.ess_bulk_min if diag else None),
         "ess_tail": count_text(diag.ess_tail_min if diag else None),

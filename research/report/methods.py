@@ -34,8 +34,7 @@ def prior_views(bayes: ExactPosterior) -> dict[str, Any]:
         for r in sensitivity.rows
     ]
     rows.sort(key=lambda r: not r["declared"])
-    p_range = sensitivity.ranges.get("p_pred_below", [])
-    upper = sensitivity.ranges.get("pred_ratio_q975", [])
+    p_range, upper = sensitivity.ranges.p_pred_below, sensitivity.ranges.pred_ratio_q975
     span = (
         f"Over these priors P(new site benefits) ranges from {prob_text(p_range[0])} to {prob_text(p_range[1])} and the upper "
         f"end of the 95% predictive interval from a ratio of {num_text(upper[0], 2)} to {num_text(upper[1], 2)}."
