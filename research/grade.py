@@ -10,8 +10,8 @@ weighted by the studies' weights in the pool) and the target setting the analysi
 risk-of-bias and upgrade rules travel with their rows, so a reader can disagree with a rule and
 see exactly what would change.
 
-Input is one entry of ``results["analyses"]`` (see ``research.report``); values are on the log
-ratio scale, negative = fewer events.
+Input is one analysis result (``research.results.AnalysisResult``, or the same as plain data, which
+is validated into it); values are on the log ratio scale, negative = fewer events.
 """
 
 from __future__ import annotations
@@ -19,6 +19,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
+
+from pydantic import BaseModel
+
+from research.results import AnalysisResult, FrequentistFit, Results, RiskOfBiasRow, StudyRow, TargetRow, clean
 
 LEVELS = ("very_low", "low", "moderate", "high")
 LEVEL_LABELS = {"high": "High", "moderate": "Moderate", "low": "Low", "very_low": "Very low"}
@@ -76,21 +80,19 @@ class TransportTarget:
     topic: str | None = None
 
     @classmethod
-    def from_record(cls, record: Mapping[str, Any], fact_dates: Mapping[str, str | None] | None = None
-                    ) -> "TransportTarget":
-        """``record``: a target record as a dict; ``fact_dates`` maps fact ids to their dates (else the record's
-        own ``generation_since`` is used)."""
-        year = _as_int(record.get("generation_since"), default=None)
-        fact = record.get("generation_fact")
-        if fact_dates is not None and fact:
-            year = generation_year(fact_dates.get(str(fact)))
-        setting_type = str(record.get("setting_type") or "setting")
-        terms = tuple(str(t) for t in (record.get("setting_terms") or ())) or (setting_type,)
-        return cls(name=str(record.get("name") or record.get("id") or "the target"),
-                   intervention=str(record.get("intervention") or ""), setting_terms=terms,
-                   country=record.get("country") or None, generation_since=year, id=str(record.get("id") or ""),
-                   setting_type=setting_type, setting_plural=str(record.get("setting_plural") or "settings"),
-                   topic=record.get("topic") or None)
+    def from_record(cls, record: TargetRow | BaseModel | Mapping[str, Any],
+                    fact_dates: Mapping[str, str | None] | None = None) -> "TransportTarget":
+        """``record``: a target as results hold it, a store record or plain data; ``fact_dates`` maps fact ids
+        to their dates (else the record's own ``generation_since`` is used)."""
+        row = TargetRow.model_validate(record, from_attributes=True)
+        year = row.generation_since
+        if fact_dates is not None and row.generation_fact:
+            year = generation_year(fact_dates.get(row.generation_fact))
+        setting_type = row.setting_type or "setting"
+        return cls(name=row.name or row.id or "the target", intervention=row.intervention or "",
+                   setting_terms=tuple(row.setting_terms) or (setting_type,), country=row.country or None,
+                   generation_since=year, id=row.id, setting_type=setting_type,
+                   setting_plural=row.setting_plural or "settings", topic=row.topic or None)
 
     def to_dict(self) -> dict[str, Any]:
         return {"id": self.id, "name": self.name, "country": self.country, "setting_type": self.setting_type,
@@ -104,17 +106,21 @@ def generation_year(date: str | None) -> int | None:
     return int(text[:4]) if len(text) >= 4 and text[:4].isdigit() else None
 
 
-def target_of(analysis: Mapping[str, Any], targets: Iterable[Any],
+def target_of(analysis: AnalysisResult | Mapping[str, Any], targets: Iterable[Any],
               fact_dates: Mapping[str, str | None] | None = None) -> TransportTarget | None:
-    """The target the analysis names (its ``target`` id), from target records (dicts or store records)."""
-    wanted = analysis.get("target")
+    """The target the analysis names (its ``target`` id), from target records (typed, store records or dicts)."""
+    wanted = _analysis(analysis).target
     if not wanted:
         return None
-    for record in targets or ():
-        data = record.model_dump(mode="json") if hasattr(record, "model_dump") else record
-        if isinstance(data, Mapping) and data.get("id") == wanted:
-            return TransportTarget.from_record(data, fact_dates)
-    return None
+    # store records are read by attribute, plain data by key, typed rows as they are
+    rows = (TargetRow.model_validate(t, from_attributes=True) for t in targets or ())
+    row = next((r for r in rows if r.id == wanted), None)
+    return TransportTarget.from_record(row, fact_dates) if row else None
+
+
+def _analysis(analysis: AnalysisResult | Mapping[str, Any]) -> AnalysisResult:
+    """The typed result; plain data (the pipeline's, a test's) is validated into it."""
+    return analysis if isinstance(analysis, AnalysisResult) else AnalysisResult.model_validate(clean(dict(analysis)))
 
 
 @dataclass(frozen=True)
@@ -200,31 +206,32 @@ class GradeAssessment:
 
 
 def assess_certainty(
-    analysis: Mapping[str, Any],
-    risk_of_bias: Iterable[Mapping[str, Any]] | None = None,
+    analysis: AnalysisResult | Mapping[str, Any],
+    risk_of_bias: Iterable[RiskOfBiasRow | BaseModel | Mapping[str, Any]] | None = None,
     target: TransportTarget | None = None,
 ) -> GradeAssessment:
-    """Rate one analysis (an entry of ``results["analyses"]``) with the GRADE domains.
+    """Rate one analysis result with the GRADE domains.
 
-    ``risk_of_bias`` are the store's RiskOfBias records as dicts (``study``, ``overall``,
-    ``domains``); they take precedence over ``rob_overall`` given on the analysis' studies. ``target`` is
-    where the evidence is applied; without one, indirectness is not assessed.
+    ``risk_of_bias`` are the store's risk-of-bias assessments (``study``, ``overall``, ``domains``), as
+    results hold them, as store records or as plain data; they take precedence over ``rob_overall`` given
+    on the analysis' studies. ``target`` is where the evidence is applied; without one, indirectness is
+    not assessed.
     """
-    studies = [s for s in (analysis.get("studies") or []) if isinstance(s, Mapping)]
-    freq = analysis.get("frequentist") or None
-    k = _as_int(analysis.get("k"), default=len(studies))
+    analysis = _analysis(analysis)
+    studies, freq, k = analysis.studies, analysis.frequentist, analysis.k
     weights = _weights(studies, freq)
     start, start_reason = _start_level(studies, weights)
-    rob_by_study = {str(r.get("study")): r for r in (risk_of_bias or []) if isinstance(r, Mapping) and r.get("study")}
+    rows = (RiskOfBiasRow.model_validate(r, from_attributes=True) for r in risk_of_bias or ())
+    rob_by_study = {r.study: r for r in rows if r.study}
     domains = [
         _risk_of_bias(studies, weights, rob_by_study),
-        _inconsistency(analysis, freq, k),
+        _inconsistency(freq, k),
         _indirectness(studies, target),
-        _imprecision(analysis, freq, k),
+        _imprecision(analysis, k),
         _publication_bias(freq, k),
     ]
-    domains += _upgrades(start, domains, analysis, freq)
-    if k == 0 or analysis.get("status") == "insufficient_data":
+    domains += _upgrades(start, domains, analysis)
+    if k == 0 or analysis.status == "insufficient_data":
         domains = [
             Domain(d.name, 0, "no pooled estimate to rate (insufficient data)", assessable=False, rule=d.rule)
             for d in domains
@@ -235,8 +242,8 @@ def assess_certainty(
         level = LEVELS.index(start) - sum(d.downgrade for d in domains)
         certainty = LEVELS[max(0, min(level, len(LEVELS) - 1))]
     return GradeAssessment(
-        analysis_id=str(analysis.get("id", "")),
-        outcome=str(analysis.get("outcome") or analysis.get("title") or ""),
+        analysis_id=analysis.id,
+        outcome=analysis.outcome or analysis.title or "",
         start=start,
         start_reason=start_reason,
         domains=tuple(domains),
@@ -245,22 +252,21 @@ def assess_certainty(
     )
 
 
-def grade_all(results: Mapping[str, Any]) -> list[GradeAssessment]:
-    """Rate every analysis in a results dict, each against the target it names (``results["targets"]``)."""
-    rob = results.get("risk_of_bias") or []
-    targets = results.get("targets") or []
-    return [assess_certainty(a, rob, target_of(a, targets)) for a in (results.get("analyses") or [])]
+def grade_all(results: Results | Mapping[str, Any]) -> list[GradeAssessment]:
+    """Rate every analysis of the results, each against the target it names (``results.targets``)."""
+    results = Results.coerce(results)
+    return [assess_certainty(a, results.risk_of_bias, target_of(a, results.targets)) for a in results.analyses]
 
 
 # --- domains -----------------------------------------------------------------------------------
 
 
-def _weights(studies: list[Mapping[str, Any]], freq: Mapping[str, Any] | None) -> list[float]:
+def _weights(studies: list[StudyRow], freq: FrequentistFit | None) -> list[float]:
     """Random-effects inverse-variance weights, normalised; equal weights where variances are missing."""
-    tau2 = _as_float((freq or {}).get("tau2")) or 0.0
+    tau2 = _finite(freq.tau2 if freq else None) or 0.0
     raw = []
     for s in studies:
-        vi = _as_float(s.get("vi"))
+        vi = _finite(s.vi)
         raw.append(1.0 / (vi + tau2) if vi is not None and vi + tau2 > 0 else None)
     if not raw or any(w is None for w in raw):
         return [1.0 / len(studies)] * len(studies) if studies else []
@@ -268,20 +274,20 @@ def _weights(studies: list[Mapping[str, Any]], freq: Mapping[str, Any] | None) -
     return [w / total for w in raw]
 
 
-def _start_level(studies: list[Mapping[str, Any]], weights: list[float]) -> tuple[str, str]:
+def _start_level(studies: list[StudyRow], weights: list[float]) -> tuple[str, str]:
     if not studies:
         return "low", "no study designs available; treated as observational evidence"
-    randomised = sum(w for s, w in zip(studies, weights) if s.get("design") in RANDOMISED_DESIGNS)
+    randomised = sum(w for s, w in zip(studies, weights) if s.design in RANDOMISED_DESIGNS)
     if randomised >= 0.5:
         return "high", f"randomised experiments carry {randomised:.0%} of the weight"
-    designs = sorted({str(s.get("design") or "unknown").replace("_", " ") for s in studies})
+    designs = sorted({(s.design or "unknown").replace("_", " ") for s in studies})
     return "low", f"observational designs ({', '.join(designs)}) carry {1 - randomised:.0%} of the weight"
 
 
-def _study_risk(study: Mapping[str, Any], record: Mapping[str, Any] | None) -> tuple[str, str]:
+def _study_risk(study: StudyRow, record: RiskOfBiasRow | None) -> tuple[str, str]:
     """("high" | "concerns" | "low", why) for one study, from its overall label and its domains."""
-    overall = (record or {}).get("overall") or study.get("rob_overall")
-    domains = dict((record or {}).get("domains") or {})
+    overall = (record.overall if record else None) or study.rob_overall
+    domains = record.domains if record else {}
     if not overall and not domains:
         return "concerns", "not assessed"
     said = str(overall or "no overall label").replace("_", " ")
@@ -296,19 +302,17 @@ def _study_risk(study: Mapping[str, Any], record: Mapping[str, Any] | None) -> t
     return "low", said
 
 
-def _risk_of_bias(
-    studies: list[Mapping[str, Any]], weights: list[float], rob_by_study: Mapping[str, Mapping[str, Any]]
-) -> Domain:
+def _risk_of_bias(studies: list[StudyRow], weights: list[float], rob_by_study: Mapping[str, RiskOfBiasRow]) -> Domain:
     name = "risk of bias"
     if not studies:
         return Domain(name, 0, "no studies", assessable=False, rule=ROB_RULE)
     shares = {"high": 0.0, "concerns": 0.0, "low": 0.0}
     by_study = []
     for s, w in zip(studies, weights):
-        record = rob_by_study.get(str(s.get("study"))) or rob_by_study.get(str(s.get("id")))
+        record = rob_by_study.get(s.study) or rob_by_study.get(s.id)
         level, why = _study_risk(s, record)
         shares[level] += w
-        by_study.append(f"{s.get('study') or s.get('id')} ({w:.0%} of the weight): {why}")
+        by_study.append(f"{s.study or s.id} ({w:.0%} of the weight): {why}")
     high, concerns = shares["high"], shares["concerns"]
     numbers = (f"{high:.0%} of the weight at high risk, {concerns:.0%} with some concerns or unclear, "
                f"{shares['low']:.0%} low (threshold {ROB_SERIOUS_SHARE:.0%}). By study: " + "; ".join(by_study))
@@ -320,21 +324,16 @@ def _risk_of_bias(
     return Domain(name, 0, "most of the weight is at low risk of bias: " + numbers, rule=ROB_RULE)
 
 
-def _i2_fraction(value: Any) -> float | None:
-    i2 = _as_float(value)
-    # results carry I^2 in percent, as metafor and research.meta report it
-    return None if i2 is None else i2 / 100.0
-
-
-def _inconsistency(analysis: Mapping[str, Any], freq: Mapping[str, Any] | None, k: int) -> Domain:
+def _inconsistency(freq: FrequentistFit | None, k: int) -> Domain:
     name = "inconsistency"
     if k < 2:
         return Domain(name, 0, "a single study: consistency cannot be judged", assessable=False)
     if not freq:
         return Domain(name, 0, "no frequentist fit, so no I² or prediction interval", assessable=False)
-    i2 = _i2_fraction(freq.get("i2"))
-    pi_low, pi_high = _as_float(freq.get("pi_low")), _as_float(freq.get("pi_high"))
-    ci_low, ci_high = _as_float(freq.get("ci_low")), _as_float(freq.get("ci_high"))
+    i2 = _finite(freq.i2)
+    i2 = None if i2 is None else i2 / 100.0  # results carry I² in percent, as metafor and research.meta report it
+    pi_low, pi_high = _finite(freq.pi_low), _finite(freq.pi_high)
+    ci_low, ci_high = _finite(freq.ci_low), _finite(freq.ci_high)
     reasons, points = [], 0
     if i2 is not None:
         if i2 >= I2_CONSIDERABLE:
@@ -361,22 +360,22 @@ def _inconsistency(analysis: Mapping[str, Any], freq: Mapping[str, Any] | None, 
     return Domain(name, points, "; ".join(reasons))
 
 
-def _indirectness(studies: list[Mapping[str, Any]], target: TransportTarget | None) -> Domain:
+def _indirectness(studies: list[StudyRow], target: TransportTarget | None) -> Domain:
     name = "indirectness"
     if not studies:
         return Domain(name, 0, "no studies", assessable=False)
     if target is None:
         return Domain(name, 0, "not assessed: the analysis names no target setting (declare `target:` with a "
                                "targets record)", assessable=False)
-    countries = sorted({str(s.get("country")) for s in studies if s.get("country")})
+    countries = sorted({s.country for s in studies if s.country})
     mismatches = []
     if target.country and not any(target.country.lower() in c.lower() for c in countries):
         where = ", ".join(countries) if countries else "countries not recorded"
         mismatches.append(f"no study from {target.country} (studies from: {where})")
-    settings = [str(s.get("setting") or "").lower() for s in studies]
+    settings = [(s.setting or "").lower() for s in studies]
     if not any(term in setting for setting in settings for term in target.setting_terms):
         mismatches.append(f"no study in a setting like {target.name}'s ({'/'.join(target.setting_terms)})")
-    years = [y for y in (_as_int(s.get("year"), default=None) for s in studies) if y is not None]
+    years = [s.year for s in studies if s.year is not None]
     if target.generation_since is not None and not any(y >= target.generation_since for y in years):
         latest = f"latest study year {max(years)}" if years else "study years not recorded"
         mismatches.append(
@@ -390,18 +389,20 @@ def _indirectness(studies: list[Mapping[str, Any]], target: TransportTarget | No
     return Domain(name, points, f"indirect for {target.name}: " + "; ".join(mismatches))
 
 
-def _interval(analysis: Mapping[str, Any], freq: Mapping[str, Any] | None) -> tuple[float | None, float | None, str]:
-    if freq and _as_float(freq.get("ci_low")) is not None and _as_float(freq.get("ci_high")) is not None:
-        return _as_float(freq["ci_low"]), _as_float(freq["ci_high"]), "95% confidence interval"
-    mu = ((analysis.get("bayes") or {}).get("mu")) or {}
-    if _as_float(mu.get("q025")) is not None and _as_float(mu.get("q975")) is not None:
-        return _as_float(mu["q025"]), _as_float(mu["q975"]), "95% credible interval"
+def _interval(analysis: AnalysisResult) -> tuple[float | None, float | None, str]:
+    freq, bayes = analysis.frequentist, analysis.bayes
+    low, high = (_finite(freq.ci_low), _finite(freq.ci_high)) if freq else (None, None)
+    if low is not None and high is not None:
+        return low, high, "95% confidence interval"
+    low, high = (_finite(bayes.mu.q025), _finite(bayes.mu.q975)) if bayes else (None, None)
+    if low is not None and high is not None:
+        return low, high, "95% credible interval"
     return None, None, ""
 
 
-def _imprecision(analysis: Mapping[str, Any], freq: Mapping[str, Any] | None, k: int) -> Domain:
+def _imprecision(analysis: AnalysisResult, k: int) -> Domain:
     name = "imprecision"
-    low, high, kind = _interval(analysis, freq)
+    low, high, kind = _interval(analysis)
     if low is None or high is None:
         return Domain(name, 1, "no interval for the pooled effect is available", assessable=False)
     span = f"{kind} {_pct(low)} to {_pct(high)}"
@@ -414,17 +415,16 @@ def _imprecision(analysis: Mapping[str, Any], freq: Mapping[str, Any] | None, k:
     return Domain(name, 0, f"{span} excludes no effect (k = {k})")
 
 
-def _publication_bias(freq: Mapping[str, Any] | None, k: int) -> Domain:
+def _publication_bias(freq: FrequentistFit | None, k: int) -> Domain:
     name = "publication bias"
     if k < PUBLICATION_BIAS_MIN_K:
         return Domain(name, 0, f"not assessable: funnel plots and Egger's test need at least "
                                f"{PUBLICATION_BIAS_MIN_K} studies (k = {k} < {PUBLICATION_BIAS_MIN_K})",
                       assessable=False)
-    bias = (freq or {}).get("bias") or {}
-    egger = bias.get("egger") or {}
-    trimfill = bias.get("trimfill") or {}
-    p = _as_float(egger.get("p"))
-    k0 = _as_int(trimfill.get("k0"), default=None)
+    bias = freq.bias if freq else None
+    egger, trimfill = (bias.egger, bias.trimfill) if bias else (None, None)
+    p = _finite(egger.p) if egger else None
+    k0 = trimfill.k0 if trimfill else None
     if p is None and k0 is None:
         return Domain(name, 0, "no funnel-asymmetry test available", assessable=False)
     reasons = []
@@ -436,8 +436,8 @@ def _publication_bias(freq: Mapping[str, Any] | None, k: int) -> Domain:
         else:
             reasons.append(f"Egger's test p = {p:.3f}")
     if k0 is not None:
-        adjusted = _as_float(trimfill.get("estimate"))
-        estimate = _as_float((freq or {}).get("estimate"))
+        adjusted = _finite(trimfill.estimate)
+        estimate = _finite(freq.estimate)
         reasons.append(f"trim-and-fill adds {k0} stud{'y' if k0 == 1 else 'ies'}")
         if k0 > 0 and adjusted is not None and estimate is not None and estimate != 0:
             if adjusted * estimate <= 0 or abs(adjusted) < abs(estimate) / 2:
@@ -446,9 +446,7 @@ def _publication_bias(freq: Mapping[str, Any] | None, k: int) -> Domain:
     return Domain(name, points, "; ".join(reasons))
 
 
-def _upgrades(
-    start: str, domains: list[Domain], analysis: Mapping[str, Any], freq: Mapping[str, Any] | None
-) -> list[Domain]:
+def _upgrades(start: str, domains: list[Domain], analysis: AnalysisResult) -> list[Domain]:
     """GRADE's three reasons to rate observational evidence up, each shown even when it does not apply."""
     if start != "low":
         why = "only observational evidence (which starts low) can be rated up"
@@ -457,14 +455,14 @@ def _upgrades(
     if downgraded:
         why = f"not considered: the evidence is already rated down ({', '.join(downgraded)})"
         return [Domain(n, 0, why, rule=UPGRADE_RULE) for n in UPGRADE_DOMAINS]
-    declared = analysis.get("upgrades") or {}
-    return [_large_effect(analysis, freq), _dose_response(analysis, freq, declared.get("dose_response")),
-            _residual_confounding(declared.get("residual_confounding"))]
+    declared = analysis.upgrades
+    return [_large_effect(analysis), _dose_response(analysis, declared.dose_response),
+            _residual_confounding(declared.residual_confounding)]
 
 
-def _large_effect(analysis: Mapping[str, Any], freq: Mapping[str, Any] | None) -> Domain:
+def _large_effect(analysis: AnalysisResult) -> Domain:
     name = "large effect"
-    low, high, kind = _interval(analysis, freq)
+    low, high, kind = _interval(analysis)
     if high is None:
         return Domain(name, 0, "no interval for the pooled effect", rule=UPGRADE_RULE)
     span = f"{kind} upper end {_pct(high)}"
@@ -477,18 +475,18 @@ def _large_effect(analysis: Mapping[str, Any], freq: Mapping[str, Any] | None) -
     return Domain(name, 0, f"the {kind} does not lie wholly below a halving ({span})", rule=UPGRADE_RULE)
 
 
-def _dose_response(analysis: Mapping[str, Any], freq: Mapping[str, Any] | None, moderator: Any) -> Domain:
+def _dose_response(analysis: AnalysisResult, moderator: str | None) -> Domain:
     name = "dose-response"
     if not moderator:
         return Domain(name, 0, "no dose moderator declared", rule=UPGRADE_RULE)
-    regression = analysis.get("meta_regression") or {}
-    coefficients = ((regression.get("fit") or {}).get("coefficients")) or []
-    slope = next((c for c in coefficients if c.get("name") == moderator), None)
-    if regression.get("status") != "ok" or slope is None:
-        why = regression.get("reason") or "no meta-regression result"
+    regression = analysis.meta_regression
+    fit = regression.fit if regression else None
+    slope = next((c for c in fit.coefficients if c.name == moderator), None) if fit else None
+    if regression is None or regression.status != "ok" or slope is None:
+        why = (regression.reason if regression else None) or "no meta-regression result"
         return Domain(name, 0, f"the dose moderator {moderator!r} could not be estimated: {why}", rule=UPGRADE_RULE)
-    b, p = _as_float(slope.get("estimate")), _as_float(slope.get("p"))
-    effect = _as_float((freq or {}).get("estimate"))
+    b, p = _finite(slope.estimate), _finite(slope.p)
+    effect = _finite(analysis.frequentist.estimate) if analysis.frequentist else None
     numbers = f"slope {b:+.3f} on the log scale per unit of {moderator}, p = {p:.3f}" if b is not None and p is not None \
         else "slope not available"
     same_way = b is not None and effect is not None and b * effect > 0
@@ -497,7 +495,7 @@ def _dose_response(analysis: Mapping[str, Any], freq: Mapping[str, Any] | None, 
     return Domain(name, 0, f"no clear gradient with {moderator} ({numbers})", rule=UPGRADE_RULE)
 
 
-def _residual_confounding(reason: Any) -> Domain:
+def _residual_confounding(reason: str | None) -> Domain:
     name = "residual confounding"
     if not reason:
         return Domain(name, 0, "no judgement declared that confounding would shrink the effect", rule=UPGRADE_RULE)
@@ -511,19 +509,9 @@ def _pct(log_ratio: float) -> str:
     return f"{100.0 * math.expm1(log_ratio):+.0f}%"
 
 
-def _as_float(value: Any) -> float | None:
-    if value is None or isinstance(value, bool):
-        return None
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return number if math.isfinite(number) else None
-
-
-def _as_int(value: Any, default: int | None = 0) -> int | None:
-    number = _as_float(value)
-    return int(number) if number is not None else default
+def _finite(value: float | None) -> float | None:
+    """A NaN or an infinity (which a float field can hold) reads as missing."""
+    return value if value is not None and math.isfinite(value) else None
 
 
 __all__ = [

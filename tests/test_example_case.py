@@ -8,9 +8,13 @@ import json
 import re
 from pathlib import Path
 
+import jsonschema
 import pytest
 
+from research.grade import assess_certainty, target_of
 from research.pipeline import build
+from research.report import render_html_text
+from research.results import Results, results_schema
 from research.store import load_store
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -89,3 +93,18 @@ def test_the_report_speaks_the_case_words_and_none_of_the_first_case(built):
     for document in (summary, text):
         found = sorted({m.group(0) for m in FIRST_CASE_WORDS.finditer(document)})
         assert not found, found
+
+
+def test_its_results_read_back_validate_and_give_the_same_report_and_grade(built):
+    """Pooled analyses (frequentist, exact posterior, prior sensitivity, meta-regression, sensitivity) as
+    results.json holds them: the exported schema accepts them and the report reads them back unchanged."""
+    _, reports = built
+    path = reports / "results.json"
+    jsonschema.validate(json.loads(path.read_text(encoding="utf-8")), results_schema())
+    loaded = Results.load(path)
+    assert render_html_text(loaded) == (reports / "index.html").read_text(encoding="utf-8")
+    pooled = [a for a in loaded.analyses if a.ok]
+    assert pooled and all(a.bayes.prior_sensitivity.ranges.p_pred_below for a in pooled)
+    for analysis in pooled:  # results stored without GRADE are rated by the report from the typed result
+        again = assess_certainty(analysis, loaded.risk_of_bias, target_of(analysis, loaded.targets))
+        assert again == analysis.grade.to_assessment()

@@ -256,6 +256,25 @@ def test_some_concerns_across_most_of_the_weight_is_serious():
     assert "100% with some concerns or unclear" in row.reason and "study-0 (25% of the weight)" in row.reason
 
 
+def test_store_records_typed_rows_and_plain_data_are_graded_alike():
+    """The pipeline hands plain data, the claims store records and the report typed results: one rating."""
+    from research.results import AnalysisResult, RiskOfBiasRow
+    from research.store.schema import RiskOfBias
+
+    studies = [dict(study(i), study=f"study-{i}") for i in range(4)]
+    judged = ["high", "low", "some_concerns", "unclear"]
+    stored = [RiskOfBias(id=f"rob-{i}", study=f"study-{i}", domains={"confounding": level, "selection": "low"},
+                         overall="high" if level == "high" else "some_concerns", rationale="test data")
+              for i, level in enumerate(judged)]
+    plain = [r.model_dump(mode="json") for r in stored]
+    typed = [RiskOfBiasRow.model_validate(r) for r in plain]
+    grades = [assess_certainty(analysis(studies), records) for records in (stored, plain, typed)]
+    grades.append(assess_certainty(AnalysisResult.model_validate(analysis(studies)), typed))
+    row = grades[0].domain("risk of bias")
+    assert "study-0 (25% of the weight): high; 0 of 2 domains some concerns or unclear; high in confounding" in row.reason
+    assert all(g == grades[0] for g in grades[1:])
+
+
 def test_the_rule_travels_with_the_row():
     grade = assess_certainty(analysis(clean_studies()))
     assert grade.domain("risk of bias").rule == ROB_RULE

@@ -247,9 +247,8 @@ def verify_claims(
         plan = load_plan(plan)
     analyses = coerce_analyses(analyses)
     shared: dict[str, Any] = {}
-    if estimates:  # rows a build stored (typed) or computed elsewhere (plain data)
-        shared["estimate_rows"] = {k: v if isinstance(v, EstimateRow) else EstimateRow.model_validate(v)
-                                   for k, v in estimates.items()}
+    if estimates:  # rows a build stored (typed, kept as they are) or computed elsewhere (plain data, validated)
+        shared["estimate_rows"] = {k: EstimateRow.model_validate(v) for k, v in estimates.items()}
     verdicts = [evaluate_claim(claim, store, analyses, plan, shared) for claim in store["claims"]]
     claims = {c.id: c for c in store["claims"]}
     warnings = [f"{plan.file}: claim '{e.claim}' is not in the evidence store" for e in plan.claims

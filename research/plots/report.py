@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any, Iterable, Mapping
 from xml.sax.saxutils import escape, quoteattr
 
+from research.results import RiskOfBiasRow, StoreFlow
 from research.verbal import natural_frequency
 
 BENEFIT = "#1b7f5f"
@@ -93,20 +94,21 @@ def _city_icon(x: float, y: float, size: float, colour: str, benefit: bool) -> s
     return f'<g class="{"icon benefit" if benefit else "icon"}">{"".join(parts)}</g>'
 
 
-def rob_traffic_light(records: Iterable[Mapping[str, Any]], domains: Iterable[str] | None = None) -> str:
+def rob_traffic_light(records: Iterable[RiskOfBiasRow | Mapping[str, Any]],
+                      domains: Iterable[str] | None = None) -> str:
     """Risk-of-bias traffic-light plot: one row per study, one column per domain plus overall.
 
-    ``records`` are RiskOfBias records as dicts (``study``, ``domains``, ``overall``, optional
-    ``title``); ``domains`` fixes the column order (a tool's own order), else domains appear as met.
-    Returns an SVG string; with no records, a short SVG that says so.
+    ``records`` are risk-of-bias assessments (``study``, ``domains``, ``overall``, optional ``title``) as
+    results hold them or as plain data; ``domains`` fixes the column order (a tool's own order), else
+    domains appear as met. Returns an SVG string; with no records, a short SVG that says so.
     """
-    rows = [r for r in records if isinstance(r, Mapping)]
+    rows = rob_rows(records)
     if not rows:
         body = [svg_label(8, 24, "No risk-of-bias assessments in the store.", 13, fill=MUTED)]
         return svg_figure(360, 40, body, "Risk of bias: no assessments", "figure rob-plot")
     domains = list(domains or [])
     for r in rows:
-        for name in (r.get("domains") or {}):
+        for name in r.domains:
             if name not in domains:
                 domains.append(name)
     columns = domains + ["overall"]
@@ -129,8 +131,7 @@ def rob_traffic_light(records: Iterable[Mapping[str, Any]], domains: Iterable[st
         if i % 2 == 0:
             body.append(f'<rect x="0" y="{cy - cell / 2:.1f}" width="{width:.1f}" height="{cell}" fill="#f5f7fa"/>')
         body.append(svg_label(6, cy + 4, _row_label(r), 12))
-        judgements = dict(r.get("domains") or {})
-        judgements["overall"] = r.get("overall")
+        judgements: dict[str, str | None] = {**r.domains, "overall": r.overall}
         for j, name in enumerate(columns):
             cx = label_w + j * cell + cell / 2
             judgement = judgements.get(name)
@@ -153,12 +154,17 @@ def rob_traffic_light(records: Iterable[Mapping[str, Any]], domains: Iterable[st
     return svg_figure(max(width, x), height, body, f"Risk of bias for {len(rows)} studies", "figure rob-plot")
 
 
-def _row_label(record: Mapping[str, Any]) -> str:
-    study = str(record.get("study") or "?")
-    title = record.get("title")
+def rob_rows(records: Iterable[RiskOfBiasRow | Mapping[str, Any]]) -> list[RiskOfBiasRow]:
+    """The assessments as typed rows (plain data is validated; typed rows are kept as they are)."""
+    return [RiskOfBiasRow.model_validate(r) for r in records]
+
+
+def _row_label(record: RiskOfBiasRow) -> str:
+    study = record.study or "?"
+    title = record.title
     label = f"{study} \u2014 {title}" if title else study
     label = label if len(label) <= 48 else label[:47] + "\u2026"
-    level = record.get("design_level")  # the optional Maryland Scientific Methods Scale level
+    level = record.design_level  # the optional Maryland Scientific Methods Scale level
     return f"{label} (SMS {level})" if level else label
 
 
@@ -176,12 +182,13 @@ FLOW_ASIDES = {
 }
 
 
-def prisma_flow(flow: Mapping[str, Any] | None) -> str:
+def prisma_flow(flow: StoreFlow | Mapping[str, Any] | None) -> str:
     """A PRISMA-style flow of records in the store, from sources to pooled estimates.
 
-    ``flow`` is ``results["store"]["flow"]``; missing counts are shown as "not available".
+    ``flow`` is the results' ``store.flow`` (plain data is validated); missing counts are shown as
+    "not available".
     """
-    flow = dict(flow or {})
+    flow = StoreFlow.model_validate(flow or {})
     box_w, box_h, gap = 300, 44, 26
     aside_w = 270
     width = box_w + aside_w + 60
@@ -196,7 +203,7 @@ def prisma_flow(flow: Mapping[str, Any] | None) -> str:
             f'<rect x="6" y="{y}" width="{box_w}" height="{box_h}" rx="6" fill="#eef2f7" stroke="#9aa5b1"/>'
         )
         body.append(svg_label(18, y + 18, title, 12, fill=MUTED))
-        body.append(svg_label(18, y + 36, _count(flow.get(key)), 15, weight="bold"))
+        body.append(svg_label(18, y + 36, _count(getattr(flow, key)), 15, weight="bold"))
         if i:
             body.append(
                 f'<line x1="{6 + box_w / 2}" y1="{y - gap + 2}" x2="{6 + box_w / 2}" y2="{y - 2}" stroke="{MUTED}" '
@@ -204,9 +211,9 @@ def prisma_flow(flow: Mapping[str, Any] | None) -> str:
             )
         if key in FLOW_ASIDES:
             parent, aside_title = FLOW_ASIDES[key]
-            excluded = _difference(flow.get(parent), flow.get(key))
-            if key == "estimates_with_uncertainty" and flow.get("estimates_without_uncertainty") is not None:
-                excluded = flow.get("estimates_without_uncertainty")
+            excluded = _difference(getattr(flow, parent), getattr(flow, key))
+            if key == "estimates_with_uncertainty" and flow.estimates_without_uncertainty is not None:
+                excluded = flow.estimates_without_uncertainty
             ay = y - gap / 2 - box_h / 2
             ax = 6 + box_w + 40
             body.append(
@@ -218,24 +225,16 @@ def prisma_flow(flow: Mapping[str, Any] | None) -> str:
             )
             body.append(svg_label(ax + 10, ay + 18, aside_title, 11, fill=MUTED))
             body.append(svg_label(ax + 10, ay + 36, _count(excluded), 14, weight="bold"))
-    label = "Flow of records: " + ", ".join(f"{t} {_count(flow.get(k))}" for k, t in FLOW_STEPS)
+    label = "Flow of records: " + ", ".join(f"{t} {_count(getattr(flow, k))}" for k, t in FLOW_STEPS)
     return svg_figure(width, height, body, label, "figure prisma-flow")
 
 
-def _count(value: Any) -> str:
-    if value is None or isinstance(value, bool):
-        return "not available"
-    try:
-        return f"{int(value):,}"
-    except (TypeError, ValueError):
-        return "not available"
+def _count(value: int | None) -> str:
+    return "not available" if value is None else f"{value:,}"
 
 
-def _difference(total: Any, part: Any) -> int | None:
-    try:
-        return int(total) - int(part)
-    except (TypeError, ValueError):
-        return None
+def _difference(total: int | None, part: int | None) -> int | None:
+    return None if total is None or part is None else total - part
 
 
-__all__ = ["icon_array", "prisma_flow", "rob_traffic_light"]
+__all__ = ["icon_array", "prisma_flow", "rob_rows", "rob_traffic_light"]

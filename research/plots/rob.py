@@ -1,7 +1,8 @@
 """Risk-of-bias figures in the style of robvis (McGuinness & Higgins 2021, Res Synth Methods 12:55-61):
 a traffic-light plot (one row per study, one column per domain plus overall) and a summary plot (for
 each domain, the share of studies at each judgement, as stacked bars), one pair per tool (RoB 2 for
-randomised trials, ROBINS-I for non-randomised studies). Plain SVG, drawn from the records as dicts.
+randomised trials, ROBINS-I for non-randomised studies). Plain SVG, drawn from the typed
+assessments (research.results.RiskOfBiasRow; plain data is validated into them).
 """
 
 from __future__ import annotations
@@ -9,7 +10,8 @@ from __future__ import annotations
 from typing import Any, Iterable, Mapping
 from xml.sax.saxutils import escape
 
-from research.plots.report import FONT, INK, MUTED, ROB_STYLE, rob_traffic_light, svg_figure, svg_label
+from research.plots.report import FONT, INK, MUTED, ROB_STYLE, rob_rows, rob_traffic_light, svg_figure, svg_label
+from research.results import RiskOfBiasRow
 from research.store.schema import ROB_TOOL_DOMAINS
 
 # Order of judgements in the summary bars, best first (robvis order), then what was not judged.
@@ -27,21 +29,21 @@ DOMAIN_LABELS = {
 }
 
 
-def tool_of(record: Mapping[str, Any]) -> str:
+def tool_of(record: RiskOfBiasRow) -> str:
     """The tool a record uses; records written before the tool was named are ROBINS-I style."""
-    tool = str(record.get("tool") or "ROBINS-I")
+    tool = record.tool or "ROBINS-I"
     return tool if tool in ROB_TOOL_DOMAINS else "ROBINS-I"
 
 
-def domain_order(records: list[Mapping[str, Any]], tool: str) -> list[str]:
+def domain_order(records: list[RiskOfBiasRow], tool: str) -> list[str]:
     """The tool's domains that any record judges, in the tool's own order."""
-    used = {name for r in records for name in (r.get("domains") or {})}
+    used = {name for r in records for name in r.domains}
     return [name for name in ROB_TOOL_DOMAINS.get(tool, ()) if name in used]
 
 
-def rob_summary(records: Iterable[Mapping[str, Any]], tool: str = "ROBINS-I") -> str:
+def rob_summary(records: Iterable[RiskOfBiasRow | Mapping[str, Any]], tool: str = "ROBINS-I") -> str:
     """robvis-style summary plot: for each domain and overall, the share of studies at each judgement."""
-    rows = [r for r in records if isinstance(r, Mapping)]
+    rows = rob_rows(records)
     if not rows:
         return svg_figure(360, 40, [svg_label(8, 24, "No risk-of-bias assessments in the store.", 13, fill=MUTED)],
                     "Risk of bias summary: no assessments", "figure rob-summary")
@@ -54,7 +56,7 @@ def rob_summary(records: Iterable[Mapping[str, Any]], tool: str = "ROBINS-I") ->
         label = DOMAIN_LABELS.get(name, name.replace("_", " ").capitalize())
         weight = "bold" if name == "overall" else "normal"
         body.append(svg_label(label_w - 8, y + bar_h / 2 + 4, label, 12, anchor="end", weight=weight))
-        judged = [(r.get("overall") if name == "overall" else (r.get("domains") or {}).get(name)) for r in rows]
+        judged = [r.overall if name == "overall" else r.domains.get(name) for r in rows]
         x = float(label_w)
         for key in SUMMARY_ORDER:
             count = sum(1 for j in judged if (j if j in ROB_STYLE else None) == key)
@@ -89,9 +91,9 @@ def rob_summary(records: Iterable[Mapping[str, Any]], tool: str = "ROBINS-I") ->
     return svg_figure(max(width, x), ly + 16, body, title, "figure rob-summary")
 
 
-def rob_figures(records: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+def rob_figures(records: Iterable[RiskOfBiasRow | Mapping[str, Any]]) -> list[dict[str, Any]]:
     """One traffic-light and one summary plot per tool used, RoB 2 first."""
-    rows = [r for r in records if isinstance(r, Mapping)]
+    rows = rob_rows(records)
     figures = []
     for tool in ROB_TOOL_DOMAINS:
         mine = [r for r in rows if tool_of(r) == tool]

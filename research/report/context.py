@@ -44,6 +44,7 @@ from research.results import (
     RankedGap,
     ReportedRow,
     Results,
+    RiskOfBiasRow,
     Sensitivity,
     SensitivityRow,
     ShareBenefit,
@@ -79,8 +80,7 @@ def build_context(results: Results | Mapping[str, Any], results_file: Any = None
     """Everything the HTML and Markdown templates need, derived from ``results`` (a mapping is validated
     first). Place, topic and unit words come from the case's target records and analyses, never from here."""
     results = Results.coerce(results if isinstance(results, (Results, Mapping)) else {})
-    # GRADE and the risk-of-bias figures (lower layers) take the records as plain data
-    rob_records = [r.to_dict() for r in results.risk_of_bias]
+    rob_records = results.risk_of_bias
     case = _case_words(results.analyses, results.targets, results.claim_sources)
     analyses = [_analysis_view(a, rob_records, _target(a, results.targets), case) for a in results.analyses]
     analyses.sort(key=lambda a: not a["ok"])  # analyses with a pooled estimate first; order otherwise kept
@@ -132,7 +132,7 @@ SOURCE_NOUNS = {"article": "article", "review": "review", "study": "study", "dat
 def _target(result: AnalysisResult, targets: list[TargetRow]) -> TransportTarget | None:
     """The target record the analysis names, as GRADE and the transport read it."""
     record = next((t for t in targets if result.target and t.id == result.target), None)
-    return TransportTarget.from_record(record.to_dict()) if record else None
+    return TransportTarget.from_record(record) if record else None
 
 
 def _case_words(analyses: list[AnalysisResult], targets: list[TargetRow],
@@ -142,7 +142,7 @@ def _case_words(analyses: list[AnalysisResult], targets: list[TargetRow],
     the measures and outcome families met (for the glossary)."""
     nouns = {SOURCE_NOUNS.get(str(s.kind), "source") for s in claim_sources}
     named = [t for a in analyses if (t := _target(a, targets)) is not None]
-    primary = named[0] if named else (TransportTarget.from_record(targets[0].to_dict()) if targets else None)
+    primary = named[0] if named else (TransportTarget.from_record(targets[0]) if targets else None)
     interventions = list(dict.fromkeys(text_of(a.intervention) for a in analyses if text_of(a.intervention)))
     topic = (primary.topic if primary and primary.topic else "; ".join(interventions)) or "the evidence"
     measures = sorted({row.measure for a in analyses for row in [*a.studies, *a.reported] if row.measure})
@@ -160,14 +160,14 @@ def _case_words(analyses: list[AnalysisResult], targets: list[TargetRow],
     }
 
 
-def _analysis_view(result: AnalysisResult, rob: list[Mapping[str, Any]], target: TransportTarget | None,
+def _analysis_view(result: AnalysisResult, rob: list[RiskOfBiasRow], target: TransportTarget | None,
                    case: Mapping[str, Any]) -> dict[str, Any]:
     outcome_full = result.outcome or "events"
     # sentences read better without the bracketed measure, e.g. "crashes at enforced sites (CMF, after/before)"
     outcome = re.sub(r"\s*\([^)]*\)", "", outcome_full).strip() or outcome_full
     # GRADE is assessed once by the pipeline; results written elsewhere without it are assessed here
     grade = (result.grade.to_assessment() if result.grade and result.grade.certainty
-             else assess_certainty(result.to_dict(), rob, target))
+             else assess_certainty(result, rob, target))
     figures = result.figures
     unit = text_of(result.unit) or (target.setting_type if target else case["unit"])
     units = text_of(result.units) or (target.setting_plural if target else case["units"])
@@ -301,7 +301,7 @@ def _regression_view(reg: MetaRegression | None) -> dict[str, Any] | None:
         "reason": text_of(reg.reason),
         "k": count_text(reg.k),
         "left_out": list(reg.left_out),
-        "moderators": [m.to_dict() for m in reg.moderators],
+        "moderators": list(reg.moderators),
         "rows": rows,
         "test": _moderator_test(fit) if fit else NOT_AVAILABLE,
         "tau2": num_text(fit.tau2 if fit else None, 4),

@@ -25,10 +25,9 @@ def reported_summary(analysis: dict[str, Any], ranked_gaps: list[dict[str, Any]]
     ``analysis`` is a view from ``research.report.context`` (its ``reported`` rows keep the raw
     ``value`` and ``significant_flag``); ``ranked_gaps`` is the gap register in rank order.
     """
-    rows = list(analysis.get("reported") or [])
+    rows = analysis["reported"]
     # a row says something only with a number, or as "not significant" (no direction needed)
-    shown = [row for row in rows
-             if row["value"] is not None or row["significant_flag"] is False or row.get("narrative")]
+    shown = [row for row in rows if row["value"] is not None or row["significant_flag"] is False or row["narrative"]]
     sources: dict[str, int] = {}
     for row in shown:
         sources.setdefault(row["study_label"], len(sources) + 1)
@@ -64,10 +63,10 @@ def reported_summary(analysis: dict[str, Any], ranked_gaps: list[dict[str, Any]]
             item["notes"] = "; ".join(said)
     designs = {row["design"] for row in rows}
     noun = "reviews" if designs and designs <= REVIEW_DESIGNS else "published results"
-    gap_ids = [g for g in analysis.get("gap_ids") or []]
+    gap_ids = analysis["gap_ids"]
     by_id = {g["id"]: g for g in ranked_gaps}
     ranked = sorted(
-        (by_id[g] for g in dict.fromkeys(gap_ids) if g in by_id and by_id[g].get("status") != _CLOSED_GAP),
+        (by_id[g] for g in dict.fromkeys(gap_ids) if g in by_id and by_id[g]["status"] != _CLOSED_GAP),
         key=lambda g: g["position"],
     )
     return {
@@ -78,7 +77,7 @@ def reported_summary(analysis: dict[str, Any], ranked_gaps: list[dict[str, Any]]
         "has_secondary": any(i["secondary"] for i in items),
         "why_no_probability": _why_no_probability(analysis),
         # gaps the analysis declares: the intervention as the case has it was never evaluated
-        "unevaluated_gaps": [g for g in ranked if g["id"] in set(analysis.get("not_evaluated_ids") or [])],
+        "unevaluated_gaps": [g for g in ranked if g["id"] in set(analysis["not_evaluated_ids"])],
         "gaps": ranked[:TOP_GAPS],
         "more_gaps": max(len(ranked) - TOP_GAPS, 0),
         "unregistered_gaps": [g for g in gap_ids if g not in by_id],
@@ -103,7 +102,7 @@ def _item(row: dict[str, Any], sources: dict[str, int]) -> dict[str, Any]:
         "value": row["value"],
         "pct": row["percent_change"] if row["value"] is not None else None,
         # a range as recorded, when there is no single figure: "all crashes: range across studies 8%-49%"
-        "narrative": (": " + row["narrative"][:1].lower() + row["narrative"][1:]) if row.get("narrative") else "",
+        "narrative": (": " + row["narrative"][:1].lower() + row["narrative"][1:]) if row["narrative"] else "",
         "significant": significant,
         "significance": {True: "significant", False: "not significant"}.get(significant, "significance not reported"),
         "n_units": row["n_units"],
@@ -140,7 +139,7 @@ def _bottom_line(overall: list[dict[str, Any]], not_significant: list[dict[str, 
 
 
 def _why_no_probability(analysis: dict[str, Any]) -> str:
-    reason = analysis.get("status_reason") or ""
+    reason = analysis["status_reason"]
     text = "the figures above are headline results as published: their confidence intervals and the per-study "
     text += "data behind them are not available here, so they cannot be pooled"
     return text + (f" ({reason})." if reason else ".")

@@ -171,10 +171,8 @@ def _certainty(result: AnalysisResult, ctx: CheckContext) -> tuple[str | None, s
     else:  # results from elsewhere (a hand-written file) may carry no assessment
         from research.grade import assess_certainty, target_of
 
-        rob = [r.model_dump(mode="json") for r in ctx.store["risk_of_bias"]]
-        raw = result.to_dict()
-        target = target_of(raw, ctx.store["targets"], {f.id: f.date for f in ctx.store["facts"]})
-        level = assess_certainty(raw, rob, target).certainty
+        target = target_of(result, ctx.store["targets"], {f.id: f.date for f in ctx.store["facts"]})
+        level = assess_certainty(result, ctx.store["risk_of_bias"], target).certainty
     return level, f"GRADE certainty {level.replace('_', ' ')}"
 
 
