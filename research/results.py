@@ -460,6 +460,15 @@ def coerce_analyses(analyses: Mapping[str, Any] | Iterable[Any] | None) -> dict[
 
 def clean(value: Any) -> Any:
     """JSON-safe copy: NaN and infinities become None, numpy scalars Python numbers, tuples lists."""
+    kind = type(value)  # the plain types first: a results document holds millions of them
+    if kind is str or kind is int or kind is bool or value is None:
+        return value
+    if kind is float:
+        return _finite(value)
+    if kind is dict:
+        return {str(k): clean(v) for k, v in value.items()}
+    if kind is list:
+        return [clean(v) for v in value]
     if isinstance(value, BaseModel):
         return value
     if isinstance(value, Mapping):
