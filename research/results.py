@@ -17,6 +17,7 @@ results is fast (``research check`` reuses them when the fingerprint still match
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import math
 from importlib import metadata
@@ -396,10 +397,12 @@ class Results(_Result):
 
     def write(self, path: str | Path) -> Path:
         """Write atomically as indented JSON (the form the pipeline commits to reports/)."""
-        from research.store.write import atomic_write_text
+        from research.store.write import atomic_write_text_chunks
 
         path = Path(path)
-        atomic_write_text(path, json.dumps(self.to_dict(), indent=1, ensure_ascii=False) + "\n")
+        # the same text as json.dumps(..., indent=1, ensure_ascii=False), written as it is encoded
+        encoder = json.JSONEncoder(indent=1, ensure_ascii=False)
+        atomic_write_text_chunks(path, itertools.chain(encoder.iterencode(self.to_dict()), ["\n"]))
         return path
 
     @classmethod
