@@ -17,6 +17,7 @@ results is fast (``research check`` reuses them when the fingerprint still match
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import math
 from importlib import metadata
@@ -899,10 +900,12 @@ class Results(_Result):
 
     def write(self, path: str | Path) -> Path:
         """Write atomically as indented JSON (the form the pipeline commits to reports/)."""
-        from research.store.write import atomic_write_text
+        from research.store.write import atomic_write_text_chunks
 
         path = Path(path)
-        atomic_write_text(path, json.dumps(self.to_dict(), indent=1, ensure_ascii=False) + "\n")
+        # the same text as json.dumps(..., indent=1, ensure_ascii=False), written as it is encoded
+        encoder = json.JSONEncoder(indent=1, ensure_ascii=False)
+        atomic_write_text_chunks(path, itertools.chain(encoder.iterencode(self.to_dict()), ["\n"]))
         return path
 
     @classmethod
@@ -963,6 +966,15 @@ def coerce_analyses(analyses: Mapping[str, Any] | Iterable[Any] | None) -> dict[
 
 def clean(value: Any) -> Any:
     """JSON-safe copy: NaN and infinities become None, numpy scalars Python numbers, tuples lists."""
+    kind = type(value)  # the plain types first: a results document holds millions of them
+    if kind is str or kind is int or kind is bool or value is None:
+        return value
+    if kind is float:
+        return _finite(value)
+    if kind is dict:
+        return {str(k): clean(v) for k, v in value.items()}
+    if kind is list:
+        return [clean(v) for v in value]
     if isinstance(value, BaseModel):
         return value
     if isinstance(value, Mapping):

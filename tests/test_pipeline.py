@@ -80,6 +80,27 @@ def test_unchanged_inputs_skip_the_work(workspace):
     assert again.up_to_date and again.written == []
 
 
+def test_a_forced_build_reads_an_unchanged_store_from_the_validation_cache(workspace, monkeypatch):
+    from research.store import incremental
+    from research.store import load_store
+
+    base, first = workspace
+    expected = load_store(base / "evidence")
+    loaded = []
+    load = incremental.load_validated_store
+
+    def loading(*args, **kwargs):
+        loaded.append(load(*args, **kwargs))
+        return loaded[-1]
+
+    monkeypatch.setattr(incremental, "read_evidence_file", lambda *a: pytest.fail("an unchanged file was read again"))
+    monkeypatch.setattr("research.pipeline.job.load_validated_store", loading)
+    again = build(base / "evidence", base / "analyses", base / "reports", force=True, cache_dir=base / "cache")
+    assert not again.up_to_date
+    assert loaded and loaded[0].records == expected.records and loaded[0].origin == expected.origin
+    assert loaded[0].lines == expected.lines
+
+
 def test_changed_evidence_rebuilds_and_changes_the_verdict(workspace):
     base, first = workspace
     before = {v["claim_id"]: v for v in first.results["claims"]}

@@ -190,3 +190,15 @@ def test_the_command_line_lists_the_store_kinds_without_loading_the_schema():
     assert RECORD_KINDS == tuple(RECORD_TYPES)
     code = "import sys, research.cli; assert 'research.store.schema' not in sys.modules and 'numpy' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
+
+
+def test_results_are_written_as_the_indented_json_of_their_data(tmp_path):
+    results = Results.model_validate({
+        "generated_at": "2024-01-01",
+        "claims": [{"claim_id": "claim-1", "label": "supported", "reason": "Ünïcode — kept as written"}],
+        "estimates": {f"est-{i}": {"id": f"est-{i}", "yi": i / 7, "vi": None} for i in range(3000)},
+    })
+    path = results.write(tmp_path / "results.json")
+    expected = json.dumps(results.to_dict(), indent=1, ensure_ascii=False) + "\n"
+    assert path.read_text(encoding="utf-8") == expected
+    assert Results.load(path).to_dict() == results.to_dict()

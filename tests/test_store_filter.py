@@ -176,3 +176,26 @@ def test_generated_filters_agree_with_sql(text):
         con.close()
     mask = parse_filter(text, frame.columns).mask(frame.to_dict("records"))
     assert [i for i, keep in zip(frame["id"], mask) if keep] == expected, text
+
+
+def test_a_filter_names_the_columns_it_reads():
+    assert parse_filter("measure = 'CMF' AND (poolable OR year > 2000) AND measure <> 'RR'", COLUMNS).columns == (
+        "measure", "poolable", "year")
+    assert parse_filter("TRUE", COLUMNS).columns == ()
+
+
+def test_select_reading_only_the_filter_columns_picks_what_whole_rows_pick():
+    from pathlib import Path
+
+    from research.analyses import load_analyses
+    from research.dataset import effect_table, select
+    from research.store import load_store
+
+    root = Path(__file__).resolve().parents[1]
+    table = effect_table(load_store(root / "evidence"))
+    filters = [text for a in load_analyses(root / "analyses") for text in (a.where, a.reported_where) if text]
+    filters += ["design_level >= 3 OR rob_overall = 'high'", "vi IS NULL", "TRUE", "NOT derived AND yi < 0"]
+    rows = table.to_dict("records")
+    for text in filters:
+        whole = parse_filter(text, table.columns).mask(rows)
+        assert select(table, text)["id"].tolist() == [r["id"] for r, keep in zip(rows, whole) if keep], text

@@ -15,7 +15,7 @@ import yaml
 
 from research.store import EvidenceError, load_store
 from research.store import incremental
-from research.store.incremental import cache_folder, validate_store
+from research.store.incremental import cache_folder, load_validated_store, validate_store
 from research.store.index import QueryError, query_store
 from tests.conftest import MINIMAL_STORE, write_store
 
@@ -249,3 +249,106 @@ def test_references_lost_from_the_cache_are_read_again(store):
     BREAKAGES["removed study still referenced"](store)
     expected = _problems(lambda: load_store(store))
     assert _problems(lambda: validate_store(store)) == expected
+
+
+# --------------------------------------------------------------------------- the store read from the cache
+
+
+def _same_store(got, expected) -> None:
+    assert list(got.records) == list(expected.records)
+    for kind, records in expected.records.items():
+        assert [type(r) for r in got.records[kind]] == [type(r) for r in records]
+        assert [r.model_dump() for r in got.records[kind]] == [r.model_dump() for r in records]
+    assert got.origin == expected.origin and got.lines == expected.lines
+    assert got.root == expected.root
+
+
+def test_the_cached_store_equals_a_full_load_cold_warm_and_after_a_change(store, monkeypatch):
+    _same_store(load_validated_store(store), load_store(store))  # cold: every file read and kept
+    kept = sorted(p.name for p in (cache_folder(store) / "records").glob("*.pkl"))
+    assert len(kept) == 6
+
+    def no_reading(*args, **kwargs):
+        raise AssertionError("an unchanged file was read again")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(incremental, "read_evidence_file", no_reading)
+        _same_store(load_validated_store(store), load_store(store))  # warm: nothing read
+    _write(store / "estimates" / "more.yaml", _estimates(3, start=10))
+    read = []
+
+    def counting(path, kind, file):
+        read.append(file)
+        return reading(path, kind, file)
+
+    reading = incremental.read_evidence_file
+    with monkeypatch.context() as patch:
+        patch.setattr(incremental, "read_evidence_file", counting)
+        _same_store(load_validated_store(store), load_store(store))
+    assert read == ["evidence/estimates/more.yaml"]
+    after = sorted(p.name for p in (cache_folder(store) / "records").glob("*.pkl"))
+    assert len(after) == 6 and after != kept  # the old content's records are gone
+
+
+def test_validate_keeps_the_records_the_cached_store_reads(store, monkeypatch):
+    validate_store(store)
+    monkeypatch.setattr(incremental, "read_evidence_file", lambda *a: pytest.fail("a file was read again"))
+    _same_store(load_validated_store(store), load_store(store))
+
+
+@pytest.mark.parametrize("name", sorted(BREAKAGES))
+def test_the_cached_store_refuses_with_the_problems_of_a_full_load(store, name):
+    load_validated_store(store)
+    BREAKAGES[name](store)
+    expected = _problems(lambda: load_store(store))
+    assert _problems(lambda: load_validated_store(store)) == expected
+    assert _problems(lambda: load_validated_store(store, use_cache=False)) == expected
+
+
+def test_lost_damaged_or_foreign_kept_records_are_read_again(store, monkeypatch):
+    load_validated_store(store)
+    folder = cache_folder(store) / "records"
+    first, second, third, *_ = sorted(folder.glob("*.pkl"))
+    first.unlink()
+    second.write_bytes(b"not a pickle")
+    with third.open("rb") as handle:
+        kept = pickle.load(handle)
+    with third.open("wb") as handle:
+        pickle.dump(dict(kept, version="another version of the code"), handle)
+    _same_store(load_validated_store(store), load_store(store))
+    assert len(list(folder.glob("*.pkl"))) == 6  # kept again
+    with third.open("rb") as handle:
+        assert pickle.load(handle)["version"] == incremental._code_version()
+
+
+def test_a_file_changed_after_validation_is_not_taken_from_the_cache(store, monkeypatch):
+    load_validated_store(store)
+    for kept in (cache_folder(store) / "records").glob("*.pkl"):
+        kept.unlink()
+    validate = incremental._validate
+
+    def validate_then_edit(*args, **kwargs):
+        outcome = validate(*args, **kwargs)
+        _write(store / "estimates" / "more.yaml", _estimates(1, start=40))  # edited while the store is read
+        return outcome
+
+    monkeypatch.setattr(incremental, "_validate", validate_then_edit)
+    got = load_validated_store(store)
+    assert "est-40" in got.ids("estimates")
+    _same_store(got, load_store(store))
+
+
+def test_a_store_in_a_read_only_place_loads_without_the_cache(store, monkeypatch):
+    monkeypatch.setattr(incremental, "cache_folder", lambda root: root / "estimates" / "more.yaml" / "cache")
+    _same_store(load_validated_store(store), load_store(store))
+    assert not (store.parent / ".cache").exists()
+
+
+def test_commands_that_read_the_store_use_the_cache(store, monkeypatch):
+    from research.commands import claims as claims_command
+    from research.commands import store as store_command
+
+    load_validated_store(store)
+    monkeypatch.setattr(incremental, "read_evidence_file", lambda *a: pytest.fail("a file was read again"))
+    _same_store(claims_command.load_store(store), load_store(store))
+    _same_store(store_command.load_store(store), load_store(store))

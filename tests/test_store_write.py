@@ -116,3 +116,21 @@ def test_a_refused_write_leaves_mode_and_bytes(store_dir):
     with pytest.raises(EvidenceError):
         add_records(store_dir, "sources", [{"id": "src-x", "kind": "rumour", "citation": "c"}])
     assert target.read_bytes() == before and (target.stat().st_mode & 0o777) == 0o600
+
+
+def test_text_written_in_pieces_is_the_joined_text_and_a_failure_keeps_the_old_file(tmp_path):
+    from research.store.write import atomic_write_text_chunks
+
+    target = tmp_path / "out.json"
+    pieces = [f"piece {i} — ü\n" for i in range(1000)]
+    atomic_write_text_chunks(target, iter(pieces), batch=64)
+    assert target.read_text(encoding="utf-8") == "".join(pieces)
+
+    def failing():
+        yield "partial"
+        raise RuntimeError("encoder failed")
+
+    with pytest.raises(RuntimeError):
+        atomic_write_text_chunks(target, failing())
+    assert target.read_text(encoding="utf-8") == "".join(pieces)
+    assert [p.name for p in tmp_path.iterdir()] == ["out.json"]  # no temporary file left

@@ -18,6 +18,7 @@ verdict then says "not enough evidence" and names the gap.
 from __future__ import annotations
 
 import calendar
+import functools
 import re
 from decimal import Decimal
 from dataclasses import dataclass, field
@@ -60,6 +61,7 @@ TOLERANCE_RULE = ("Two numbers are the same when the sourced value lies within t
                   "is given as 'about'.")
 
 
+@functools.lru_cache(maxsize=65536)  # called once per compared value; the same claim number recurs
 def rounding_tolerance(value: float) -> float:
     """Half a unit of the number's last non-zero digit, relative to the number (105 -> 0.5/105)."""
     if value == 0:
@@ -76,6 +78,7 @@ def normalise_unit(value: float, unit: str) -> tuple[float, str]:
     return value, unit.strip()
 
 
+@functools.lru_cache(maxsize=65536)  # called once per dated record a claim is compared with
 def date_key(date: str | None, end: bool = False) -> str | None:
     """A comparable 'YYYY-MM-DD' from a date or period text; ``end`` takes the period's last day.
 
@@ -141,12 +144,14 @@ class CheckContext:
 
     def facts_of(self, quantities: list[str], place: str | None = None) -> list[Fact]:
         """Facts measuring any of these quantities (optionally at one place), in store order."""
-        wanted = set(quantities)
-        out = []
-        for fact in self.store["facts"]:
-            if fact.quantity in wanted and (place is None or _same_place(fact.place, place)):
-                out.append(fact)
-        return out
+        if "facts_by_quantity" not in self.shared:  # indexed once per run, not scanned per claim
+            index: dict[str, list[tuple[int, Fact]]] = {}
+            for position, fact in enumerate(self.store["facts"]):
+                index.setdefault(fact.quantity, []).append((position, fact))
+            self.shared["facts_by_quantity"] = index
+        found = [entry for quantity in set(quantities) for entry in self.shared["facts_by_quantity"].get(quantity, [])]
+        found.sort(key=lambda entry: entry[0])
+        return [fact for _, fact in found if place is None or _same_place(fact.place, place)]
 
     def is_own(self, record: Record) -> bool:
         """True when the record comes from the claim's own article (it cannot support the claim)."""
@@ -257,12 +262,16 @@ class CheckContext:
 
     def gaps_about(self, ids: list[str]) -> list[str]:
         """Ids of unfilled gaps whose ``related`` list mentions any of these ids."""
-        wanted = set(ids)
-        return [
-            gap.id
-            for gap in self.store["gaps"]
-            if gap.status in OPEN_GAP_STATUSES and wanted & set(gap.related)
-        ]
+        if "open_gaps_by_related" not in self.shared:  # indexed once per run, not scanned per finding
+            index: dict[str, list[int]] = {}
+            for position, gap in enumerate(self.store["gaps"]):
+                if gap.status in OPEN_GAP_STATUSES:
+                    for related in set(gap.related):
+                        index.setdefault(related, []).append(position)
+            self.shared["open_gaps_by_related"] = index
+        index = self.shared["open_gaps_by_related"]
+        positions = sorted({position for record_id in set(ids) for position in index.get(record_id, [])})
+        return [self.store["gaps"][position].id for position in positions]
 
     def gap(self, gap_id: str) -> DataGap | None:
         found = self.record(gap_id, note=False)

@@ -109,10 +109,12 @@ def _analyses(store, analyses_dir: Path, results: Path | None, skip: bool, *, ev
         return {}
 
 
-def load_store(evidence: Path):
-    from research.store import load_store as load
+def load_store(evidence: Path, *, use_cache: bool = True):
+    """The validated store; files unchanged since the last run are read from the validation cache
+    (.cache/store/ beside the store; a store in a read-only place is loaded without it)."""
+    from research.store.incremental import load_validated_store
 
-    return load(evidence)
+    return load_validated_store(evidence, use_cache=use_cache)
 
 
 def _require_checks(checks: Path) -> None:
@@ -198,8 +200,9 @@ def diff(
         return
 
     def verify(evidence_dir: Path, checks_file: Path | None):
-        # a revision without a checks file is judged with the current declarations
-        store = load_store(evidence_dir)
+        # a revision without a checks file is judged with the current declarations; a revision's
+        # temporary copy keeps no cache
+        store = load_store(evidence_dir, use_cache=evidence_dir == evidence)
         plan_file = checks_file if checks_file is not None else checks
         analyses = _analyses(store, opts["analyses"], None, opts["no_analyses"], checks=plan_file, mcmc=opts["mcmc"])
         return store, verify_claims(store, analyses, plan_file)
@@ -230,7 +233,7 @@ def _diff_with_code(rev: str, opts: dict[str, Any]) -> None:
         rel_checks = checks.resolve().relative_to(root).as_posix()
         old_verdicts = verdicts_at(rev, root, Path(tmp), no_analyses=opts["no_analyses"], evidence=rel_evidence,
                                    checks=rel_checks)
-        old_store = load_store(Path(tmp) / rel_evidence)
+        old_store = load_store(Path(tmp) / rel_evidence, use_cache=False)
         old_checks = Path(tmp) / rel_checks
         old_plan = yaml.safe_load(old_checks.read_text(encoding="utf-8")) if old_checks.exists() else None
     new_store = load_store(evidence)

@@ -21,10 +21,11 @@ RECORD_KINDS = ("sources", "claims", "facts", "studies", "estimates", "risk_of_b
 
 
 def load_store(path: Path):
-    """The validated store (research.store.load_store, imported when a command reads the store)."""
-    from research.store import load_store as load
+    """The validated store, as research.store.load_store gives it; files unchanged since the last
+    run are read from the validation cache (imported when a command reads the store)."""
+    from research.store.incremental import load_validated_store
 
-    return load(path)
+    return load_validated_store(path)
 
 out = Console()
 EVIDENCE = typer.Option(Path("evidence"), "--evidence", "-e", help="Evidence store folder.")

@@ -20,7 +20,8 @@ from research.pipeline.analysis import Progress
 from research.pipeline.run import run_analyses
 from research.pipeline.serialise import claim_sources, risk_of_bias, store_flow, targets
 from research.results import RESULTS_NAME, Grade, Results, clean, input_fingerprint, up_to_date
-from research.store.loader import Store, load_store
+from research.store.incremental import load_validated_store
+from research.store.loader import Store
 
 
 def fingerprint(evidence: Path, analyses_dir: Path) -> str:
@@ -119,7 +120,7 @@ def build(
         return BuildOutcome(previous.to_dict(), [], up_to_date=True, model=previous)
 
     step("validating the evidence store")
-    store = load_store(evidence)
+    store = load_validated_store(evidence)
     table = effect_table(store)
     analyses = run_analyses(store, analyses_dir, progress=step, cache_dir=cache_dir, table=table, engine=engine)
     grade_analyses(store, analyses)

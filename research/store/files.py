@@ -254,7 +254,9 @@ def read_parquet_rows(path: Path) -> tuple[list[str], list[tuple[int, list[Any]]
     if path.is_dir():
         raise ReadError("is a folder, not a file")
     try:
-        table = pq.read_table(path)
+        # ParquetFile reads the one file without the dataset layer (which would also load pandas)
+        with pq.ParquetFile(path) as handle:
+            table = handle.read()
     except OSError as exc:
         raise ReadError(exc.strerror or str(exc)) from None
     except (pa.ArrowException, ValueError) as exc:

@@ -117,6 +117,7 @@ class _Parser:
     def __init__(self, text: str, columns: Iterable[str]):
         self.text = text
         self.columns = list(columns)
+        self.used: list[str] = []  # the columns the filter reads, in the order first named
         self.tokens = tokenize(text)
         self.index = 0
         self.depth = 0
@@ -254,6 +255,8 @@ class _Parser:
             if token.value not in self.columns:
                 raise FilterError(f"unknown column {token.value!r} (columns: {', '.join(self.columns)})")
             name = token.value
+            if name not in self.used:
+                self.used.append(name)
             return lambda row: plain_value(row.get(name))
         value = self._literal()
         return lambda row: value
@@ -322,10 +325,12 @@ def _comparison(op: str, left: Node, right: Node) -> Node:
 
 @dataclass(frozen=True)
 class Filter:
-    """A parsed filter: call ``matches(row)`` for one row, or ``mask(rows)`` for many."""
+    """A parsed filter: call ``matches(row)`` for one row, or ``mask(rows)`` for many. ``columns``
+    are the columns it reads (rows need hold only those)."""
 
     text: str
     node: Node
+    columns: tuple[str, ...] = ()
 
     def matches(self, row: Mapping[str, Any]) -> bool:
         return self.node(row) is True
@@ -340,7 +345,9 @@ def parse_filter(text: str, columns: Iterable[str]) -> Filter:
         raise FilterError("the filter is empty")
     if len(text) > MAX_LENGTH:
         raise FilterError(f"the filter is longer than {MAX_LENGTH} characters")
-    return Filter(text, _Parser(text, columns).parse())
+    parser = _Parser(text, columns)
+    node = parser.parse()
+    return Filter(text, node, tuple(parser.used))
 
 
 def plain_value(value: Any) -> Any:

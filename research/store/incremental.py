@@ -8,17 +8,24 @@ only files whose content changed, and re-checks the references of unchanged file
 record they point at has gone. The problems and their messages are exactly those of
 ``load_store`` (tests compare the two). The cache is thrown away when the code that validates
 changes, and a run that cannot write it simply works without it.
+
+Each file that passed its own checks also leaves its validated records in the cache (one pickle per
+file, named by the file and its SHA-256, holding the cache version), so ``load_validated_store``
+gives commands that read the whole store (``claims``, ``check``) the same ``Store`` as
+``load_store`` while reading only the files that changed.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import pickle
 import tempfile
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from filelock import FileLock, Timeout
 
@@ -33,9 +40,10 @@ from research.parallel import Engine, run_tasks
 from research.store.quotes import check_quotes
 from research.store.schema import RECORD_TYPES, REFERENCES, Record
 
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2  # 2: validated records kept per file
 
 
+@functools.lru_cache(maxsize=1)
 def _code_version() -> str:
     """Changes whenever the code that reads, validates or quote-checks records changes."""
     digest = hashlib.sha256(f"{CACHE_FORMAT}".encode())
@@ -72,6 +80,7 @@ class Validation:
     kinds: dict[str, str] = field(default_factory=dict)  # file -> kind, for every file
     digests: dict[str, str] = field(default_factory=dict)  # file -> SHA-256 of its content, for every file
     cache_dir: Path | None = None
+    summaries: dict[str, FileSummary] = field(default_factory=dict, repr=False)  # file -> its summary, every file
 
 
 def cache_folder(root: Path) -> Path:
@@ -137,6 +146,44 @@ def validate_store(root: str | Path = "evidence", *, use_cache: bool = True, kee
     ``jobs`` local processes read changed files; by default several when more than
     PARALLEL_BYTES changed (a cold run on a large store), else one."""
     root = Path(root)
+    with _cache(root, use_cache) as folder:
+        return _validate(root, folder, keep_records, jobs)
+
+
+def load_validated_store(root: str | Path = "evidence", *, use_cache: bool = True, jobs: int | None = None) -> Store:
+    """The validated store, equal to ``load_store(root)`` (records, their order, files and lines),
+    read from the cache for every file whose content is unchanged.
+
+    Validation is that of ``validate_store`` (the same problems are raised); the records of an
+    unchanged file are those kept when it was last validated. Where no cache can be kept (a
+    read-only place) the store is loaded as ``load_store`` does."""
+    root = Path(root)
+    with _cache(root, use_cache) as folder:
+        if folder is None:
+            return loader_module.load_store(root)
+        validation = _validate(root, folder, True, jobs)
+        store = Store(root=root)
+        for file, digest in validation.digests.items():
+            summary = validation.summaries[file]
+            records = validation.records.get(file)
+            if records is None:
+                records = _kept_records(folder, root, file, summary)
+                if records is None:  # the file changed while the store was read: check everything afresh
+                    return loader_module.load_store(root)
+            if records:
+                store.records.setdefault(summary.kind, []).extend(records)
+            for record_id, line in zip(summary.ids, summary.lines):
+                if record_id not in store.origin:
+                    store.origin[record_id] = file
+                    if line is not None:
+                        store.lines[record_id] = line
+        return store
+
+
+@contextmanager
+def _cache(root: Path, use_cache: bool) -> Iterator[Path | None]:
+    """The store's cache folder, locked for this run; None when the store has no cache here (not
+    wanted, or a read-only place or a stuck lock: the run then works without it)."""
     if not root.is_dir():
         raise EvidenceError([Problem(str(root), "-", "-", "evidence folder not found")])
     folder = cache_folder(root) if use_cache else None
@@ -147,13 +194,53 @@ def validate_store(root: str | Path = "evidence", *, use_cache: bool = True, kee
             lock = FileLock(str(folder / "lock"), timeout=60)
             lock.acquire()
         except (OSError, Timeout):
-            folder, lock = None, None  # a read-only place or a stuck lock: validate without the cache
+            folder, lock = None, None
     try:
         with _collector_paused():
-            return _validate(root, folder, keep_records, jobs)
+            yield folder
     finally:
         if lock is not None:
             lock.release()
+
+
+def _records_path(folder: Path, file: str, digest: str) -> Path:
+    return folder / "records" / f"{hashlib.sha1(file.encode()).hexdigest()[:16]}-{digest[:16]}.pkl"
+
+
+def _keep_records(folder: Path, file: str, digest: str, records: list[Record]) -> None:
+    """Keep the validated records of one file (written atomically; a failed write is no error)."""
+    try:
+        (folder / "records").mkdir(exist_ok=True)
+        _atomic_pickle(_records_path(folder, file, digest),
+                       {"version": _code_version(), "file": file, "digest": digest, "records": records})
+    except (OSError, pickle.PicklingError):
+        pass
+
+
+def _kept_records(folder: Path, root: Path, file: str, summary: FileSummary) -> list[Record] | None:
+    """The records kept for a file with the summary's content, read (and kept) again when lost or
+    written by other code; None when the file no longer has that content."""
+    try:
+        with _records_path(folder, file, summary.digest).open("rb") as handle:
+            kept = pickle.load(handle)
+        if (isinstance(kept, dict) and kept.get("version") == _code_version() and kept.get("file") == file
+                and kept.get("digest") == summary.digest and [r.id for r in kept["records"]] == summary.ids):
+            return kept["records"]
+    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError, ValueError, TypeError, KeyError):
+        pass
+    path = root.parent / file
+    try:
+        if _digest(path) != summary.digest:
+            return None
+        raw, found = read_evidence_file(path, summary.kind, file)
+    except (OSError, ReadError):
+        return None
+    parsed, invalid = _parse(summary.kind, raw, file)
+    if found or invalid or _digest(path) != summary.digest:
+        return None
+    records = [record for record, _ in parsed]
+    _keep_records(folder, file, summary.digest, records)
+    return records
 
 
 @dataclass
@@ -167,7 +254,9 @@ class _FileCheck:
     records: list[Record] = field(default_factory=list)
 
 
-def _check_file(path: Path, kind: str, file: str, digest: str, keep_records: bool) -> _FileCheck:
+def _check_file(path: Path, kind: str, file: str, digest: str, keep_records: bool,
+                folder: Path | None = None) -> _FileCheck:
+    """Read and validate one file; with a cache ``folder``, keep its records there when it passes."""
     try:
         raw_records, found = read_evidence_file(path, kind, file)
     except ReadError as exc:
@@ -175,26 +264,34 @@ def _check_file(path: Path, kind: str, file: str, digest: str, keep_records: boo
     with _collector_paused():
         parsed, invalid = _parse(kind, raw_records, file)
         summary = _summarise(kind, digest, file, parsed)
-    if found or invalid:
-        summary.digest = ""  # its ids still count for the cross-checks, but it is never reused
-    return _FileCheck(summary, found, invalid, None, [record for record, _ in parsed] if keep_records else [])
+        records = [record for record, _ in parsed]
+        if found or invalid:
+            summary.digest = ""  # its ids still count for the cross-checks, but it is never reused
+        elif folder is not None:
+            _keep_records(folder, file, digest, records)
+    return _FileCheck(summary, found, invalid, None, records if keep_records else [])
 
 
 PARALLEL_BYTES = 16 * 2**20  # below this much changed data, worker start-up costs more than it saves
+# Parquet stores the same records in about a quarter of the bytes of CSV: its bytes count this many times
+PARQUET_WEIGHT = 4
 
 
-def _check_files(todo: list[tuple[str, Path, str, str]], keep_records: bool, jobs: int | None) -> dict[str, _FileCheck]:
+def _check_files(todo: list[tuple[str, Path, str, str]], keep_records: bool, jobs: int | None,
+                 folder: Path | None = None) -> dict[str, _FileCheck]:
     """Check the changed files; on several local processes when there is much to read."""
-    size = sum(path.stat().st_size for _, path, _, _ in todo if path.is_file())
+    size = sum(path.stat().st_size * (PARQUET_WEIGHT if path.suffix == ".parquet" else 1)
+               for _, path, _, _ in todo if path.is_file())
     if jobs is None:
         jobs = min(os.cpu_count() or 1, 4) if size >= PARALLEL_BYTES and len(todo) > 1 else 1
-    tasks = [(file, _check_file, (path, kind, file, digest, keep_records), {}) for file, path, kind, digest in todo]
+    tasks = [(file, _check_file, (path, kind, file, digest, keep_records, folder), {})
+             for file, path, kind, digest in todo]
     outcomes = run_tasks(tasks, Engine(jobs=max(1, jobs)))
     checked = {}
     for outcome in outcomes:
         if not outcome.ok:  # a worker lost: read that file here
             _, path, kind, digest = next(t for t in todo if t[0] == outcome.name)
-            checked[outcome.name] = _check_file(path, kind, outcome.name, digest, keep_records)
+            checked[outcome.name] = _check_file(path, kind, outcome.name, digest, keep_records, folder)
         else:
             checked[outcome.name] = outcome.value
     return checked
@@ -240,7 +337,7 @@ def _validate(root: Path, folder: Path | None, keep_records: bool, jobs: int | N
         changed.append(file)
         todo.append((file, path, kind, digest))
         order.append(file)
-    checked = _check_files(todo, keep_records, jobs)
+    checked = _check_files(todo, keep_records, jobs, folder)
     for file, path, kind, digest in todo:
         outcome = checked[file]
         if outcome.read_error is not None:
@@ -328,7 +425,8 @@ def _outcome(order, new_files, changed, removed, records, kinds, digest_of, fold
     warnings = [w for file in sorted(order, key=lambda f: quote_order.get(new_files[f].kind, 3))
                 for w in new_files[file].warnings]
     digests = {file: digest_of[file] for file in order}
-    return Validation(counts, warnings, changed, removed, records, kinds, digests, folder)
+    return Validation(counts, warnings, changed, removed, records, kinds, digests, folder,
+                      {file: new_files[file] for file in order})
 
 
 def _references_path(folder: Path, file: str, digest: str) -> Path:
@@ -348,8 +446,13 @@ def _load_references(folder: Path | None, file: str, summary: FileSummary) -> li
 
 
 def _save(folder: Path, version: str, store_ok: bool, new_files: dict[str, FileSummary], touched: set[str]) -> None:
-    """The manifest (digests, ids, warnings) and, per changed file, its references."""
+    """The manifest (digests, ids, warnings) and, per changed file, its references; records kept
+    for content that no file has any more are removed."""
     (folder / "references").mkdir(exist_ok=True)
+    current = {_records_path(folder, file, summary.digest).name for file, summary in new_files.items() if summary.digest}
+    for stale in (folder / "records").glob("*.pkl"):
+        if stale.name not in current:
+            stale.unlink(missing_ok=True)
     kept = {}
     for file, summary in new_files.items():
         if not summary.digest:
@@ -365,4 +468,4 @@ def _save(folder: Path, version: str, store_ok: bool, new_files: dict[str, FileS
     _atomic_pickle(folder / "manifest.pkl", {"version": version, "store_ok": store_ok, "files": kept})
 
 
-__all__ = ["Validation", "FileSummary", "cache_folder", "validate_store"]
+__all__ = ["Validation", "FileSummary", "cache_folder", "load_validated_store", "validate_store"]

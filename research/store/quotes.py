@@ -15,6 +15,7 @@ This module belongs to the store layer: it imports nothing above it.
 from __future__ import annotations
 
 import ast
+import functools
 import math
 import operator
 import re
@@ -98,6 +99,10 @@ MULTIPLE_WORDS = _forms({1: "once every each per ежедневно ежесут
 NEGATION_ONE = {"ни", "no", "бірде"}  # "ни одного", "бірде-бір": zero
 KAZAKH_LETTERS = re.compile(r"[әғқңөұүһі]", re.I)
 
+_CYRILLIC = re.compile(r"[а-яё]", re.I)
+_SEPARATOR = re.compile(r"[ \u00a0\u202f\u2009.,'’]")
+_ONE_NUMBER = re.compile(r"\d{1,3}(?:([ \u00a0\u202f\u2009.,'’])\d{3}(?:\1\d{3})*)?(?:[.,]\d+)?")
+_SPACE = re.compile(r"\s")
 _DIGITS = re.compile(r"(?<![\w.,])\.\d+|\d+(?:[ \u00a0\u202f\u2009.,'’]\d+)*")
 _TOKEN = re.compile(rf"{_DIGITS.pattern}|[^\W\d_]+\.?|%|[-–—]|[^\s\w]", re.UNICODE)
 
@@ -123,7 +128,7 @@ def language_of(text: str) -> str:
     """"kk", "ru" or "en", from the letters used (enough to pick how numbers are written)."""
     if KAZAKH_LETTERS.search(text):
         return "kk"
-    return "ru" if re.search(r"[а-яё]", text, re.I) else "en"
+    return "ru" if _CYRILLIC.search(text) else "en"
 
 
 def digit_readings(token: str, language: str | None = None) -> list[float]:
@@ -134,8 +139,8 @@ def digit_readings(token: str, language: str | None = None) -> list[float]:
     '.' or ',' group reads as decimals; single groups read as themselves."""
     if token.startswith("."):  # "d = .12"
         return [float("0" + token)]
-    groups = re.split(r"[ \u00a0\u202f\u2009.,'’]", token)
-    separators = re.findall(r"[ \u00a0\u202f\u2009.,'’]", token)
+    groups = _SEPARATOR.split(token)
+    separators = _SEPARATOR.findall(token)
     values: list[float] = []
 
     def grouped(i: int, j: int) -> float | None:  # groups i..j as one thousands-grouped integer
@@ -170,7 +175,7 @@ def digit_readings(token: str, language: str | None = None) -> list[float]:
 
 def _reads_as_one(token: str) -> bool:
     """Whether digit groups form one number (thousands groups, maybe with decimals)."""
-    return re.fullmatch(r"\d{1,3}(?:([ \u00a0\u202f\u2009.,'’])\d{3}(?:\1\d{3})*)?(?:[.,]\d+)?", token) is not None
+    return _ONE_NUMBER.fullmatch(token) is not None
 
 
 @dataclass
@@ -190,7 +195,7 @@ def _tokens(text: str) -> list[_Token]:
         word = raw.lower().rstrip(".")
         if raw[0].isdigit() or raw[0] == "." and raw[1:2].isdigit():
             readings = digit_readings(raw, language)
-            if re.search(r"\s", raw) and not _reads_as_one(raw):  # "2020 100": two numbers, not one
+            if _SPACE.search(raw) and not _reads_as_one(raw):  # "2020 100": two numbers, not one
                 for part in re.finditer(r"\S+", raw):
                     tokens.append(_Token(part.group(), match.start() + part.start(), match.start() + part.end(),
                                          digit_readings(part.group(), language), "digits"))
@@ -268,6 +273,11 @@ def _number_runs(tokens: list[_Token], text: str, spaced_suffix: bool = True) ->
 
 def read_numbers(text: str) -> list[NumberReading]:
     """All readings of the numbers in ``text`` (several per number when the writing is ambiguous)."""
+    return list(_readings(text))
+
+
+@functools.lru_cache(maxsize=256)  # a record's quote is read once for each of its numbers
+def _readings(text: str) -> tuple[NumberReading, ...]:
     tokens = _tokens(text)
     readings: list[NumberReading] = []
     for token in tokens:
@@ -297,7 +307,7 @@ def read_numbers(text: str) -> list[NumberReading]:
         if before and before[-1] in NEGATION_ONE and run[0].values == [1.0]:  # "ни одного", "бірде-бір"
             readings.append(NumberReading(0.0, run[0].start, run[-1].end, "words"))
         readings.extend(_context_readings(text, tokens, run, j))
-    return _unique(readings)
+    return tuple(_unique(readings))
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ import secrets
 import stat
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable, Iterator
 
 import yaml
 from filelock import FileLock
@@ -59,6 +59,27 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
 
     An existing file keeps its permission bits; a new one gets the usual ones (0666 less the
     umask), not the owner-only mode of a private temporary file."""
+    atomic_write_chunks(path, [data])
+
+
+def atomic_write_text_chunks(path: Path, chunks: Iterable[str], batch: int = 1 << 16) -> None:
+    """Write UTF-8 text given in pieces (e.g. a JSON encoder's output) atomically, as
+    ``atomic_write_text`` does, without holding the whole text in memory."""
+
+    def encoded() -> Iterator[bytes]:
+        pending: list[str] = []
+        for chunk in chunks:
+            pending.append(chunk)
+            if len(pending) >= batch:
+                yield "".join(pending).encode("utf-8")
+                pending.clear()
+        yield "".join(pending).encode("utf-8")
+
+    atomic_write_chunks(path, encoded())
+
+
+def atomic_write_chunks(path: Path, chunks: Iterable[bytes]) -> None:
+    """``atomic_write_bytes`` for bytes given in pieces."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     remove_stale_temps(path.parent, path.name, older_than_s=STALE_AFTER_S)
@@ -68,7 +89,8 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
         if path.exists():
             os.fchmod(fd, stat.S_IMODE(path.stat().st_mode))
         with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
+            for data in chunks:
+                handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
