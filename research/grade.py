@@ -22,7 +22,17 @@ from typing import Any, Iterable, Mapping
 
 from pydantic import BaseModel
 
-from research.results import AnalysisResult, FrequentistFit, Results, RiskOfBiasRow, StudyRow, TargetRow, clean
+from research.results import (
+    AnalysisResult,
+    FrequentistFit,
+    Grade,
+    GradeDomain,
+    Results,
+    RiskOfBiasRow,
+    StudyRow,
+    TargetRow,
+    clean,
+)
 
 LEVELS = ("very_low", "low", "moderate", "high")
 LEVEL_LABELS = {"high": "High", "moderate": "Moderate", "low": "Low", "very_low": "Very low"}
@@ -177,6 +187,20 @@ class GradeAssessment:
             if d.name == name:
                 return d
         raise KeyError(name)
+
+    def to_record(self) -> Grade:
+        """The assessment as results.json stores it (research.results.Grade)."""
+        return Grade(analysis_id=self.analysis_id, outcome=self.outcome, k=self.k, start=self.start,
+                     start_reason=self.start_reason, certainty=self.certainty,
+                     domains=[GradeDomain(name=d.name, downgrade=d.downgrade, judgement=d.judgement, reason=d.reason,
+                                          rule=d.rule, assessable=d.assessable) for d in self.domains])
+
+    @classmethod
+    def from_record(cls, grade: Grade) -> "GradeAssessment":
+        """The assessment a build stored, with its labels and summary again."""
+        return cls(grade.analysis_id, grade.outcome, grade.start or grade.certainty, grade.start_reason,
+                   tuple(Domain(d.name, d.downgrade, d.reason, d.assessable, d.rule) for d in grade.domains),
+                   grade.certainty, grade.k)
 
     def to_dict(self) -> dict[str, Any]:
         return {

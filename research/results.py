@@ -22,14 +22,12 @@ import json
 import math
 from importlib import metadata
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, Literal, Mapping
+from typing import Any, Iterable, Literal, Mapping
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from research.thresholds import ESS_PER_CHAIN, MAX_DIVERGENCES, RHAT_MAX
 
-if TYPE_CHECKING:  # pragma: no cover
-    from research.grade import GradeAssessment
 
 SCHEMA_VERSION = "1.0"
 RESULTS_NAME = "results.json"
@@ -490,7 +488,7 @@ class GradeDomain(_Result):
 
 
 class Grade(_Result):
-    """The GRADE assessment of one analysis, computed once by the pipeline (research.grade)."""
+    """The GRADE assessment of one analysis, computed once by the pipeline (research.grade.GradeAssessment.to_record)."""
 
     certainty: str | None = None  # None: not assessed (results written without it)
     analysis_id: str = ""
@@ -499,21 +497,6 @@ class Grade(_Result):
     start: str | None = None
     start_reason: str = ""
     domains: list[GradeDomain] = Field(default_factory=list)
-
-    @classmethod
-    def from_assessment(cls, assessment: "GradeAssessment") -> "Grade":
-        return cls(analysis_id=assessment.analysis_id, outcome=assessment.outcome, k=assessment.k,
-                   start=assessment.start, start_reason=assessment.start_reason, certainty=assessment.certainty,
-                   domains=[GradeDomain(name=d.name, downgrade=d.downgrade, judgement=d.judgement, reason=d.reason,
-                                        rule=d.rule, assessable=d.assessable) for d in assessment.domains])
-
-    def to_assessment(self) -> "GradeAssessment":
-        """The research.grade object (with its labels and summary) for this stored assessment."""
-        from research.grade import Domain, GradeAssessment
-
-        return GradeAssessment(self.analysis_id, self.outcome, self.start or self.certainty, self.start_reason,
-                               tuple(Domain(d.name, d.downgrade, d.reason, d.assessable, d.rule) for d in self.domains),
-                               self.certainty, self.k)
 
 
 class EvaluationRule(_Result):

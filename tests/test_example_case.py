@@ -11,7 +11,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from research.grade import assess_certainty, target_of
+from research.grade import GradeAssessment, assess_certainty, target_of
 from research.pipeline import build
 from research.report import render_html_text
 from research.results import Results, results_schema
@@ -107,4 +107,4 @@ def test_its_results_read_back_validate_and_give_the_same_report_and_grade(built
     assert pooled and all(a.bayes.prior_sensitivity.ranges.p_pred_below for a in pooled)
     for analysis in pooled:  # results stored without GRADE are rated by the report from the typed result
         again = assess_certainty(analysis, loaded.risk_of_bias, target_of(analysis, loaded.targets))
-        assert again == analysis.grade.to_assessment()
+        assert again == GradeAssessment.from_record(analysis.grade)

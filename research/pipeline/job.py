@@ -19,7 +19,7 @@ from research.parallel import Engine
 from research.pipeline.analysis import Progress
 from research.pipeline.run import run_analyses
 from research.pipeline.serialise import claim_sources, risk_of_bias, store_flow, targets
-from research.results import RESULTS_NAME, Grade, Results, clean, input_fingerprint, up_to_date
+from research.results import RESULTS_NAME, Results, clean, input_fingerprint, up_to_date
 from research.store.incremental import load_validated_store
 from research.store.loader import Store
 
@@ -78,7 +78,7 @@ def grade_analyses(store: Store, analyses: Mapping[str, dict]) -> None:
     dates = {f.id: f.date for f in store["facts"]}
     for result in analyses.values():
         target = target_of(result, store["targets"], dates)
-        result["grade"] = Grade.from_assessment(assess_certainty(result, rob, target)).to_dict()
+        result["grade"] = assess_certainty(result, rob, target).to_record().to_dict()
 
 
 @dataclass

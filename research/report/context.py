@@ -166,7 +166,7 @@ def _analysis_view(result: AnalysisResult, rob: list[RiskOfBiasRow], target: Tra
     # sentences read better without the bracketed measure, e.g. "crashes at enforced sites (CMF, after/before)"
     outcome = re.sub(r"\s*\([^)]*\)", "", outcome_full).strip() or outcome_full
     # GRADE is assessed once by the pipeline; results written elsewhere without it are assessed here
-    grade = (result.grade.to_assessment() if result.grade and result.grade.certainty
+    grade = (GradeAssessment.from_record(result.grade) if result.grade and result.grade.certainty
              else assess_certainty(result, rob, target))
     figures = result.figures
     unit = text_of(result.unit) or (target.setting_type if target else case["unit"])
