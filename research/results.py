@@ -339,6 +339,18 @@ class MonteCarloErrors(_Result):
     tau_q975: Number = None
 
 
+class BiasClass(_Result):
+    """A class of studies with a prior on their bias (bias-adjusted model), matched by ``rule``."""
+
+    name: str = ""
+    rule: dict[str, list[str]] = Field(default_factory=dict)  # column -> values that put a study in the class
+    prior_mean: Number = None
+    prior_sd: Number = None
+    spread_sd: Number = None
+    description: str | None = None
+    basis: str | None = None
+
+
 class McmcFit(_Result):
     """An MCMC fit beside the exact result, with its diagnostics and the thresholds they are judged by."""
 
@@ -356,6 +368,17 @@ class McmcFit(_Result):
     mcse: MonteCarloErrors = Field(default_factory=MonteCarloErrors)
     nu_learning: NuLearning | None = None
     flag: str | None = None
+    priors: dict[str, str | None] = Field(default_factory=dict)  # the prior of each parameter, as declared
+    reference: dict[str, str | float | None] = Field(default_factory=dict)  # moderator values of the reference setting
+    coefficients: dict[str, Marginal] = Field(default_factory=dict)  # meta-regression coefficients
+    bias: dict[str, Marginal] = Field(default_factory=dict)  # bias-adjusted model: mean bias per class
+    bias_spread: dict[str, Marginal] = Field(default_factory=dict)
+    bias_classes: list[BiasClass] = Field(default_factory=list)
+    nu: Marginal | None = None  # robust model: the Student-t degrees of freedom
+    notes: list[str] = Field(default_factory=list)
+    sampler: dict[str, str | int | float | bool | None] = Field(default_factory=dict)  # draws, tune, chains, seed...
+    cache_key: str | None = None
+    from_cache: bool | None = None
 
 
 class TransportSensitivityRow(_Result):
