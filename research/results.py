@@ -351,6 +351,23 @@ class BiasClass(_Result):
     basis: str | None = None
 
 
+class McmcPriors(PriorPair):
+    """The priors of an MCMC fit, as specs: those of mu and tau, and of the parameters only some models have."""
+
+    coef: str | None = Field(None, description="prior of each meta-regression coefficient")
+    nu: str | None = Field(None, description="prior of nu, the Student-t degrees of freedom (robust model)")
+
+
+class SamplerSettings(_Result):
+    """What the sampler was run with (part of the fit's cache key, so a repeated analysis is not resampled)."""
+
+    draws: int | None = Field(None, description="draws kept per chain")
+    tune: int | None = Field(None, description="tuning steps per chain, discarded")
+    chains: int | None = None
+    seed: int | None = None
+    target_accept: Number = Field(None, description="target acceptance rate of the NUTS step size")
+
+
 class McmcFit(_Result):
     """An MCMC fit beside the exact result, with its diagnostics and the thresholds they are judged by."""
 
@@ -368,7 +385,7 @@ class McmcFit(_Result):
     mcse: MonteCarloErrors = Field(default_factory=MonteCarloErrors)
     nu_learning: NuLearning | None = None
     flag: str | None = None
-    priors: dict[str, str | None] = Field(default_factory=dict)  # the prior of each parameter, as declared
+    priors: McmcPriors = Field(default_factory=McmcPriors, description="the prior of each parameter, as declared")
     reference: dict[str, str | float | None] = Field(default_factory=dict)  # moderator values of the reference setting
     coefficients: dict[str, Marginal] = Field(default_factory=dict)  # meta-regression coefficients
     bias: dict[str, Marginal] = Field(default_factory=dict)  # bias-adjusted model: mean bias per class
@@ -376,7 +393,7 @@ class McmcFit(_Result):
     bias_classes: list[BiasClass] = Field(default_factory=list)
     nu: Marginal | None = None  # robust model: the Student-t degrees of freedom
     notes: list[str] = Field(default_factory=list)
-    sampler: dict[str, str | int | float | bool | None] = Field(default_factory=dict)  # draws, tune, chains, seed...
+    sampler: SamplerSettings = Field(default_factory=SamplerSettings)
     cache_key: str | None = None
     from_cache: bool | None = None
 
@@ -412,6 +429,25 @@ class PredictedRatio(_Result):
     q975: Number = None
 
 
+class TransportCell(_Result):
+    """The prediction for one combination of the unknown moderators' levels (log scale).
+
+    The levels themselves are keyed by the moderators' declared names, so they are the row's other
+    fields; each is a level (text) or, for a numeric moderator, a quadrature node."""
+
+    __pydantic_extra__: dict[str, str | int | float | None] = Field(init=False)
+
+    probability: Number = Field(None, description="probability of this combination (the product of the levels' own)")
+    mean: Number = None
+    q025: Number = Field(None, description="2.5% point of the prediction (without transport bias)")
+    q975: Number = Field(None, description="97.5% point of the prediction (without transport bias)")
+    q025_before_transport_bias: Number = Field(
+        None, description="2.5% point before the declared transport bias is added (set instead of q025 then)")
+    q975_before_transport_bias: Number = Field(
+        None, description="97.5% point before the declared transport bias is added (set instead of q975 then)")
+    p_benefit: Number = Field(None, description="P(the effect here is below the threshold), transport bias included")
+
+
 class Transport(_Result):
     """The effect expected in the target setting, with the assumptions and their sensitivity."""
 
@@ -430,7 +466,7 @@ class Transport(_Result):
     # declared after the rest: the transport writes them last, and results.json keeps that order
     model: str | None = Field(None, description="the model transported (random_effects, meta_regression, ...)")
     method: str | None = Field(None, description="exact or mcmc")
-    breakdown: list[dict[str, str | int | float | None]] = Field(
+    breakdown: list[TransportCell] = Field(
         default_factory=list, description="one row per combination of the unknown moderators' levels: the levels, "
         "their probability and the prediction there (log scale)")
     numeric_priors: dict[str, str] = Field(default_factory=dict, description="numeric unknown -> its prior, in words")
