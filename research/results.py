@@ -835,6 +835,15 @@ class ClaimVerdict(_Result):
     findings: list[Finding] = Field(default_factory=list)
 
 
+class ClaimVerdicts(_Result):
+    """What ``research claims --json`` prints (research.claims.Verification.to_dict): the verdicts and their counts."""
+
+    checks_file: str | None = None
+    counts: dict[str, int] = Field(default_factory=dict, description="verdict label -> claims given it")
+    warnings: list[str] = Field(default_factory=list)
+    claims: list[ClaimVerdict] = Field(default_factory=list)
+
+
 class GapVoi(VoiRow):
     """The largest value-of-information figure for a gap, and the analysis it comes from."""
 

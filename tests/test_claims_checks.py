@@ -450,7 +450,7 @@ def test_claims_without_checks_follow_their_kind(verification):
 def test_labels_map_to_fever_and_claimreview(verification):
     for verdict in verification:
         assert verdict.fever_label == FEVER_LABELS[verdict.label]
-        assert verdict.claimreview_rating["ratingValue"] == RATING_VALUES[verdict.label]
+        assert verdict.claimreview_rating.ratingValue == RATING_VALUES[verdict.label]
         assert verdict.strength.level in STRENGTHS and verdict.strength.basis and verdict.reason
     assert verification["claim-headline"].fever_label == "REFUTES"
     assert verification["claim-calls"].fever_label == "SUPPORTS"

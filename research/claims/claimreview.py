@@ -44,15 +44,16 @@ def to_claimreview(
     if verdict.claim_id != claim.id:
         raise ValueError(f"verdict is for '{verdict.claim_id}', claim is '{claim.id}'")
     date = date_published or dt.date.today()
+    scale = verdict.claimreview_rating
     rating: dict[str, Any] = {
         "@type": "Rating",
-        "bestRating": verdict.claimreview_rating["bestRating"],
-        "worstRating": verdict.claimreview_rating["worstRating"],
+        "bestRating": scale.bestRating,
+        "worstRating": scale.worstRating,
         "alternateName": verdict.label_text,
         "ratingExplanation": " ".join(verdict.rationale),
     }
-    if verdict.claimreview_rating.get("ratingValue") is not None:
-        rating["ratingValue"] = verdict.claimreview_rating["ratingValue"]
+    if scale.ratingValue is not None:
+        rating["ratingValue"] = scale.ratingValue
     item: dict[str, Any] = {"@type": "Claim", "name": claim.text}
     if source is not None:
         item["appearance"] = _creative_work(source)

@@ -12,9 +12,12 @@ import subprocess
 import tarfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable, Mapping
+
+from pydantic import ValidationError
 
 from research.errors import InputError
+from research.results import ClaimVerdict, ClaimVerdicts
 from research.store.loader import Store
 
 from research.claims.engine import Verification
@@ -232,13 +235,12 @@ def diff_verifications(
 
 
 def verdicts_at(rev: str, root: Path, dest: Path, *, no_analyses: bool = True,
-                evidence: str = "evidence", checks: str = "analyses/claim-checks.yaml") -> list[dict[str, Any]]:
+                evidence: str = "evidence", checks: str = "analyses/claim-checks.yaml") -> list[ClaimVerdict]:
     """The verdicts that revision's own code gives on that revision's evidence (its ``claims --json``).
 
     The whole tree at ``rev`` is written under ``dest`` and its CLI is run there in a subprocess,
     so the old verdicts are the ones that revision published, whatever the scale was then.
     """
-    import json
     import os
     import sys
 
@@ -258,8 +260,12 @@ def verdicts_at(rev: str, root: Path, dest: Path, *, no_analyses: bool = True,
     if ran.returncode != 0:
         raise InputError(f"git revision '{rev}': its `research claims --json` failed: "
                          f"{ran.stderr.decode(errors='replace').strip()[-400:]}")
-    data = json.loads(ran.stdout.decode())
-    return [c for c in data.get("claims", []) if isinstance(c, dict) and c.get("claim_id")]
+    try:
+        verdicts = ClaimVerdicts.model_validate_json(ran.stdout).claims
+    except ValidationError as exc:
+        raise InputError(f"git revision '{rev}': its `research claims --json` gives no verdicts of this version: "
+                         f"{exc.errors()[0]['msg']}") from exc
+    return [v for v in verdicts if v.claim_id]
 
 
 # Labels of earlier scales that mean the same as a current one.
@@ -273,7 +279,7 @@ def _label_name(label: str | None) -> str:
 
 
 def diff_with_code(
-    old_verdicts: list[dict[str, Any]], new: Verification, old_store: Store, new_store: Store,
+    old_verdicts: Iterable[ClaimVerdict | Mapping[str, Any]], new: Verification, old_store: Store, new_store: Store,
     old_plan: dict[str, Any] | None, new_plan: dict[str, Any] | None, old_name: str = "old", new_name: str = "new",
 ) -> VerdictDiff:
     """Old verdicts as the old code gave them against the new ones: each change lists the changed
@@ -286,12 +292,12 @@ def diff_with_code(
         return {e.get("claim"): e for e in (plan or {}).get("claims") or [] if isinstance(e, dict)}
 
     old_entries, new_entries = entries(old_plan), entries(new_plan)
-    before = {v["claim_id"]: v for v in old_verdicts}
+    before = {v.claim_id: v for v in map(ClaimVerdict.model_validate, old_verdicts)}
     changes, unchanged = [], 0
     for claim_id in dict.fromkeys([*before, *(v.claim_id for v in new)]):
         old = before.get(claim_id)
         after = new[claim_id] if claim_id in new else None
-        old_label = old.get("label") if old else None
+        old_label = old.label if old else None
         old_label = RENAMED_LABELS.get(old_label, old_label)
         if after is not None and old_label == after.label:
             unchanged += 1
@@ -300,15 +306,15 @@ def diff_with_code(
         if after is not None:
             read += after.evidence + after.gaps + [r for p in after.parts for r in p.evidence + p.context]
         if old:
-            read += list(old.get("evidence") or []) + list(old.get("gaps") or [])
+            read += old.evidence + old.gaps
         inputs = [c for c in (_record_change(r, old_records.get(r), new_records.get(r))
                               for r in dict.fromkeys(read)) if c is not None]
         change = VerdictChange(
-            claim_id, old_label, after.label if after else None, old.get("evidence_strength") if old else None,
+            claim_id, old_label, after.label if after else None, old.evidence_strength if old else None,
             after.strength.level if after else None, inputs,
             old_entries.get(claim_id) != new_entries.get(claim_id),
             [], [],  # the reasons of two scales do not compare sentence by sentence; the rule and reason do
-            str(old.get("reason") or old.get("rationale") or "") if old else "", after.reason if after else "",
+            (old.reason or old.rationale or "") if old else "", after.reason if after else "",
         )
         if after is not None:
             change.rule = f"{LABEL_NAMES[after.label]} = {LABEL_RULES[after.label]}"

@@ -54,6 +54,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
+from research.results import ReviewRating
+
 Label = Literal["supported", "partly_supported", "unsupported", "contradicted", "misleading", "not_checkable"]
 LABELS: tuple[Label, ...] = ("supported", "partly_supported", "misleading", "contradicted", "unsupported",
                              "not_checkable")
@@ -123,13 +125,9 @@ def fever_label(label: str) -> str:
     return FEVER_LABELS[label]
 
 
-def claimreview_rating(label: str) -> dict[str, Any]:
-    return {
-        "ratingValue": RATING_VALUES[label],
-        "bestRating": BEST_RATING,
-        "worstRating": WORST_RATING,
-        "alternateName": LABEL_NAMES[label],
-    }
+def claimreview_rating(label: str) -> ReviewRating:
+    return ReviewRating(ratingValue=RATING_VALUES[label], bestRating=BEST_RATING, worstRating=WORST_RATING,
+                        alternateName=LABEL_NAMES[label])
 
 
 @dataclass(frozen=True)
@@ -312,7 +310,7 @@ class Verdict:
         return fever_label(self.label)
 
     @property
-    def claimreview_rating(self) -> dict[str, Any]:
+    def claimreview_rating(self) -> ReviewRating:
         return claimreview_rating(self.label)
 
     @property
@@ -350,7 +348,7 @@ class Verdict:
             "independent_sources": list(self.strength.sources),
             "claim_date": self.claim_date,
             "fever_label": self.fever_label,
-            "claimreview_rating": dict(self.claimreview_rating),
+            "claimreview_rating": self.claimreview_rating.to_dict(),
             "parts": [p.to_dict() for p in self.parts],
             "rationale": " ".join(self.rationale),
             "reasons": list(self.rationale),

@@ -13,12 +13,15 @@ import json
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from research.commands._common import print_json
 from research.errors import InputError
+
+if TYPE_CHECKING:  # the results module is imported on use: the CLI starts without it
+    from research.results import AnalysisResult
 
 EVIDENCE = typer.Option(Path("evidence"), "--evidence", "-e", help="Evidence store folder.")
 CHECKS = typer.Option(Path("analyses/claim-checks.yaml"), "--checks", help="Declared claim checks.")
@@ -34,7 +37,7 @@ claims_app = typer.Typer(help="Verdicts on the article's claims, computed from t
                          invoke_without_command=True, no_args_is_help=False)
 
 
-def _read_results(path: Path) -> dict[str, Any]:
+def _read_results(path: Path) -> dict[str, AnalysisResult]:
     """Typed analysis results from a results.json or a JSON mapping of analysis id to result."""
     from research.results import Results, coerce_analyses
 
@@ -66,7 +69,7 @@ def needed_analyses(checks: Path, claim_ids: set[str] | None = None) -> set[str]
     return needed
 
 
-def _run_needed(store, analyses_dir: Path, needed: set[str] | None, mcmc: bool) -> dict[str, Any]:
+def _run_needed(store, analyses_dir: Path, needed: set[str] | None, mcmc: bool) -> dict[str, AnalysisResult]:
     """Run the named analyses (None: every declared one), without figures and without MCMC unless asked."""
     if needed is not None and not needed:
         return {}
@@ -74,6 +77,7 @@ def _run_needed(store, analyses_dir: Path, needed: set[str] | None, mcmc: bool) 
     from research.dataset import effect_table
     from research.pipeline import grade_analyses, run_analysis
     from research.pipeline.run import estimate_notes, resolve_target
+    from research.results import coerce_analyses
 
     table = effect_table(store)
     notes = estimate_notes(store)
@@ -83,12 +87,12 @@ def _run_needed(store, analyses_dir: Path, needed: set[str] | None, mcmc: bool) 
             resolve_target(analysis, store)
             out[analysis.id] = run_analysis(analysis, table, notes=notes, mcmc=mcmc, figures=False)
     grade_analyses(store, out)
-    return out
+    return coerce_analyses(out)
 
 
 def _analyses(store, analyses_dir: Path, results: Path | None, skip: bool, *, evidence: Path | None = None,
               reports: Path | None = None, checks: Path | None = None, claim_ids: set[str] | None = None,
-              mcmc: bool = False) -> dict[str, Any]:
+              mcmc: bool = False) -> dict[str, AnalysisResult]:
     """Analysis results from a file, from the last build when its inputs are unchanged, from the pipeline, or none."""
     if skip:
         return {}
