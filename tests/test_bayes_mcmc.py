@@ -13,6 +13,9 @@ import pytest
 
 from research.bayes import BiasClass, exact_meta, exact_meta_regression, mcmc_meta, transport
 from research.errors import InputError
+from research.pipeline.bayesian import mcmc_row
+from research.results import McmcFit
+from tests.test_results import undeclared
 from tests.test_bayes_transport import moderated_frame
 
 pytestmark = pytest.mark.slow
@@ -62,6 +65,10 @@ def test_every_output_carries_diagnostics(fit):
     assert out["flag"] is None
     assert "R-hat" in fit.summary()
     assert set(out["mu"]) >= {"mean", "sd", "q025", "q975"} and set(out["predictive"]) >= {"mean", "q025", "q975"}
+    row = mcmc_row(fit)  # as results.json stores it
+    typed = McmcFit.model_validate(row)
+    assert undeclared(typed) == [] and typed.to_dict() == row
+    assert (typed.sampler.draws, typed.sampler.chains, typed.priors.tau) == (1500, 2, "halfnormal:0.5")
 
 
 def test_fits_are_cached_by_data_model_priors_and_settings(frame, fit, cache):

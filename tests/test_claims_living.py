@@ -173,3 +173,29 @@ def test_diff_with_the_old_code_names_the_rule_that_decides_now(tmp_path):
     assert "claim-cameras: Partly supported -> Unsupported" in text
     assert "rule now: Unsupported = no source states it and none refutes it" in text
     assert "the current verdict scale judges it differently" in text
+
+
+def test_an_earlier_revisions_verdicts_are_read_as_typed_verdicts(tmp_path):
+    from research.claims.revisions import verdicts_at
+    from research.errors import InputError
+
+    root = tmp_path / "repo"
+    (root / "research").mkdir(parents=True)
+    (root / "research" / "__init__.py").write_text("", encoding="utf-8")
+    # that revision's `claims --json`, with fields of an earlier scale and entries that name no claim
+    printed = {"checks_file": "analyses/claim-checks.yaml", "counts": {"opinion": 1}, "claims": [
+        {"claim_id": "claim-a", "label": "opinion", "confidence": 0.4, "evidence": ["fact-1", None],
+         "reason": None, "rationale": "Not checkable."},
+        {"claim_id": None, "label": "supported"},
+    ]}
+    (root / "research" / "cli.py").write_text(f"print({json.dumps(json.dumps(printed))})\n", encoding="utf-8")
+    _git(root, "init", "-q")
+    _git(root, "add", ".")
+    _git(root, "commit", "-qm", "first")
+    verdicts = verdicts_at("HEAD", root, tmp_path / "first")
+    assert [(v.claim_id, v.label, v.evidence, v.reason, v.model_extra) for v in verdicts] == [
+        ("claim-a", "opinion", ["fact-1"], None, {"confidence": 0.4})]
+    (root / "research" / "cli.py").write_text("print('{\"claims\": [{\"evidence\": 3}]}')\n", encoding="utf-8")
+    _git(root, "commit", "-qam", "second")
+    with pytest.raises(InputError, match="no verdicts of this version"):
+        verdicts_at("HEAD", root, tmp_path / "second")

@@ -55,6 +55,9 @@ def test_the_speed_camera_declaration_runs_every_model_on_a_like_with_like_pool(
     assert set(speed["figures"]) >= {"forest", "funnel", "posterior", "predictive"}
     assert speed["meta_regression"]["moderators"][0]["name"] == "year"
     assert len([r for r in speed["sensitivity"]["rows"] if r["kind"] == "leave_one_out"]) == 4
+    typed = AnalysisResult.model_validate(clean(speed))
+    assert undeclared(typed) == []  # every field the steps write is a declared field of the results
+    assert sum(cell.probability for cell in typed.transport.breakdown) == pytest.approx(1.0)
 
 
 def test_cctv_analysis_reports_what_is_missing(workspace):
@@ -142,7 +145,9 @@ from research.analyses import Analysis  # noqa: E402
 from research.dataset import COLUMNS  # noqa: E402
 from research.meta import rma  # noqa: E402
 from research.pipeline import run_analysis, select_estimates  # noqa: E402
+from research.results import AnalysisResult, clean  # noqa: E402
 from research.store import EvidenceError  # noqa: E402
+from tests.test_results import undeclared  # noqa: E402
 
 
 def table(rows, extra=()):

@@ -4,6 +4,7 @@ and the claim commands reuse it; the public API and its doctests."""
 from __future__ import annotations
 
 import doctest
+import functools
 import json
 import shutil
 import subprocess
@@ -19,7 +20,9 @@ import research
 import research.results
 from research.commands import claims as claim_commands
 from research.pipeline import build
-from research.results import SCHEMA_NAME, AnalysisResult, Results, coerce_analyses, results_schema
+from pydantic import BaseModel, ValidationError
+
+from research.results import SCHEMA_NAME, AnalysisResult, Results, Transport, coerce_analyses, results_schema
 
 ROOT = Path(__file__).resolve().parents[1]
 CAUSAL_CLAIM = "claim-cameras-contribute-order-and-road-safety"  # its causal checks read two of the analyses
@@ -59,6 +62,47 @@ def _untyped_objects(node, where="Results"):
 def test_every_part_of_the_results_has_declared_fields():
     """Claims and the report read typed results: no part of results.json is a bag of anything."""
     assert list(_untyped_objects(results_schema())) == []
+
+
+@functools.cache
+def _extras_typed(model: type[BaseModel]) -> bool:
+    """True for a model whose other fields are declared as a kind (e.g. levels keyed by moderator names)."""
+    return isinstance(model.model_json_schema().get("additionalProperties"), dict)
+
+
+def undeclared(node, where="") -> list[str]:
+    """Paths of the fields a model holds without declaring them (kept as extras); [] when all are declared."""
+    if isinstance(node, BaseModel):
+        found = [] if _extras_typed(type(node)) else [f"{where}.{name}" for name in node.model_extra or {}]
+        return found + [p for name in type(node).model_fields for p in undeclared(getattr(node, name), f"{where}.{name}")]
+    if isinstance(node, (list, tuple)):
+        return [p for i, item in enumerate(node) for p in undeclared(item, f"{where}[{i}]")]
+    if isinstance(node, dict):
+        return [p for key, item in node.items() for p in undeclared(item, f"{where}.{key}")]
+    return []
+
+
+def test_every_field_a_build_writes_is_declared(built):
+    _, outcome = built
+    assert undeclared(outcome.model) == []
+    assert undeclared(Results.model_validate({"analyses": [{"id": "a", "from_a_newer_writer": 1}]})) == [
+        ".analyses[0].from_a_newer_writer"]
+
+
+def test_a_transported_prediction_types_each_combination_of_levels():
+    # the levels are keyed by the declared moderators' names; a numeric one is a quadrature node
+    row = {"setting": "prison", "year": 2010, "probability": 0.25, "mean": -0.1,
+           "q025_before_transport_bias": -0.3, "q975_before_transport_bias": 0.1, "p_benefit": 0.7}
+    transport = Transport.model_validate({"transport_sd": 0.1, "breakdown": [row]})
+    cell = transport.breakdown[0]
+    assert (cell.probability, cell.q025_before_transport_bias, cell.q025) == (0.25, -0.3, None)
+    assert cell.model_extra == {"setting": "prison", "year": 2010}
+    assert transport.to_dict()["breakdown"] == [{**row, "q025": None, "q975": None}]
+    nested = {**row, "setting": ["prison", "community"]}  # a level is one value, not a list
+    with pytest.raises(ValidationError, match="setting"):
+        Transport.model_validate({"breakdown": [nested]})
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({"analyses": [{"id": "a", "transport": {"breakdown": [nested]}}]}, results_schema())
 
 
 def test_results_json_validates_against_the_exported_schema(built):
