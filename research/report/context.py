@@ -140,7 +140,7 @@ def _case_words(analyses: list[AnalysisResult], targets: list[TargetRow],
     """The case's own words for titles and sentences: the place and topic of the target the analyses
     name (else the first target record), the word for one setting, what the claims were read in, and
     the measures and outcome families met (for the glossary)."""
-    nouns = {SOURCE_NOUNS.get(str(s.kind), "source") for s in claim_sources}
+    nouns = {SOURCE_NOUNS.get(s.kind, "source") for s in claim_sources}
     named = [t for a in analyses if (t := _target(a, targets)) is not None]
     primary = named[0] if named else (TransportTarget.from_record(targets[0]) if targets else None)
     interventions = list(dict.fromkeys(text_of(a.intervention) for a in analyses if text_of(a.intervention)))
@@ -343,7 +343,7 @@ def _freq_view(freq: FrequentistFit, outcome: str) -> dict[str, Any]:
     }
 
 
-def _sci(value: Any) -> str:
+def _sci(value: float | None) -> str:
     x = as_float(value)
     return f"{x:.1e}" if x is not None else NOT_AVAILABLE
 
@@ -402,7 +402,7 @@ def _transport_view(transport: Transport, outcome: str, place: str | None = None
         "plain": plain,
         "p_benefit": prob_text(transport.p_benefit),
         "p_benefit_term": likelihood_term(transport.p_benefit),
-        "assumptions": [_plain_assumption(str(x)) for x in transport.assumptions],
+        "assumptions": [_plain_assumption(x) for x in transport.assumptions],
         "flag": text_of(transport.flag),
         **transport_sensitivity_view(transport),
     }
@@ -416,7 +416,7 @@ def _plain_assumption(text: str) -> str:
     return text
 
 
-def _log(ratio: Any) -> float | None:
+def _log(ratio: float | None) -> float | None:
     x = as_float(ratio)
     return math.log(x) if x is not None and x > 0 else None
 
@@ -654,16 +654,16 @@ FIGURE_CAPTIONS = {
 }
 
 
-def _figure_views(figures: Mapping[str, Any], unit: str = "setting") -> list[dict[str, Any]]:
+def _figure_views(figures: Mapping[str, str | None], unit: str = "setting") -> list[dict[str, Any]]:
     """The standard figures in a fixed order (shown as missing when absent), then any others.
 
     MCMC trace plots are left out: they are shown with the MCMC comparison table."""
     standard = list(FIGURE_CAPTIONS)[:3]
-    names = standard + [n for n in figures if n not in standard and not str(n).startswith(TRACE_PREFIX)]
+    names = standard + [n for n in figures if n not in standard and not n.startswith(TRACE_PREFIX)]
     return [
         {
-            "name": re.sub(r"[^a-z0-9_-]", "", str(name).lower()) or "figure",
-            "caption": FIGURE_CAPTIONS.get(name, str(name).replace("_", " ").capitalize()).format(unit=unit),
+            "name": re.sub(r"[^a-z0-9_-]", "", name.lower()) or "figure",
+            "caption": FIGURE_CAPTIONS.get(name, name.replace("_", " ").capitalize()).format(unit=unit),
             "svg": safe_svg(figures.get(name)),
         }
         for name in names

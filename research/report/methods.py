@@ -8,15 +8,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from research.report._format import NOT_AVAILABLE, as_float, num_text, prob_text, text_of
+from research.report._format import NOT_AVAILABLE, num_text, pair_text, prob_text, text_of
 from research.results import ExactPosterior, PriorSensitivity, Transport, VoiRow
-
-
-def _ratio_interval(low: Any, high: Any) -> str:
-    low, high = as_float(low), as_float(high)
-    if low is None or high is None:
-        return NOT_AVAILABLE
-    return f"{low:.2f} to {high:.2f}"
 
 
 def prior_views(bayes: ExactPosterior) -> dict[str, Any]:
@@ -29,7 +22,7 @@ def prior_views(bayes: ExactPosterior) -> dict[str, Any]:
     sensitivity = bayes.prior_sensitivity or PriorSensitivity()
     rows = [
         {"mu_prior": text_of(r.mu_prior), "tau_prior": text_of(r.tau_prior), "declared": r.declared,
-         "p_pred_benefit": prob_text(r.p_pred_below), "pred_ratio": _ratio_interval(r.pred_ratio_q025, r.pred_ratio_q975),
+         "p_pred_benefit": prob_text(r.p_pred_below), "pred_ratio": pair_text(r.pred_ratio_q025, r.pred_ratio_q975, 2),
          "tau_median": num_text(r.tau_median, 2)}
         for r in sensitivity.rows
     ]
@@ -48,7 +41,7 @@ def transport_sensitivity_view(transport: Transport) -> dict[str, Any]:
     sd = transport.transport_sd
     rows = [
         {"sd": num_text(r.transport_sd, 2), "declared": r.declared,
-         "p_benefit": prob_text(r.p_benefit), "ratio": _ratio_interval(r.ratio_q025, r.ratio_q975)}
+         "p_benefit": prob_text(r.p_benefit), "ratio": pair_text(r.ratio_q025, r.ratio_q975, 2)}
         for r in (transport.sensitivity.rows if transport.sensitivity else [])
     ]
     if sd is None:
