@@ -18,7 +18,7 @@ build: $(STAMP)
 
 ## test: the whole test suite (CI runs this)
 test: $(STAMP) browser
-	$(BIN)/pytest
+	SIGHTLINE_REQUIRE_BROWSER=1 $(BIN)/pytest
 
 ## browser: Debian's Chromium, for the test that opens the report in a real browser
 browser:
