@@ -73,19 +73,10 @@ def _run_needed(store, analyses_dir: Path, needed: set[str] | None, mcmc: bool) 
     """Run the named analyses (None: every declared one), without figures and without MCMC unless asked."""
     if needed is not None and not needed:
         return {}
-    from research.analyses import load_analyses
-    from research.dataset import effect_table
-    from research.pipeline import grade_analyses, run_analysis
-    from research.pipeline.run import estimate_notes, resolve_target
+    from research.pipeline import grade_analyses, run_analyses
     from research.results import coerce_analyses
 
-    table = effect_table(store)
-    notes = estimate_notes(store)
-    out = {}
-    for analysis in load_analyses(analyses_dir):
-        if needed is None or analysis.id in needed:
-            resolve_target(analysis, store)
-            out[analysis.id] = run_analysis(analysis, table, notes=notes, mcmc=mcmc, figures=False)
+    out = run_analyses(store, analyses_dir, cache_dir=None, only=needed, mcmc=mcmc, figures=False)
     grade_analyses(store, out)
     return coerce_analyses(out)
 

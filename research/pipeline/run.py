@@ -42,11 +42,11 @@ class _Refused:
 
 
 def _step_task(analysis: Analysis, selection: Selection, step: str, cache_dir: Path | None,
-               progress: Progress | None, announce: bool) -> dict[str, Any] | _Refused:
+               progress: Progress | None, announce: bool, figures: bool) -> dict[str, Any] | _Refused:
     if progress and announce:
         progress(f"analysis: {analysis.title}")
     try:
-        return run_step(analysis, selection, step, cache_dir, progress)
+        return run_step(analysis, selection, step, cache_dir, progress, figures)
     except EvidenceError as exc:
         return _Refused(list(exc.problems))
 
@@ -69,8 +69,11 @@ def estimate_notes(store: Store) -> dict[str, str]:
 
 def run_analyses(store: Store, analyses_dir: str | Path = "analyses", progress: Progress | None = None,
                  cache_dir: Path | None = DEFAULT_CACHE, table: pd.DataFrame | None = None,
-                 engine: Engine | None = None) -> dict:
-    """Run every declared analysis on the store; returns ``{analysis_id: result}`` in declared order.
+                 engine: Engine | None = None, only: set[str] | None = None, mcmc: bool = True,
+                 figures: bool = True) -> dict:
+    """Run every declared analysis on the store (``only``: those ids); returns ``{analysis_id: result}``
+    in declared order. ``mcmc=False`` leaves out the declared MCMC fits and ``figures=False`` the plots
+    (what a claim check does not need).
 
     Each step of each analysis is one task on ``engine`` (this process by default; local processes
     or a Dask cluster otherwise). A refused declaration raises EvidenceError naming every problem;
@@ -82,35 +85,36 @@ def run_analyses(store: Store, analyses_dir: str | Path = "analyses", progress: 
     prepared: list[Prepared] = []
     refused: list[Problem] = []
     for analysis in load_analyses(analyses_dir):
+        if only is not None and analysis.id not in only:
+            continue
         try:
             resolve_target(analysis, store)
-            prepared.append(prepare(analysis, table, notes))
+            prepared.append(prepare(analysis, table, notes, mcmc=mcmc))
         except EvidenceError as exc:
             refused.extend(exc.problems)
     # Workers may run elsewhere: the fit cache is named absolutely (its writes are atomic and locked).
     cache = Path(cache_dir).resolve() if cache_dir is not None else None
     here = progress if engine.serial else None
-    tasks, owners = [], []
+    tasks, owners = [], {}  # task name -> (its analysis, its step)
     for item in prepared:
         if progress and not item.steps:
             progress(f"analysis: {item.analysis.title}")
         for index, step in enumerate(item.steps):
-            tasks.append((f"{item.analysis.id}/{step}", _step_task,
-                          (item.analysis, item.selection, step, cache, here, index == 0), {}))
-            owners.append(item)
+            name = f"{item.analysis.id}/{step}"
+            tasks.append((name, _step_task, (item.analysis, item.selection, step, cache, here, index == 0, figures), {}))
+            owners[name] = (item, step)
     if progress and not engine.serial and tasks:
         progress(f"analyses: {len(prepared)} ({len(tasks)} steps) on {engine.describe()}")
 
     def done(outcome) -> None:
         if progress and not engine.serial:
-            title = next(p.analysis.title for p in prepared if outcome.name.startswith(f"{p.analysis.id}/"))
-            step = outcome.name.rsplit("/", 1)[1]
-            progress(f"analysis: {title}: {step} {'done' if outcome.ok else 'failed'}")
+            item, step = owners[outcome.name]
+            progress(f"analysis: {item.analysis.title}: {step} {'done' if outcome.ok else 'failed'}")
 
     outputs: dict[str, list[dict[str, Any]]] = {item.analysis.id: [] for item in prepared}
     errors: dict[str, list[str]] = {}
-    for item, outcome in zip(owners, run_tasks(tasks, engine, on_done=done)):
-        step = outcome.name.rsplit("/", 1)[1]
+    for outcome in run_tasks(tasks, engine, on_done=done):
+        item, step = owners[outcome.name]
         if not outcome.ok:
             errors.setdefault(item.analysis.id, []).append(f"{step}: {outcome.error}")
         elif isinstance(outcome.value, _Refused):
