@@ -12,7 +12,7 @@ from typing import Any, Mapping
 
 from markupsafe import Markup
 
-from research.grade import ROB_RULE, UPGRADE_RULE, GradeAssessment, TransportTarget, assess_certainty
+from research.grade import ROB_RULE, UPGRADE_RULE, GradeAssessment, TransportTarget, assess_certainty, target_of
 from research.plots.report import icon_array, prisma_flow, rob_traffic_light
 from research.plots.rob import rob_figures
 from research.report._format import (
@@ -82,7 +82,7 @@ def build_context(results: Results | Mapping[str, Any], results_file: Any = None
     results = Results.coerce(results if isinstance(results, (Results, Mapping)) else {})
     rob_records = results.risk_of_bias
     case = _case_words(results.analyses, results.targets, results.claim_sources)
-    analyses = [_analysis_view(a, rob_records, _target(a, results.targets), case) for a in results.analyses]
+    analyses = [_analysis_view(a, rob_records, target_of(a, results.targets), case) for a in results.analyses]
     analyses.sort(key=lambda a: not a["ok"])  # analyses with a pooled estimate first; order otherwise kept
     claims = [_claim_view(c) for c in results.claims]
     gaps = _ranked_gaps(results.gaps)
@@ -129,19 +129,13 @@ SOURCE_NOUNS = {"article": "article", "review": "review", "study": "study", "dat
                 "official_statement": "statement", "web_page": "page"}
 
 
-def _target(result: AnalysisResult, targets: list[TargetRow]) -> TransportTarget | None:
-    """The target record the analysis names, as GRADE and the transport read it."""
-    record = next((t for t in targets if result.target and t.id == result.target), None)
-    return TransportTarget.from_record(record) if record else None
-
-
 def _case_words(analyses: list[AnalysisResult], targets: list[TargetRow],
                 claim_sources: list[ClaimSource] = ()) -> dict[str, Any]:
     """The case's own words for titles and sentences: the place and topic of the target the analyses
     name (else the first target record), the word for one setting, what the claims were read in, and
     the measures and outcome families met (for the glossary)."""
     nouns = {SOURCE_NOUNS.get(s.kind, "source") for s in claim_sources}
-    named = [t for a in analyses if (t := _target(a, targets)) is not None]
+    named = [t for a in analyses if (t := target_of(a, targets)) is not None]
     primary = named[0] if named else (TransportTarget.from_record(targets[0]) if targets else None)
     interventions = list(dict.fromkeys(text_of(a.intervention) for a in analyses if text_of(a.intervention)))
     topic = (primary.topic if primary and primary.topic else "; ".join(interventions)) or "the evidence"
