@@ -19,7 +19,7 @@ from research.parallel import Engine
 from research.pipeline.analysis import Progress
 from research.pipeline.run import run_analyses
 from research.pipeline.serialise import claim_sources, risk_of_bias, store_flow, targets
-from research.results import RESULTS_NAME, Results, clean, input_fingerprint, up_to_date
+from research.results import RESULTS_NAME, AnalysisResult, Results, RiskOfBiasRow, clean, input_fingerprint, up_to_date
 from research.store.incremental import load_validated_store
 from research.store.loader import Store
 
@@ -74,11 +74,12 @@ def grade_analyses(store: Store, analyses: Mapping[str, dict]) -> None:
     assessment in its result as ``grade``."""
     from research.grade import assess_certainty, target_of
 
-    rob = [r.model_dump(mode="json") for r in store["risk_of_bias"]]
+    # typed once here, not again inside each call
+    rob = [RiskOfBiasRow.model_validate(r, from_attributes=True) for r in store["risk_of_bias"]]
     dates = {f.id: f.date for f in store["facts"]}
     for result in analyses.values():
-        target = target_of(result, store["targets"], dates)
-        result["grade"] = assess_certainty(result, rob, target).to_record().to_dict()
+        typed = AnalysisResult.model_validate(clean(result))
+        result["grade"] = assess_certainty(typed, rob, target_of(typed, store["targets"], dates)).to_record().to_dict()
 
 
 @dataclass
