@@ -29,7 +29,6 @@ from research.meta._core import (
     normalise_method,
     p_phrase,
     q_profile_bounds,
-    require_intercept_only,
     wls,
 )
 

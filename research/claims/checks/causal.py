@@ -28,14 +28,14 @@ Parts and their thresholds:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal, Mapping
+from typing import Literal
 
 from pydantic import Field
 
 from research.claims.checks import register
 from research.claims.checks.base import CheckParams
 from research.claims.context import CheckContext
-from research.claims.verdict import Finding, Label, Part
+from research.claims.verdict import Finding, Part
 from research.results import AnalysisResult, EstimateRow, ExactPosterior, FrequentistFit
 from research.verbal import format_percent_change, percent_change
 
